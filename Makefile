@@ -1,0 +1,44 @@
+# workbench: `make run` and `make test` install what is missing first.
+#
+# go-nvml must link lazily, or the binary fails to start on a host without an
+# NVIDIA driver; ONNX Runtime and NVML are dlopen'ed at run time.
+
+GO       ?= go
+LDFLAGS  := -extldflags=-Wl,-z,lazy
+GOFLAGS  := -ldflags='$(LDFLAGS)'
+BIN      := ./workbench
+DATA     ?= data/synth
+IMAGES   ?= 200
+export CGO_ENABLED := 1
+
+.PHONY: all setup build run test bench vet fmt clean
+
+all: build
+
+## setup: fetch ONNX Runtime (npm) into the user's cache directory
+setup:
+	@scripts/setup-ort.sh
+
+## build: compile ./workbench
+build:
+	$(GO) build $(GOFLAGS) -o $(BIN) .
+
+## run: set up, build, make a small synthetic dataset and run the main job
+run: setup build
+	@[ -d $(DATA) ] || $(BIN) data synth -n $(IMAGES) -o $(DATA) --seed 1
+	$(BIN) run --data $(DATA) --model resnet18 --out results.parquet
+
+## test: set up, vet and run every test under the race detector
+test: setup
+	$(GO) vet ./...
+	$(GO) test -race $(GOFLAGS) -timeout 15m ./...
+
+## bench: the benchmarks, summarised
+bench: setup
+	$(GO) test $(GOFLAGS) -run '^$$' -bench . -benchmem -count 5 ./... | tee bench.txt
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -f $(BIN) results.parquet bench.txt
