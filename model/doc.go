@@ -1,0 +1,16 @@
+// Package model owns everything between a model name and a batch of logits:
+//
+//   - finding and loading the ONNX Runtime shared library (runtime.go),
+//   - the built-in model zoo, whose graphs are written in Go through the
+//     onnxpb protobuf types (zoo.go, builder.go, resnet.go),
+//   - resolving a zoo name or a user's .onnx file into a validated Model
+//     (resolve.go),
+//   - ONNX Runtime sessions with their execution provider and threading
+//     options (session.go),
+//   - turning logits into a prediction, a confidence and a top-k list
+//     (classify.go).
+//
+// The zoo models carry seeded, untrained weights: their throughput is that of
+// the real architecture, their labels mean nothing. Every output that names a
+// zoo model must say so with UntrainedNotice.
+package model
