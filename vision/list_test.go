@@ -1,0 +1,82 @@
+package vision
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestListImages(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	files := []string{
+		"b/z.JPG", "b/a.jpeg", "a.png", "A.PNG", "c/d/e/deep.JpEg", ".hidden/h.jpg", ".dot.jpg",
+		// Not images by name, or OS litter:
+		"notes.txt", "b/x.gif", "b/._z.JPG", "__MACOSX/b/y.jpg", "jpg", "c/.DS_Store",
+	}
+	for _, f := range files {
+		p := filepath.Join(dir, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "empty.jpg"), 0o755); err != nil { // a directory, not a file
+		t.Fatal(err)
+	}
+	// A link loop, a second link to a listed directory, a file link and a
+	// dangling link.
+	for _, l := range [][2]string{{"..", "c/d/loop"}, {"b", "blink"}, {"a.png", "link.png"}, {"missing", "dangling.jpg"}} {
+		if err := os.Symlink(l[0], filepath.Join(dir, l[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := ListImages(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		got[i] = strings.TrimPrefix(got[i], dir+string(filepath.Separator))
+	}
+	want := []string{".dot.jpg", ".hidden/h.jpg", "A.PNG", "a.png", "b/a.jpeg", "b/z.JPG", "c/d/e/deep.JpEg", "link.png"}
+	if !slices.Equal(got, want) {
+		t.Errorf("ListImages =\n%q\nwant\n%q", got, want)
+	}
+}
+
+func TestListImagesErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f.jpg")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ path, msg string }{
+		{filepath.Join(dir, "nope"), "does not exist"},
+		{file, "is not a directory"},
+	}
+	for _, tt := range tests {
+		if _, err := ListImages(tt.path); err == nil || !strings.Contains(err.Error(), tt.msg) {
+			t.Errorf("ListImages(%q) err = %v, want %q", tt.path, err, tt.msg)
+		}
+	}
+	if got, err := ListImages(t.TempDir()); err != nil || len(got) != 0 {
+		t.Errorf("empty dir: %v, %v", got, err)
+	}
+}
+
+func TestIsImageName(t *testing.T) {
+	t.Parallel()
+	for name, want := range map[string]bool{
+		"a.jpg": true, "a.JPEG": true, "a.Png": true, "a.jpg.txt": false, "a.webp": false,
+		"._a.jpg": false, ".a.jpg": true, "jpg": false,
+	} {
+		if got := IsImageName(name); got != want {
+			t.Errorf("IsImageName(%q) = %v", name, got)
+		}
+	}
+}

@@ -1,0 +1,131 @@
+package vision
+
+import "math"
+
+// precisionBits is Pillow's fixed-point precision for 8-bit resampling
+// (32 bits minus 8 for the sample minus 2 for headroom).
+const precisionBits = 32 - 8 - 2
+
+// kernel holds the fixed-point weights of Pillow's antialiased bilinear
+// filter for the output samples [first, first+n) of a resize from in to out
+// samples along one axis. Output i reads source samples
+// start[i] … start[i]+len(taps(i))-1.
+type kernel struct {
+	in, out, first int
+	start          []int
+	off            []int // taps(i) = w[off[i]:off[i+1]]
+	w              []int32
+}
+
+// taps returns the weights of the i-th computed output sample.
+func (k *kernel) taps(i int) []int32 { return k.w[k.off[i]:k.off[i+1]] }
+
+// span returns the half-open range of source samples the kernel reads.
+func (k *kernel) span() (lo, hi int) {
+	n := len(k.start)
+	if n == 0 {
+		return 0, 0
+	}
+	return k.start[0], k.start[n-1] + k.off[n] - k.off[n-1]
+}
+
+// newKernel reproduces Pillow's precompute_coeffs and normalize_coeffs_8bpc
+// (libImaging/Resample.c) for the bilinear filter: a triangle of radius 1
+// that, when downscaling by s, is stretched to radius s so every source
+// pixel contributes (antialiasing); upscaling is plain bilinear. Weights
+// are normalised to sum to one, then rounded to 22-bit fixed point.
+// Zero weights at either end are trimmed; they add nothing.
+func newKernel(in, out, first, n int) *kernel {
+	k := &kernel{in: in, out: out, first: first,
+		start: make([]int, n), off: make([]int, n+1)}
+	scale := float64(in) / float64(out)
+	filterscale := max(scale, 1)
+	support := filterscale // the bilinear filter's support is 1
+	inv := 1 / filterscale
+	tmp := make([]float64, 0, int(math.Ceil(support))*2+1)
+	for i := range n {
+		center := (float64(first+i) + 0.5) * scale
+		xmin := max(int(center-support+0.5), 0)
+		xmax := min(int(center+support+0.5), in)
+		tmp = tmp[:0]
+		var sum float64
+		for x := xmin; x < xmax; x++ {
+			w := triangle((float64(x) - center + 0.5) * inv)
+			tmp = append(tmp, w)
+			sum += w
+		}
+		lo, hi := 0, len(tmp)
+		fixed := make([]int32, len(tmp))
+		for j, w := range tmp {
+			if sum != 0 {
+				w /= sum
+			}
+			fixed[j] = int32(0.5 + w*(1<<precisionBits)) // w ≥ 0: rounds like Pillow
+		}
+		for lo < hi && fixed[lo] == 0 {
+			lo++
+		}
+		for hi > lo && fixed[hi-1] == 0 {
+			hi--
+		}
+		k.start[i] = xmin + lo
+		k.w = append(k.w, fixed[lo:hi]...)
+		k.off[i+1] = len(k.w)
+	}
+	return k
+}
+
+func triangle(x float64) float64 {
+	x = math.Abs(x)
+	if x < 1 {
+		return 1 - x
+	}
+	return 0
+}
+
+// clip8 turns a fixed-point accumulator into a byte.
+func clip8(v int32) uint8 {
+	v >>= precisionBits
+	if v < 0 {
+		return 0
+	}
+	if v > 255 {
+		return 255
+	}
+	return uint8(v)
+}
+
+// kernelKey identifies a kernel: the axis resize and the output window.
+type kernelKey struct{ in, out, first, n int }
+
+// kernelCache is a small FIFO cache of kernels. Datasets have few distinct
+// image sizes, so a handful of entries covers nearly every image; the bound
+// keeps a pathological dataset from growing it without limit.
+type kernelCache struct {
+	keys    []kernelKey
+	vals    []*kernel
+	next    int
+	hits    int64
+	misses  int64
+	maxSize int
+}
+
+func (c *kernelCache) get(in, out, first, n int) *kernel {
+	key := kernelKey{in, out, first, n}
+	for i, k := range c.keys {
+		if k == key {
+			c.hits++
+			return c.vals[i]
+		}
+	}
+	c.misses++
+	k := newKernel(in, out, first, n)
+	if len(c.keys) < c.maxSize {
+		c.keys = append(c.keys, key)
+		c.vals = append(c.vals, k)
+	} else {
+		c.keys[c.next], c.vals[c.next] = key, k
+		c.next = (c.next + 1) % c.maxSize
+	}
+	return k
+}
