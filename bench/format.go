@@ -1,0 +1,124 @@
+package bench
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// Base units understood by FormatValue. Metric values are stored in these
+// units; every other unit string is treated as an opaque rate or count label.
+const (
+	UnitSeconds = "s" // durations, stored as float64 seconds
+	UnitBytes   = "B" // sizes, stored as float64 bytes
+	UnitPercent = "%" // utilisation, stored as 0..100 (or more for multi-core CPU)
+)
+
+// FormatValue renders v, a value in the base unit named by unit, with three
+// significant figures and a scaling prefix, as benchstat does:
+//
+//	FormatValue(0.312, "s")       == "312ms"
+//	FormatValue(4.5*(1<<30), "B") == "4.50GiB"
+//	FormatValue(412.3, "img/s")   == "412 img/s"
+//	FormatValue(1234, "img/s")    == "1.23k img/s"
+//	FormatValue(45.25, "%")       == "45.2%"
+//
+// Durations and sizes attach their unit directly, the way they are written in
+// thresholds ("250ms", "4GiB"); other units follow a space. Bytes use binary
+// (IEC) prefixes because memory limits are given in GiB; everything else uses
+// SI prefixes. NaN renders as "?" and infinities as "∞"/"-∞", so a missing
+// measurement can never print as a plausible number.
+func FormatValue(v float64, unit string) string {
+	switch {
+	case math.IsNaN(v):
+		return "?"
+	case math.IsInf(v, 1):
+		return "∞"
+	case math.IsInf(v, -1):
+		return "-∞"
+	}
+	switch unit {
+	case UnitSeconds:
+		return formatSeconds(v)
+	case UnitBytes:
+		return formatBytes(v)
+	case UnitPercent:
+		return sig3(v) + "%"
+	}
+	s := formatSI(v)
+	if unit == "" {
+		return s
+	}
+	return s + " " + unit
+}
+
+// sig3 prints x with three significant figures for |x| in [0.995, 999.5),
+// and two decimals below that, matching benchstat's scaler bands (which round
+// at 99.5 and 9.95 so that 99.96 becomes "100", not "100.0").
+func sig3(x float64) string {
+	a := math.Abs(x)
+	switch {
+	case a >= 99.5:
+		return fmt.Sprintf("%.0f", x)
+	case a >= 9.95:
+		return fmt.Sprintf("%.1f", x)
+	default:
+		return fmt.Sprintf("%.2f", x)
+	}
+}
+
+// scaleBands picks the largest prefix whose base, shrunk by the rounding
+// margin 0.995, does not exceed |x|; thus 999.7 becomes "1.00k", not "1000".
+func scaleBands(x, base float64, prefixes []string) (scaled float64, prefix string) {
+	a := math.Abs(x)
+	div := 1.0
+	for i := len(prefixes) - 1; i > 0; i-- {
+		d := math.Pow(base, float64(i))
+		if a >= 0.995*d {
+			div, prefix = d, prefixes[i]
+			break
+		}
+	}
+	return x / div, prefix
+}
+
+func formatSI(x float64) string {
+	s, p := scaleBands(x, 1000, []string{"", "k", "M", "G", "T"})
+	return sig3(s) + p
+}
+
+func formatBytes(x float64) string {
+	s, p := scaleBands(x, 1024, []string{"", "Ki", "Mi", "Gi", "Ti"})
+	return sig3(s) + p + "B"
+}
+
+// formatSeconds scales downwards too: latencies are usually fractions of a
+// second and must read as "312ms", not "0.31s".
+func formatSeconds(x float64) string {
+	a := math.Abs(x)
+	units := []struct {
+		scale float64
+		name  string
+	}{{1, "s"}, {1e-3, "ms"}, {1e-6, "µs"}, {1e-9, "ns"}}
+	if a == 0 {
+		return "0s"
+	}
+	for _, u := range units {
+		if a >= 0.995*u.scale {
+			return sig3(x/u.scale) + u.name
+		}
+	}
+	return sig3(x/1e-9) + "ns"
+}
+
+// superscriptDigits are the markers benchstat uses for footnotes.
+var superscriptDigits = []rune("⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+// superscript renders a positive integer with Unicode superscript digits.
+func superscript(n int) string {
+	var b strings.Builder
+	for _, c := range fmt.Sprint(n) {
+		b.WriteRune(superscriptDigits[c-'0'])
+	}
+	return b.String()
+}
