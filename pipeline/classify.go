@@ -1,0 +1,406 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"workbench/model"
+	"workbench/vision"
+)
+
+// ImageColumn is the preprocessed tensor column: FixedSizeList<float32> of
+// C×H×W values per row, its shape in the field metadata.
+const ImageColumn = "image"
+
+// OutputSchema is the schema `workbench run` writes.
+var OutputSchema = arrow.NewSchema([]arrow.Field{
+	{Name: PathColumn, Type: arrow.BinaryTypes.String},
+	{Name: "predicted_class", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
+	{Name: "confidence", Type: arrow.PrimitiveTypes.Float32, Nullable: true},
+	{Name: "top5", Type: arrow.ListOf(arrow.PrimitiveTypes.Int32), Nullable: true},
+	{Name: ErrorColumn, Type: arrow.BinaryTypes.String, Nullable: true},
+}, nil)
+
+// JobConfig is the image-classification job: ReadImages → Preprocess →
+// Inference → Write. Every knob maps onto an engine option or a UDF
+// behaviour; the scenarios package sets them, and nothing here knows a
+// scenario by name.
+type JobConfig struct {
+	Data   string   // folder of images
+	Files  []string // explicit files instead of Data (tests)
+	Images int      // use the first N images; 0 = all
+	Model  *model.Model
+	// Session holds ORT's options: intra/inter-op threads, graph
+	// optimisation, device.
+	Session model.SessionOptions
+
+	BatchSize int
+	// Blocks is override_num_blocks for the read; 0 uses Ray's default.
+	Blocks int
+	// Concurrency sizes the inference stage's pool.
+	Concurrency Concurrency
+	// PreprocessConcurrency caps preprocessing tasks; 0 leaves it to CPUs.
+	PreprocessConcurrency int
+	// NumGPUs per inference actor (fractional allowed).
+	NumGPUs float64
+	// InferenceTasks runs inference in a task pool (constructor per task)
+	// instead of an actor pool: the tasks-not-actors mistake.
+	InferenceTasks bool
+	// ModelPerBatch loads the model inside the batch function, every call.
+	ModelPerBatch bool
+	// PerImageForward runs a loop of batch-1 forward passes per batch.
+	PerImageForward bool
+	// TransformPerBatch rebuilds preprocessing state (resize kernels,
+	// normalisation tables, buffers) for every batch.
+	TransformPerBatch bool
+	// PreprocessInActor decodes and resizes inside the inference actor, so
+	// the model waits on the CPU.
+	PreprocessInActor bool
+	// RowObjects returns per-row objects from the inference UDF; Strict then
+	// rejects them as Ray ≥ 2.5 does.
+	RowObjects, Strict bool
+	// HotPathLog, when set, receives a log line every LogEvery images.
+	HotPathLog io.Writer
+	LogEvery   int
+
+	MaxPixels int64
+	Decoder   vision.Decoder
+
+	Exec ExecutionOptions
+}
+
+// Counters are live counts a job exposes beyond operator metrics.
+type Counters struct {
+	ModelLoads     atomic.Int64 // sessions created, wherever that happens
+	ForwardPasses  atomic.Int64 // Session.Run calls
+	ImagesInferred atomic.Int64
+
+	mu      sync.Mutex
+	start   time.Time
+	batches []BatchEvent
+}
+
+// BatchEvent is one finished inference batch: when it finished (since the
+// job started), its rows, and how long the forward pass(es) took.
+type BatchEvent struct {
+	At      time.Duration
+	Rows    int
+	Latency time.Duration
+}
+
+func (c *Counters) begin() {
+	c.mu.Lock()
+	c.start = time.Now()
+	c.batches = c.batches[:0]
+	c.mu.Unlock()
+}
+
+func (c *Counters) batchDone(rows int, latency time.Duration) {
+	c.mu.Lock()
+	c.batches = append(c.batches, BatchEvent{At: time.Since(c.start), Rows: rows, Latency: latency})
+	c.mu.Unlock()
+}
+
+// Batches returns a copy of the inference batch log.
+func (c *Counters) Batches() []BatchEvent {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.batches)
+}
+
+// Job is a planned classification run.
+type Job struct {
+	Config   JobConfig
+	Dataset  *Dataset
+	Counters *Counters
+	recipe   vision.Recipe
+}
+
+// NewJob plans the job. It validates the configuration but runs nothing.
+func NewJob(c JobConfig) (*Job, error) {
+	if c.Model == nil {
+		return nil, fmt.Errorf("no model: pass --model NAME|FILE.onnx")
+	}
+	if c.BatchSize <= 0 {
+		return nil, fmt.Errorf("batch size %d must be at least 1 (--batch)", c.BatchSize)
+	}
+	if c.MaxPixels == 0 {
+		c.MaxPixels = vision.DefaultMaxPixels
+	}
+	if c.LogEvery == 0 {
+		c.LogEvery = 10
+	}
+	if !c.Concurrency.IsSet() {
+		c.Concurrency = Fixed(1)
+	}
+	j := &Job{Config: c, Counters: &Counters{}, recipe: vision.RecipeFor(c.Model.InputH, c.Model.InputW)}
+	var ds *Dataset
+	read := ReadOptions{OverrideNumBlocks: c.Blocks, Limit: c.Images}
+	if c.Files != nil {
+		ds = FromFiles(c.Files, read)
+	} else {
+		ds = ReadImages(c.Data, read)
+	}
+	if ds.Err() != nil {
+		return nil, ds.Err()
+	}
+	if !c.PreprocessInActor {
+		ds = ds.MapBatches(j.preprocessStage())
+	}
+	ds = ds.MapBatches(j.inferenceStage())
+	j.Dataset = ds.WithExecutionOptions(c.Exec)
+	return j, nil
+}
+
+// Write executes the job into a Parquet (or, with json, JSON lines) file.
+func (j *Job) Write(ctx context.Context, out string, json, takeAll bool) error {
+	j.Counters.begin()
+	o := WriteOptions{Schema: OutputSchema, Materialize: takeAll}
+	if n := j.Config.Model.Notice(); n != "" {
+		o.Metadata = map[string]string{"workbench.notice": n, "workbench.model": j.Config.Model.Name}
+	}
+	if json {
+		return j.Dataset.WriteJSON(ctx, out, o)
+	}
+	return j.Dataset.WriteParquet(ctx, out, o)
+}
+
+// preprocessPool hands each task a Preprocessor whose caches survive across
+// tasks: the right way to keep transform state in a stateless task pool.
+type preprocessPool struct {
+	pool sync.Pool
+}
+
+func (j *Job) newPreprocessor() *vision.Preprocessor {
+	p := vision.NewPreprocessor(j.recipe, j.Config.MaxPixels)
+	if j.Config.Decoder != nil {
+		p.SetDecoder(j.Config.Decoder)
+	}
+	return p
+}
+
+func (j *Job) preprocessStage() MapOptions {
+	pp := &preprocessPool{}
+	pp.pool.New = func() any { return j.newPreprocessor() }
+	fn := UDFFunc(func(ctx context.Context, b Block) (any, error) {
+		var p *vision.Preprocessor
+		if j.Config.TransformPerBatch {
+			p = j.newPreprocessor()
+		} else {
+			p = pp.pool.Get().(*vision.Preprocessor)
+			defer pp.pool.Put(p)
+		}
+		return j.preprocess(p, b)
+	})
+	return MapOptions{
+		Name: "Preprocess", Fn: fn, BatchSize: j.Config.BatchSize,
+		Concurrency: Fixed(j.Config.PreprocessConcurrency), NumCPUs: 1,
+	}
+}
+
+// preprocess decodes each row's bytes into its slot of one tensor buffer.
+// A row that fails carries its error and a null tensor.
+func (j *Job) preprocess(p *vision.Preprocessor, b Block) (any, error) {
+	data := Column(b, DataColumn).(*array.Binary)
+	n := data.Len()
+	elems := j.recipe.OutputLen()
+	values := make([]float32, n*elems)
+	valid := make([]bool, n)
+	errs := make([]*string, n)
+	for i := range n {
+		if err := p.Process(data.Value(i), values[i*elems:(i+1)*elems]); err != nil {
+			msg := err.Error()
+			errs[i] = &msg
+			continue
+		}
+		valid[i] = true
+	}
+	img := NewTensorArray(values, elems, valid)
+	shape := j.recipe.Shape()
+	field := TensorField(ImageColumn, shape[:]...)
+	errArr, _ := toArray(memory.DefaultAllocator, errs)
+	defer errArr.Release()
+	defer img.Release()
+	paths := Column(b, PathColumn)
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: PathColumn, Type: paths.DataType()}, field,
+		{Name: ErrorColumn, Type: arrow.BinaryTypes.String, Nullable: true},
+	}, nil)
+	return array.NewRecordBatch(schema, []arrow.Array{paths, img, errArr}, int64(n)), nil
+}
+
+func (j *Job) inferenceStage() MapOptions {
+	o := MapOptions{
+		Name: "Inference", BatchSize: j.Config.BatchSize, Concurrency: j.Config.Concurrency,
+		NumCPUs: 1, NumGPUs: j.Config.NumGPUs, Strict: j.Config.Strict,
+	}
+	if j.Config.NumGPUs > 0 {
+		o.NumCPUs = 0
+	}
+	if j.Config.ModelPerBatch {
+		// The mistake: a plain function that loads the model on every call.
+		o.Fn = UDFFunc(func(ctx context.Context, b Block) (any, error) {
+			u, err := j.newInferer(ctx)
+			if err != nil {
+				return nil, err
+			}
+			defer u.Close()
+			return u.Call(ctx, b)
+		})
+		o.Compute = ActorPool{MinSize: j.Config.Concurrency.Min, MaxSize: j.Config.Concurrency.Max}
+		return o
+	}
+	o.FnConstructor = func(ctx context.Context) (UDF, error) { return j.newInferer(ctx) }
+	if j.Config.InferenceTasks {
+		o.Compute = TaskPool{Size: j.Config.Concurrency.Max}
+	}
+	return o
+}
+
+// inferer is the inference UDF: one ORT session, reused for every batch.
+type inferer struct {
+	j      *Job
+	sess   *model.Session
+	logits []float32
+	input  []float32 // staging when a batch must be copied
+	top    [5]int32
+	pre    *vision.Preprocessor // only for preprocess-in-actor
+	seen   int64
+}
+
+func (j *Job) newInferer(ctx context.Context) (*inferer, error) {
+	opts := j.Config.Session
+	if a, ok := ActorFromContext(ctx); ok && a.GPU >= 0 && opts.Device.Kind == model.DeviceCUDA {
+		opts.Device.ID = a.GPU
+	}
+	s, err := model.NewSession(j.Config.Model, opts)
+	if err != nil {
+		return nil, err
+	}
+	j.Counters.ModelLoads.Add(1)
+	u := &inferer{j: j, sess: s}
+	if j.Config.PreprocessInActor {
+		u.pre = j.newPreprocessor()
+	}
+	return u, nil
+}
+
+func (u *inferer) Close() error { return u.sess.Close() }
+
+func (u *inferer) Call(ctx context.Context, b Block) (any, error) {
+	m := u.j.Config.Model
+	n := int(b.NumRows())
+	var input []float32
+	var errs []*string
+	if u.pre != nil {
+		// preprocess-in-actor: decode and resize here, on the actor's time.
+		res, _ := u.j.preprocess(u.pre, b)
+		rb := res.(arrow.RecordBatch)
+		defer rb.Release()
+		if ec := Column(rb, ErrorColumn); ec.NullN() != ec.Len() {
+			errs = make([]*string, n)
+			s := ec.(*array.String)
+			for i := range n {
+				if s.IsValid(i) {
+					v := s.Value(i)
+					errs[i] = &v
+				}
+			}
+		}
+		b = rb
+	}
+	col := Column(b, ImageColumn)
+	if col == nil {
+		return nil, fmt.Errorf("inference input has no %q column", ImageColumn)
+	}
+	input, size, err := TensorValues(col)
+	if err != nil {
+		return nil, err
+	}
+	if size != m.ImageElems() {
+		return nil, fmt.Errorf("tensor has %d values per image, model %s wants %d (%d×%d×%d)", size, m.Name, m.ImageElems(), m.InputC, m.InputH, m.InputW)
+	}
+	k := m.NumClasses
+	t0 := time.Now()
+	if cap(u.logits) < n*k {
+		u.logits = make([]float32, n*k)
+	}
+	logits := u.logits[:n*k]
+	if u.j.Config.PerImageForward {
+		for i := range n {
+			if err := u.forward(ctx, input[i*size:(i+1)*size], 1, logits[i*k:(i+1)*k]); err != nil {
+				return nil, err
+			}
+		}
+	} else if err := u.forward(ctx, input, n, logits); err != nil {
+		return nil, err
+	}
+	pred := make([]int32, n)
+	conf := make([]float32, n)
+	top5 := make([][]int32, n)
+	for i := range n {
+		p, c, t := model.Classify(logits[i*k:(i+1)*k], u.top[:])
+		pred[i], conf[i], top5[i] = p, c, append([]int32(nil), t...)
+	}
+	u.j.Counters.batchDone(n, time.Since(t0))
+	u.log(b, n)
+	if u.j.Config.RowObjects {
+		rows := make(Rows, n)
+		for i := range n {
+			rows[i] = map[string]any{"predicted_class": pred[i], "confidence": conf[i], "top5": top5[i]}
+		}
+		return rows, nil
+	}
+	cols := Columns{"predicted_class": pred, "confidence": conf, "top5": top5}
+	if errs != nil {
+		cols[ErrorColumn] = errs
+	}
+	return cols, nil
+}
+
+func (u *inferer) forward(ctx context.Context, in []float32, n int, logits []float32) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	u.j.Counters.ForwardPasses.Add(1)
+	if err := u.sess.Run(in, n, logits); err != nil {
+		return err
+	}
+	u.j.Counters.ImagesInferred.Add(int64(n))
+	return nil
+}
+
+// log writes the hot-path-logging mistake's line every LogEvery images.
+func (u *inferer) log(b Block, n int) {
+	w := u.j.Config.HotPathLog
+	if w == nil {
+		return
+	}
+	paths := Column(b, PathColumn).(*array.String)
+	for i := range n {
+		u.seen++
+		if u.seen%int64(u.j.Config.LogEvery) == 0 {
+			fmt.Fprintf(w, "inference: processed %d images, last %s\n", u.seen, paths.Value(i))
+		}
+	}
+}
+
+// Errors counts output rows that carry an error.
+func (j *Job) Errors() int {
+	// Failed rows pass through every later stage, so the last stage before
+	// the writer has seen them all.
+	ops := j.Dataset.Metrics()
+	if len(ops) < 2 {
+		return 0
+	}
+	return int(ops[len(ops)-2].Metrics.ErrorRows)
+}

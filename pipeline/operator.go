@@ -1,0 +1,292 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// Compute selects how a MapBatches stage runs its UDF: a TaskPool or an
+// ActorPool, as in Ray's `compute=` argument.
+type Compute interface{ isCompute() }
+
+// TaskPool runs one stateless task per input bundle. A constructor, if the
+// stage has one, runs in every task. Size caps concurrent tasks; 0 leaves the
+// cap to Concurrency and the CPU budget.
+type TaskPool struct{ Size int }
+
+// ActorPool runs the UDF in long-lived actors; each runs its constructor
+// once, which is where a model loads. The pool starts InitialSize actors and
+// scales between MinSize and MaxSize on utilisation.
+// MaxTasksInFlightPerActor bounds the tasks queued on one actor (Ray's
+// default is 4) so the next batch is ready the moment the current one ends.
+type ActorPool struct {
+	MinSize, MaxSize, InitialSize int
+	MaxTasksInFlightPerActor      int
+}
+
+func (TaskPool) isCompute()  {}
+func (ActorPool) isCompute() {}
+
+// Concurrency is Ray's `concurrency=`: a fixed size (Min == Max) or an
+// autoscaling (Min, Max) range. The zero value means unset.
+type Concurrency struct{ Min, Max int }
+
+// Fixed returns concurrency n.
+func Fixed(n int) Concurrency { return Concurrency{n, n} }
+
+// Range returns an autoscaling concurrency between lo and hi.
+func Range(lo, hi int) Concurrency { return Concurrency{lo, hi} }
+
+// IsSet reports whether c was given.
+func (c Concurrency) IsSet() bool { return c.Max > 0 }
+
+func (c Concurrency) String() string {
+	if c.Min == c.Max {
+		return fmt.Sprint(c.Max)
+	}
+	return fmt.Sprintf("(%d, %d)", c.Min, c.Max)
+}
+
+// MapOptions are MapBatches' arguments, named as in Ray.
+type MapOptions struct {
+	// Name labels the operator in stats and progress lines.
+	Name string
+	// Fn is a stateless batch function. Exactly one of Fn and FnConstructor
+	// is set.
+	Fn UDF
+	// FnConstructor builds a stateful UDF (Ray's callable class).
+	FnConstructor Constructor
+	// BatchSize is the number of rows per UDF call; 0 passes whole bundles.
+	BatchSize int
+	// Compute picks a TaskPool or an ActorPool. When nil, a stage with a
+	// FnConstructor gets an ActorPool sized by Concurrency, as Ray does for
+	// callable classes, and a plain Fn gets a TaskPool.
+	Compute Compute
+	// Concurrency sizes the pool: an actor pool's (min, max), or a task
+	// pool's cap on running tasks.
+	Concurrency Concurrency
+	// NumCPUs and NumGPUs are the logical resources one task or actor holds.
+	// NumCPUs defaults to 1. NumGPUs may be fractional.
+	NumCPUs, NumGPUs float64
+	// Strict rejects per-row object outputs, as Ray ≥ 2.5 does.
+	Strict bool
+	// Allocator is the Arrow allocator for blocks this stage builds.
+	Allocator memory.Allocator
+}
+
+// ActorInfo tells a constructor or UDF which actor it runs in and which
+// GPU it was pinned to (-1 when none).
+type ActorInfo struct {
+	Op    string
+	Index int
+	GPU   int
+}
+
+type actorKey struct{}
+
+// ActorFromContext returns the actor a constructor or UDF runs in.
+func ActorFromContext(ctx context.Context) (ActorInfo, bool) {
+	a, ok := ctx.Value(actorKey{}).(ActorInfo)
+	return a, ok
+}
+
+// MapOperator is the physical operator for one MapBatches stage. Its
+// configuration is fixed when the plan is built; the executor keeps its
+// runtime state in opState.
+type MapOperator struct {
+	opts     MapOptions
+	pool     ActorPool // resolved, when actors
+	actors   bool
+	taskCap  int // 0 = no cap beyond resources
+	minRows  int // rows to bundle before dispatching a task
+	resource ExecutionResources
+	sink     bool
+	target   int64 // split output blocks above this many bytes
+}
+
+// Name returns the operator's name.
+func (op *MapOperator) Name() string { return op.opts.Name }
+
+// IncrementalResourceUsage is what one more task (task pool) or one more
+// actor (actor pool) would hold.
+func (op *MapOperator) IncrementalResourceUsage() ExecutionResources { return op.resource }
+
+func newMapOperator(o MapOptions) (*MapOperator, error) {
+	if (o.Fn == nil) == (o.FnConstructor == nil) {
+		return nil, fmt.Errorf("map_batches %q: set exactly one of Fn and FnConstructor", o.Name)
+	}
+	if o.BatchSize < 0 {
+		return nil, fmt.Errorf("map_batches %q: batch_size %d must be positive", o.Name, o.BatchSize)
+	}
+	if o.Concurrency.Min < 0 || o.Concurrency.Max < o.Concurrency.Min {
+		return nil, fmt.Errorf("map_batches %q: concurrency %v must be a positive int or a (min, max) pair with min <= max", o.Name, o.Concurrency)
+	}
+	if o.NumCPUs < 0 || o.NumGPUs < 0 {
+		return nil, fmt.Errorf("map_batches %q: num_cpus and num_gpus must not be negative", o.Name)
+	}
+	if o.NumCPUs == 0 && o.NumGPUs == 0 {
+		o.NumCPUs = 1
+	}
+	if o.Allocator == nil {
+		o.Allocator = memory.DefaultAllocator
+	}
+	op := &MapOperator{opts: o, minRows: o.BatchSize}
+	op.resource = ExecutionResources{CPU: o.NumCPUs, GPU: o.NumGPUs}
+	compute := o.Compute
+	if compute == nil {
+		if o.FnConstructor != nil {
+			compute = ActorPool{}
+		} else {
+			compute = TaskPool{}
+		}
+	}
+	switch c := compute.(type) {
+	case TaskPool:
+		op.taskCap = c.Size
+		if o.Concurrency.IsSet() {
+			op.taskCap = o.Concurrency.Max
+		}
+	case ActorPool:
+		op.actors = true
+		if o.Concurrency.IsSet() && c.MaxSize == 0 {
+			c.MinSize, c.MaxSize = o.Concurrency.Min, o.Concurrency.Max
+		}
+		if c.MaxSize == 0 {
+			c.MinSize, c.MaxSize = 1, 1
+		}
+		if c.MinSize == 0 {
+			c.MinSize = 1
+		}
+		if c.MinSize > c.MaxSize {
+			return nil, fmt.Errorf("map_batches %q: actor pool min_size %d > max_size %d", o.Name, c.MinSize, c.MaxSize)
+		}
+		if c.InitialSize == 0 {
+			c.InitialSize = c.MinSize
+		}
+		c.InitialSize = min(max(c.InitialSize, c.MinSize), c.MaxSize)
+		if c.MaxTasksInFlightPerActor == 0 {
+			c.MaxTasksInFlightPerActor = 2
+		}
+		op.pool = c
+	default:
+		return nil, fmt.Errorf("map_batches %q: unknown compute %T", o.Name, compute)
+	}
+	return op, nil
+}
+
+// taskResult is what a finished task reports to the scheduling loop.
+type taskResult struct {
+	op               int
+	seq              int64
+	actor            *actor
+	in               RefBundle
+	out              RefBundle
+	err              error // fatal: ends the run
+	failed           bool  // a UDF batch failed; its rows carry the error
+	batches          int
+	rowsCopied       int
+	rowsConverted    int
+	constructorCalls int
+	constructorTime  time.Duration
+	duration         time.Duration
+	cpu              time.Duration
+	reserved         ExecutionResources
+}
+
+// process runs udf over a bundle: failed rows pass through, the rest is cut
+// into batches, and each batch's output is converted to a block. A UDF error
+// fails that batch's rows, not the run.
+func (op *MapOperator) process(ctx context.Context, udf UDF, in RefBundle, res *taskResult) []Block {
+	var good, out []Block
+	for _, b := range in.Blocks {
+		if op.sink {
+			// A sink writes every row, failed ones included.
+			b.Retain()
+			good = append(good, b)
+			continue
+		}
+		g, bad := splitErrors(b)
+		good = append(good, g...)
+		out = append(out, bad...)
+	}
+	defer func() {
+		for _, g := range good {
+			g.Release()
+		}
+	}()
+	bt := batcher{mem: op.opts.Allocator, size: op.opts.BatchSize, blocks: good}
+	if op.sink {
+		bt.size = 0 // sinks take blocks whole
+	}
+	for {
+		if ctx.Err() != nil {
+			return out
+		}
+		batch, err := bt.next()
+		if err != nil {
+			res.err = err
+			return out
+		}
+		if batch == nil {
+			break
+		}
+		res.batches++
+		ret, err := udf.Call(ctx, batch)
+		if op.sink {
+			// A sink's failure (a full disk, a closed writer) ends the run.
+			batch.Release()
+			if err != nil && ctx.Err() == nil {
+				res.err = fmt.Errorf("%s: %w", op.opts.Name, err)
+				return out
+			}
+			continue
+		}
+		var blk Block
+		if err == nil {
+			var conv int
+			blk, conv, err = toBlock(op.opts.Allocator, ret, batch, op.opts.Strict)
+			res.rowsConverted += conv
+			if rel, ok := ret.(interface{ Release() }); ok {
+				rel.Release()
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				batch.Release()
+				return out
+			}
+			if op.opts.Strict && err == ErrRowObjects {
+				res.err = fmt.Errorf("map_batches %q: %w", op.opts.Name, err)
+				batch.Release()
+				return out
+			}
+			res.failed = true
+			blk = errorBlock(op.opts.Allocator, batch, err.Error())
+		}
+		batch.Release()
+		out = append(out, splitLarge(blk, op.target)...)
+	}
+	res.rowsCopied = bt.copiedRow
+	return out
+}
+
+// splitLarge cuts a block above target bytes into zero-copy slices of about
+// target bytes each, as Ray does with target_max_block_size.
+func splitLarge(b Block, target int64) []Block {
+	size := BlockBytes(b)
+	rows := b.NumRows()
+	if target <= 0 || size <= target || rows <= 1 {
+		return []Block{b}
+	}
+	parts := min((size+target-1)/target, rows)
+	out := make([]Block, 0, parts)
+	for i := range parts {
+		lo, hi := i*rows/parts, (i+1)*rows/parts
+		out = append(out, sliceBlock(b, lo, hi))
+	}
+	b.Release()
+	return out
+}
