@@ -1,0 +1,170 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// SchemaVersion is the version of the Record JSON schema. It changes only
+// when a field changes meaning or disappears; new fields do not bump it.
+const SchemaVersion = 1
+
+// Record is one measured run, the type every command writes and `workbench
+// report` reads back, like vegeta's Result. Durations are in seconds, sizes
+// in bytes, rates in images per second.
+type Record struct {
+	SchemaVersion int    `json:"schema_version"`
+	Kind          string `json:"kind"` // "run"
+	Scenario      string `json:"scenario,omitempty"`
+	Label         string `json:"label,omitempty"` // the configuration, e.g. "batch=64 concurrency=2"
+	Repeat        int    `json:"repeat"`
+	Notice        string `json:"notice,omitempty"`
+	Status        string `json:"status"` // ok, failed, oom, skipped
+	Reason        string `json:"reason,omitempty"`
+
+	Config      RunConfig   `json:"config"`
+	Fingerprint Fingerprint `json:"fingerprint"`
+
+	Images        int        `json:"images"`
+	Errors        int        `json:"errors"`
+	WallSeconds   float64    `json:"wall_seconds"`
+	Throughput    float64    `json:"throughput"`        // images/s over the whole run
+	SteadyTput    float64    `json:"steady_throughput"` // images/s after warm-up
+	Stable        bool       `json:"stable"`
+	Windows       []float64  `json:"windows,omitempty"` // per-window images/s
+	TTFRSeconds   float64    `json:"ttfr_seconds"`
+	LatencyP50    float64    `json:"latency_p50"`
+	LatencyP95    float64    `json:"latency_p95"`
+	LatencyP99    float64    `json:"latency_p99"`
+	CPUPercent    float64    `json:"cpu_pct"` // process CPU time over wall time, 100 = one core
+	PeakRSS       int64      `json:"peak_rss"`
+	ModelLoads    int64      `json:"model_loads"`
+	ForwardPasses int64      `json:"forward_passes"`
+	Batches       int        `json:"batches"`
+	CeilingTput   float64    `json:"ceiling_throughput,omitempty"`
+	Bottleneck    string     `json:"bottleneck"`
+	Ops           []OpRecord `json:"ops"`
+	Warnings      []string   `json:"warnings,omitempty"`
+
+	// Telemetry is filled by the nvml sampler when it runs.
+	Telemetry any `json:"telemetry,omitempty"`
+}
+
+// RunConfig is the configuration a run used.
+type RunConfig struct {
+	Data        string            `json:"data"`
+	Model       string            `json:"model"`
+	ModelFile   string            `json:"model_file"`
+	GFLOPs      float64           `json:"gflops"`
+	Params      int64             `json:"params"`
+	Device      string            `json:"device"`
+	Provider    string            `json:"provider"`
+	Session     string            `json:"session"`
+	IntraOp     int               `json:"intra_op_threads"`
+	InterOp     int               `json:"inter_op_threads"`
+	GraphOpt    string            `json:"graph_optimization"`
+	BatchSize   int               `json:"batch_size"`
+	Concurrency string            `json:"concurrency"`
+	Blocks      int               `json:"blocks"`
+	Output      string            `json:"output"`
+	Format      string            `json:"format"`
+	Knobs       map[string]string `json:"knobs,omitempty"`
+}
+
+// OpRecord is one operator's share of a run, from pipeline.OpMetrics.
+type OpRecord struct {
+	Name             string  `json:"name"`
+	Tasks            int64   `json:"tasks"`
+	RowsOut          int64   `json:"rows_out"`
+	WallSeconds      float64 `json:"wall_seconds"`
+	BusySeconds      float64 `json:"busy_seconds"`
+	CPUSeconds       float64 `json:"cpu_seconds"`
+	StarvedSeconds   float64 `json:"starved_seconds"`
+	BackpressSeconds float64 `json:"backpressured_seconds"`
+	PendingSeconds   float64 `json:"pending_seconds"`
+	Utilization      float64 `json:"utilization"`
+	ConstructorCalls int64   `json:"constructor_calls"`
+	PeakQueuedBytes  int64   `json:"peak_queued_bytes"`
+	TaskP50          float64 `json:"task_p50_seconds"`
+	TaskP95          float64 `json:"task_p95_seconds"`
+}
+
+// Fingerprint identifies the machine and software a record came from.
+type Fingerprint struct {
+	CPUModel    string    `json:"cpu_model"`
+	Cores       int       `json:"cores"`
+	MemoryBytes int64     `json:"memory_bytes"`
+	GPU         string    `json:"gpu,omitempty"`
+	Driver      string    `json:"driver,omitempty"`
+	ORTVersion  string    `json:"ort_version"`
+	ORTLibrary  string    `json:"ort_library"`
+	Provider    string    `json:"execution_provider"`
+	Decoder     string    `json:"decoder,omitempty"`
+	Dataset     string    `json:"dataset"`
+	DatasetN    int       `json:"dataset_count"`
+	MeanBytes   float64   `json:"dataset_mean_bytes"`
+	Version     string    `json:"workbench_version"`
+	Commit      string    `json:"git_commit,omitempty"`
+	Time        time.Time `json:"time"`
+}
+
+// Metrics returns the record's metrics by the names thresholds,
+// constraints and objectives use.
+func (r *Record) Metrics() map[string]float64 {
+	m := map[string]float64{
+		MetricThroughput: r.Throughput,
+		MetricLatencyP50: r.LatencyP50,
+		MetricLatencyP95: r.LatencyP95,
+		MetricLatencyP99: r.LatencyP99,
+		MetricTTFR:       r.TTFRSeconds,
+		MetricPeakRSS:    float64(r.PeakRSS),
+		MetricCPUPct:     r.CPUPercent,
+		MetricErrors:     float64(r.Errors),
+	}
+	if t, ok := r.Telemetry.(interface{ Metrics() map[string]float64 }); ok {
+		for k, v := range t.Metrics() {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// WriteJSONFile writes records as one JSON document, atomically.
+func WriteJSONFile(path string, recs []*Record) error {
+	return writeAtomic(path, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			SchemaVersion int       `json:"schema_version"`
+			Records       []*Record `json:"records"`
+		}{SchemaVersion, recs})
+	})
+}
+
+// writeAtomic writes through a temporary file renamed into place, so a
+// reader never sees half a file and an interrupted write leaves none.
+func writeAtomic(path string, fill func(io.Writer) error) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.partial")
+	if err != nil {
+		return err
+	}
+	if err := fill(f); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,58 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// WriteSummary prints a run's summary: what ran, how fast, where the time
+// went, and the bottleneck.
+func WriteSummary(w io.Writer, r *Record) {
+	c := r.Config
+	fmt.Fprintf(w, "workbench run: %d images from %s → %s (%s)\n", r.Images, r.Fingerprint.Dataset, c.Output, c.Format)
+	if r.Notice != "" {
+		fmt.Fprintf(w, "  model      %s: %s\n", c.Model, r.Notice)
+	}
+	fmt.Fprintf(w, "  model      %s, %.2f GFLOPs/image, %s params (%s)\n", c.Model, c.GFLOPs, groupThousands(c.Params), c.ModelFile)
+	fmt.Fprintf(w, "  session    ORT %s: %s\n", r.Fingerprint.ORTVersion, c.Session)
+	fmt.Fprintf(w, "  pipeline   batch %d, concurrency %s, %d read blocks\n", c.BatchSize, c.Concurrency, c.Blocks)
+	fmt.Fprintf(w, "  machine    %s, %d cores\n", r.Fingerprint.CPUModel, r.Fingerprint.Cores)
+	fmt.Fprintf(w, "\n  images     %d (%d errors)\n", r.Images, r.Errors)
+	fmt.Fprintf(w, "  wall       %s\n", FormatValue(r.WallSeconds, UnitSeconds))
+	fmt.Fprintf(w, "  throughput %s overall, %s steady state", FormatValue(r.Throughput, "img/s"), FormatValue(r.SteadyTput, "img/s"))
+	if !r.Stable {
+		fmt.Fprint(w, " (unstable)")
+	}
+	fmt.Fprintln(w)
+	if r.CeilingTput > 0 {
+		fmt.Fprintf(w, "  ceiling    %s inference-only: this run reached %.0f%% of it\n", FormatValue(r.CeilingTput, "img/s"), 100*r.Throughput/r.CeilingTput)
+	}
+	fmt.Fprintf(w, "  first row  %s; batch latency p50 %s, p95 %s, p99 %s\n", FormatValue(r.TTFRSeconds, UnitSeconds),
+		FormatValue(r.LatencyP50, UnitSeconds), FormatValue(r.LatencyP95, UnitSeconds), FormatValue(r.LatencyP99, UnitSeconds))
+	fmt.Fprintf(w, "  resources  CPU %.0f%% (100%% = one core), peak RSS %s, model loads %d, forward passes %d\n",
+		r.CPUPercent, FormatValue(float64(r.PeakRSS), UnitBytes), r.ModelLoads, r.ForwardPasses)
+	fmt.Fprintf(w, "\n  %-12s %6s %9s %9s %9s %9s %9s %6s\n", "stage", "tasks", "busy", "cpu", "starved", "backpres", "pending", "util")
+	for _, o := range r.Ops {
+		fmt.Fprintf(w, "  %-12s %6d %9s %9s %9s %9s %9s %5.0f%%\n", o.Name, o.Tasks,
+			FormatValue(o.BusySeconds, UnitSeconds), FormatValue(o.CPUSeconds, UnitSeconds),
+			FormatValue(o.StarvedSeconds, UnitSeconds), FormatValue(o.BackpressSeconds, UnitSeconds),
+			FormatValue(o.PendingSeconds, UnitSeconds), 100*o.Utilization)
+	}
+	fmt.Fprintf(w, "\n  bottleneck %s\n", r.Bottleneck)
+	for _, wn := range r.Warnings {
+		fmt.Fprintf(w, "  note: %s\n", wn)
+	}
+}
+
+func groupThousands(n int64) string {
+	s := fmt.Sprint(n)
+	var b strings.Builder
+	for i, ch := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(ch)
+	}
+	return b.String()
+}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"workbench/model"
+	"workbench/pipeline"
+	"workbench/vision"
+)
+
+// newFlagSet returns a flag set whose --help prints usage and examples.
+func newFlagSet(name, usage, examples string, w io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(w)
+	fs.Usage = func() {
+		fmt.Fprintf(w, "Usage: workbench %s\n\n%s\n\nFlags:\n", name, usage)
+		fs.PrintDefaults()
+		fmt.Fprintf(w, "\nExamples:\n%s\n", examples)
+	}
+	return fs
+}
+
+// parseFlags parses args, turning --help into a clean exit and any other
+// problem into a usage error (exit 2).
+func parseFlags(fs *flag.FlagSet, args []string) (help bool, err error) {
+	fs.SetOutput(io.Discard)
+	err = fs.Parse(args)
+	fs.SetOutput(nil)
+	if errors.Is(err, flag.ErrHelp) {
+		return true, nil
+	}
+	if err != nil {
+		return false, usageErr("%s %v (see workbench %s --help)", fs.Name()+":", err, fs.Name())
+	}
+	return false, nil
+}
+
+// jobFlags are the flags shared by every command that runs the pipeline.
+// They mean the same thing everywhere.
+type jobFlags struct {
+	data        string
+	images      int
+	modelName   string
+	device      string
+	batch       int
+	concurrency string
+	blocks      int
+	out         string
+	json        string
+	ortLib      string
+	maxPixels   int64
+	intraOp     int
+	interOp     int
+	graphOpt    string
+	cpus        float64
+	gpus        float64
+	memBudget   string
+	preserve    bool
+}
+
+func (f *jobFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.data, "data", "data/synth", "folder of images, read recursively (.jpg .jpeg .png)")
+	fs.IntVar(&f.images, "images", 0, "use the first N images (0 = all)")
+	fs.StringVar(&f.modelName, "model", "resnet50", "zoo model name (see 'workbench model list') or a .onnx file")
+	fs.StringVar(&f.device, "device", "cpu", "cpu, cuda[:N] or auto")
+	fs.IntVar(&f.batch, "batch", 64, "rows per inference batch (map_batches batch_size)")
+	fs.StringVar(&f.concurrency, "concurrency", "1", "inference actors: N, or MIN-MAX to autoscale")
+	fs.IntVar(&f.blocks, "blocks", 0, "read blocks (override_num_blocks); 0 = Ray's default")
+	fs.StringVar(&f.json, "json", "", "also write the run record as JSON to FILE")
+	fs.StringVar(&f.ortLib, "ort-lib", "", "path to libonnxruntime.so (default: $ONNXRUNTIME_LIB, then the cache)")
+	fs.Int64Var(&f.maxPixels, "max-pixels", vision.DefaultMaxPixels, "refuse images above this many pixels without decoding them")
+	fs.IntVar(&f.intraOp, "intra-op", 0, "ORT intra-op threads per session (0 = cores ÷ concurrency)")
+	fs.IntVar(&f.interOp, "inter-op", 1, "ORT inter-op threads per session")
+	fs.StringVar(&f.graphOpt, "graph-opt", "all", "ORT graph optimisation: disabled, basic, extended or all")
+	fs.Float64Var(&f.cpus, "cpus", 0, "CPU limit for the resource manager (0 = this machine's cores)")
+	fs.Float64Var(&f.gpus, "gpus", -1, "GPU limit (default: what NVML reports)")
+	fs.StringVar(&f.memBudget, "memory-budget", "", "bytes of blocks in flight, e.g. 2GiB (default 25% of RAM)")
+	fs.BoolVar(&f.preserve, "preserve-order", false, "write rows in input order")
+}
+
+// concurrency parses "N" or "MIN-MAX".
+func parseConcurrency(s string) (pipeline.Concurrency, error) {
+	lo, hi, isRange := strings.Cut(s, "-")
+	a, err := strconv.Atoi(strings.TrimSpace(lo))
+	if err != nil || a < 1 {
+		return pipeline.Concurrency{}, fmt.Errorf("--concurrency %q: want a positive number N or a range MIN-MAX, e.g. 1-4", s)
+	}
+	if !isRange {
+		return pipeline.Fixed(a), nil
+	}
+	b, err := strconv.Atoi(strings.TrimSpace(hi))
+	if err != nil || b < a {
+		return pipeline.Concurrency{}, fmt.Errorf("--concurrency %q: want MIN-MAX with MIN <= MAX, e.g. 1-4", s)
+	}
+	return pipeline.Range(a, b), nil
+}
+
+// parseBytes reads 2GiB, 512MiB, 1.5GB, 1000.
+func parseBytes(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   float64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"TB", 1e12}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}}
+	mult := 1.0
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("%q is not a size; use e.g. 2GiB or 512MiB", s)
+	}
+	return int64(v * mult), nil
+}
+
+// validate reports every bad flag value at once.
+func (f *jobFlags) validate() error {
+	var errs []error
+	if f.batch < 1 {
+		errs = append(errs, fmt.Errorf("--batch %d: must be at least 1, e.g. --batch 64", f.batch))
+	}
+	if f.images < 0 {
+		errs = append(errs, fmt.Errorf("--images %d: must be 0 (all) or more", f.images))
+	}
+	if f.blocks < 0 {
+		errs = append(errs, fmt.Errorf("--blocks %d: must be 0 (default) or more", f.blocks))
+	}
+	if _, err := parseConcurrency(f.concurrency); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := model.ParseDevice(f.device); err != nil {
+		errs = append(errs, fmt.Errorf("--device: %w", err))
+	}
+	if f.intraOp < 0 || f.interOp < 0 {
+		errs = append(errs, errors.New("--intra-op and --inter-op must be 0 or more"))
+	}
+	if f.maxPixels <= 0 {
+		errs = append(errs, fmt.Errorf("--max-pixels %d: must be positive", f.maxPixels))
+	}
+	if f.memBudget != "" {
+		if _, err := parseBytes(f.memBudget); err != nil {
+			errs = append(errs, fmt.Errorf("--memory-budget: %w", err))
+		}
+	}
+	if f.cpus < 0 {
+		errs = append(errs, fmt.Errorf("--cpus %g: must be positive", f.cpus))
+	}
+	switch f.graphOpt {
+	case "disabled", "basic", "extended", "all":
+	default:
+		errs = append(errs, fmt.Errorf("--graph-opt %q: want disabled, basic, extended or all", f.graphOpt))
+	}
+	if len(errs) > 0 {
+		return &exitError{code: 2, err: errors.Join(errs...)}
+	}
+	return nil
+}

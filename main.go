@@ -1,0 +1,107 @@
+// Command workbench makes ML batch inference fast and shows why. It runs an
+// image-classification pipeline (JPEG files → decode/resize/normalize → ONNX
+// model → Parquet) with a Ray Data-style streaming engine, and measures it.
+//
+// main wires subcommands to packages; each subcommand lives in its own
+// cmd_*.go file with its flag set, usage text and examples, and every error
+// travels up to one place here.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version and commit are set at build time with -ldflags -X.
+var (
+	version = "dev"
+	commit  = ""
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Stdout, os.Stderr, os.Args[1:])
+	stop()
+	os.Exit(exitCode(os.Stderr, err))
+}
+
+// exitCode prints err once and maps it to the documented exit codes.
+func exitCode(stderr io.Writer, err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintf(stderr, "workbench: %v\n", ee.err)
+		}
+		return ee.code
+	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(stderr, "workbench: interrupted; no partial output was left behind")
+		return 130
+	}
+	fmt.Fprintf(stderr, "workbench: %v\n", err)
+	return 1
+}
+
+// exitError carries a specific exit code.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageErr is a bad flag, argument or input path: exit code 2.
+func usageErr(format string, args ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
+}
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, stdout, stderr io.Writer, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"run", "classify a folder of images and write Parquet", runCmd},
+		{"data", "make a synthetic dataset (data synth)", dataCmd},
+		{"model", "list or export the built-in model zoo", modelCmd},
+	}
+}
+
+// run is the whole CLI, testable without a process.
+func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		printUsage(stdout)
+		return nil
+	}
+	if args[0] == "version" || args[0] == "--version" {
+		fmt.Fprintf(stdout, "workbench %s %s\n", version, commit)
+		return nil
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, stdout, stderr, args[1:])
+		}
+	}
+	printUsage(stderr)
+	return usageErr("unknown command %q: see the list above", args[0])
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprint(w, "workbench: make ML batch inference fast, and show why.\n\nUsage:\n  workbench COMMAND [flags]\n\nCommands:\n")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, "\nRun 'workbench COMMAND --help' for a command's flags and examples.\n")
+}
