@@ -44,3 +44,7 @@ func dataCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error
 		st.Files, st.Classes, *out, st.Elapsed.Round(1e7), st.MeanBytes/1024, float64(st.MinBytes)/1024, float64(st.MaxBytes)/1024)
 	return nil
 }
+
+func init() {
+	register(command{name: "data", order: 80, summary: "make a synthetic dataset (data synth)", run: dataCmd})
+}

@@ -86,3 +86,7 @@ func groupThousands(n int64) string {
 	}
 	return string(out)
 }
+
+func init() {
+	register(command{name: "model", order: 90, summary: "list or export the built-in model zoo", run: modelCmd})
+}

@@ -128,3 +128,7 @@ func (f *jobFlags) plan(stderr io.Writer) (*pipeline.Job, error) {
 	}
 	return job, nil
 }
+
+func init() {
+	register(command{name: "run", order: 10, summary: "classify a folder of images and write Parquet", run: runCmd})
+}

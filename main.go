@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 )
 
@@ -64,19 +65,23 @@ func usageErr(format string, args ...any) error {
 	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
 }
 
-// command is one subcommand.
+// command is one subcommand. Each cmd_*.go file registers its own in an
+// init function, so adding a command touches no other file.
 type command struct {
 	name    string
 	summary string
+	order   int // position in the help listing
 	run     func(ctx context.Context, stdout, stderr io.Writer, args []string) error
 }
 
+var registry []command
+
+func register(c command) { registry = append(registry, c) }
+
 func commands() []command {
-	return []command{
-		{"run", "classify a folder of images and write Parquet", runCmd},
-		{"data", "make a synthetic dataset (data synth)", dataCmd},
-		{"model", "list or export the built-in model zoo", modelCmd},
-	}
+	out := slices.Clone(registry)
+	slices.SortStableFunc(out, func(a, b command) int { return a.order - b.order })
+	return out
 }
 
 // run is the whole CLI, testable without a process.

@@ -31,9 +31,9 @@ type OpMetrics struct {
 	TasksFailed    int64 `metric:"tasks_failed" group:"tasks" desc:"tasks whose UDF returned an error"`
 	Batches        int64 `metric:"batches" group:"tasks" desc:"UDF calls (batches)"`
 
-	ActorsAlive      int64 `metric:"actors_alive" group:"actors" desc:"actors running their loop"`
-	ActorsPending    int64 `metric:"actors_pending" group:"actors" desc:"actors starting or waiting for resources"`
-	ConstructorCalls int64 `metric:"constructor_calls" group:"actors" desc:"constructor calls (model loads)"`
+	ActorsAlive      int64         `metric:"actors_alive" group:"actors" desc:"actors running their loop"`
+	ActorsPending    int64         `metric:"actors_pending" group:"actors" desc:"actors starting or waiting for resources"`
+	ConstructorCalls int64         `metric:"constructor_calls" group:"actors" desc:"constructor calls (model loads)"`
 	ConstructorTime  time.Duration `metric:"constructor_time" group:"actors" unit:"seconds" desc:"time spent in constructors"`
 
 	Wall         time.Duration `metric:"wall_time" group:"time" unit:"seconds" desc:"first dispatch to last completion"`

@@ -60,8 +60,8 @@ type blockWriter interface {
 func (d *Dataset) write(ctx context.Context, path string, o WriteOptions, factory sinkFactory) error {
 	sink := &fileSink{path: path, opts: o, factory: factory}
 	op := MapOptions{
-		Name:    "Write",
-		Compute: ActorPool{MinSize: 1, MaxSize: 1, MaxTasksInFlightPerActor: 2},
+		Name:          "Write",
+		Compute:       ActorPool{MinSize: 1, MaxSize: 1, MaxTasksInFlightPerActor: 2},
 		FnConstructor: func(context.Context) (UDF, error) { return sink, nil },
 	}
 	err := d.execute(ctx, op)
