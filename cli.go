@@ -7,8 +7,10 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 
 	"workbench/model"
+	"workbench/nvml"
 	"workbench/pipeline"
 	"workbench/vision"
 )
@@ -61,6 +63,7 @@ type jobFlags struct {
 	gpus        float64
 	memBudget   string
 	preserve    bool
+	sampleHz    float64
 }
 
 func (f *jobFlags) register(fs *flag.FlagSet) {
@@ -81,6 +84,7 @@ func (f *jobFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.gpus, "gpus", -1, "GPU limit (default: what NVML reports)")
 	fs.StringVar(&f.memBudget, "memory-budget", "", "bytes of blocks in flight, e.g. 2GiB (default 25% of RAM)")
 	fs.BoolVar(&f.preserve, "preserve-order", false, "write rows in input order")
+	fs.Float64Var(&f.sampleHz, "sample-hz", nvml.DefaultHz, "GPU and host telemetry samples per second (0 = off)")
 }
 
 // concurrency parses "N" or "MIN-MAX".
@@ -150,6 +154,9 @@ func (f *jobFlags) validate() error {
 			errs = append(errs, fmt.Errorf("--memory-budget: %w", err))
 		}
 	}
+	if f.sampleHz < 0 || f.sampleHz > nvml.MaxHz {
+		errs = append(errs, fmt.Errorf("--sample-hz %g: want 0 (off) to %d", f.sampleHz, nvml.MaxHz))
+	}
 	if f.cpus < 0 {
 		errs = append(errs, fmt.Errorf("--cpus %g: must be positive", f.cpus))
 	}
@@ -162,4 +169,21 @@ func (f *jobFlags) validate() error {
 		return &exitError{code: 2, err: errors.Join(errs...)}
 	}
 	return nil
+}
+
+// telemetryHz maps --sample-hz to bench's convention (negative = off).
+func (f *jobFlags) telemetryHz() float64 {
+	if f.sampleHz == 0 {
+		return -1
+	}
+	return f.sampleHz
+}
+
+var noGPUOnce sync.Once
+
+// reportNoGPU says once per process why no GPU is visible.
+func reportNoGPU(w io.Writer) func(string) {
+	return func(reason string) {
+		noGPUOnce.Do(func() { fmt.Fprintf(w, "telemetry: %s; sampling host metrics only\n", reason) })
+	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"workbench/bench"
 	"workbench/model"
+	"workbench/nvml"
 	"workbench/pipeline"
 	"workbench/vision"
 )
@@ -47,6 +48,7 @@ func runCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 	}
 	rec, err := bench.Run(ctx, job, bench.RunOptions{
 		Out: f.out, JSON: isJSONPath(f.out), Version: version, Commit: commit, Repeat: 1,
+		SampleHz: f.telemetryHz(), OnNoGPU: reportNoGPU(stderr),
 	})
 	if err != nil {
 		return err
@@ -108,8 +110,11 @@ func (f *jobFlags) plan(stderr io.Writer) (*pipeline.Job, error) {
 		PreserveOrder:  f.preserve,
 		Warnf:          func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) },
 	}
-	if f.gpus > 0 {
+	// NVML's GPU count sets the limit; --gpus overrides it.
+	if f.gpus >= 0 {
 		exec.Limits.GPU = f.gpus
+	} else {
+		exec.Limits.GPU = float64(len(nvml.Probe().GPUs))
 	}
 	if f.memBudget != "" {
 		exec.Limits.ObjectStoreMemory, _ = parseBytes(f.memBudget)

@@ -51,7 +51,7 @@ type Record struct {
 	Warnings      []string   `json:"warnings,omitempty"`
 
 	// Telemetry is filled by the nvml sampler when it runs.
-	Telemetry any `json:"telemetry,omitempty"`
+	Telemetry *Telemetry `json:"telemetry,omitempty"`
 }
 
 // RunConfig is the configuration a run used.
@@ -125,10 +125,8 @@ func (r *Record) Metrics() map[string]float64 {
 		MetricCPUPct:     r.CPUPercent,
 		MetricErrors:     float64(r.Errors),
 	}
-	if t, ok := r.Telemetry.(interface{ Metrics() map[string]float64 }); ok {
-		for k, v := range t.Metrics() {
-			m[k] = v
-		}
+	for k, v := range r.Telemetry.Metrics() {
+		m[k] = v
 	}
 	return m
 }

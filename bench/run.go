@@ -28,22 +28,30 @@ type RunOptions struct {
 	Knobs          map[string]string
 	Version        string
 	Commit         string
+	// SampleHz is the telemetry rate; 0 means nvml's default (4 Hz) and a
+	// negative rate turns telemetry off.
+	SampleHz float64
+	// OnNoGPU is told once why no GPU is visible.
+	OnNoGPU func(reason string)
 }
 
 // Run executes a planned job and measures it into a Record. A run that
 // fails returns its error and a record with Status "failed" and the reason.
 func Run(ctx context.Context, job *pipeline.Job, o RunOptions) (*Record, error) {
 	resetPeakRSS()
+	stopTelemetry := startTelemetry(ctx, o.SampleHz, job.Config.Exec.Bus, o.OnNoGPU)
 	cpu0 := processCPU()
 	t0 := time.Now()
 	err := job.Write(ctx, o.Out, o.JSON, o.TakeAll)
 	wall := time.Since(t0)
+	tel := stopTelemetry(job.Counters.ImagesInferred.Load())
 	cpu := processCPU() - cpu0
 	rec := newRecord(job, o)
 	rec.WallSeconds = wall.Seconds()
 	rec.CPUPercent = 100 * cpu.Seconds() / wall.Seconds()
 	rec.PeakRSS = peakRSS()
 	fillFromMetrics(rec, job, wall, o)
+	rec.Telemetry = tel
 	if err != nil {
 		rec.Status = "failed"
 		rec.Reason = err.Error()
