@@ -200,6 +200,7 @@ func (e *StreamingExecutor) Execute(ctx context.Context, source []RefBundle) (er
 
 	for !e.finished() && e.fatal == nil {
 		e.updateStates()
+		e.retryPending(taskCtx)
 		e.dispatch(taskCtx)
 		e.retireActors()
 		if e.finished() {
@@ -373,6 +374,21 @@ func (e *StreamingExecutor) dispatch(ctx context.Context) {
 	}
 }
 
+// retryPending starts actors that earlier did not fit, now that resources
+// may have been released.
+func (e *StreamingExecutor) retryPending(ctx context.Context) {
+	for i, s := range e.ops {
+		for s.pending > 0 && !s.done {
+			s.pending--
+			before := len(s.actors)
+			e.requestActor(ctx, i)
+			if len(s.actors) == before {
+				break
+			}
+		}
+	}
+}
+
 func (e *StreamingExecutor) submit(s *opState, b RefBundle, _ *actor) {
 	s.running++
 	s.runningIn += b.Bytes
@@ -481,7 +497,7 @@ func closeUDF(ctx context.Context, udf UDF, owned, ok bool) error {
 
 func (e *StreamingExecutor) requestActor(ctx context.Context, i int) {
 	s := e.ops[i]
-	if !e.rm.TryAcquire(s.op.Name(), s.op.resource) {
+	if !e.actorFits(s) || !e.rm.TryAcquire(s.op.Name(), s.op.resource) {
 		s.pending++
 		s.metrics.OnActors(e.aliveActors(s), s.pending+s.starting)
 		return
@@ -495,7 +511,26 @@ func (e *StreamingExecutor) requestActor(ctx context.Context, i int) {
 	s.starting++
 	s.metrics.OnActors(e.aliveActors(s), s.pending+s.starting)
 	e.wg.Add(1)
-	go e.runActor(ctx, i, a)
+	go e.runActor(ctx, i, a, a.inbox)
+}
+
+// actorFits keeps actor pools from starving the task-pool stages they
+// depend on: beyond its first actor, a pool may not take CPUs that would
+// leave a running task pool without room for one task. Without this, two
+// one-CPU actors on a two-core machine would hold every CPU and the reads
+// feeding them could never run. The actors that do not fit wait as pending.
+func (e *StreamingExecutor) actorFits(s *opState) bool {
+	if len(s.actors)-e.exitedActors(s) == 0 || s.op.resource.CPU == 0 {
+		return true
+	}
+	var reserve float64
+	for _, o := range e.ops {
+		if !o.op.actors && !o.done {
+			reserve = max(reserve, o.op.resource.CPU)
+		}
+	}
+	now, _ := e.rm.Total()
+	return now.CPU+s.op.resource.CPU+reserve <= e.opts.Limits.CPU+1e-9
 }
 
 func (e *StreamingExecutor) aliveActors(s *opState) int {
@@ -510,7 +545,8 @@ func (e *StreamingExecutor) aliveActors(s *opState) int {
 
 // runActor is one actor: constructor once, then tasks from its inbox until
 // the inbox closes.
-func (e *StreamingExecutor) runActor(ctx context.Context, i int, a *actor) {
+// The inbox is passed in because the scheduler nils a.inbox when it closes it.
+func (e *StreamingExecutor) runActor(ctx context.Context, i int, a *actor, inbox <-chan task) {
 	defer e.wg.Done()
 	s := e.ops[i]
 	runtime.LockOSThread()
@@ -529,7 +565,7 @@ func (e *StreamingExecutor) runActor(ctx context.Context, i int, a *actor) {
 			ev.kind, ev.err = "failed", fmt.Errorf("%s actor %d: constructor failed: %w", s.op.Name(), a.idx, err)
 			e.actorEvts <- ev
 			// Drain until told to stop, so the scheduler never blocks on us.
-			for t := range a.inbox {
+			for t := range inbox {
 				e.results <- taskResult{op: i, seq: t.seq, in: t.in, actor: a, err: ev.err}
 			}
 			e.actorEvts <- actorEvent{op: i, actor: a, kind: "exited"}
@@ -539,7 +575,7 @@ func (e *StreamingExecutor) runActor(ctx context.Context, i int, a *actor) {
 	e.actorEvts <- ev
 	actx := context.WithValue(ctx, actorKey{}, ActorInfo{Op: s.op.Name(), Index: a.idx, GPU: a.gpu})
 	lastPool := threadsCPU(tids)
-	for t := range a.inbox {
+	for t := range inbox {
 		res := taskResult{op: i, seq: t.seq, in: t.in, actor: a}
 		t0, cpu0 := time.Now(), threadCPU()
 		blocks := s.op.process(actx, udf, t.in, &res)
@@ -579,16 +615,8 @@ func (e *StreamingExecutor) onActorEvent(ctx context.Context, ev actorEvent) {
 		if ev.err != nil && e.fatal == nil {
 			e.fatal = ev.err
 		}
-		// A pending actor can take the freed resources.
-		for j, o := range e.ops {
-			for o.pending > 0 && !o.done && e.fatal == nil {
-				o.pending--
-				before := len(o.actors)
-				e.requestActor(ctx, j)
-				if len(o.actors) == before {
-					break
-				}
-			}
+		if e.fatal == nil {
+			e.retryPending(ctx)
 		}
 	}
 	s.metrics.OnActors(e.aliveActors(s), s.pending+s.starting)
@@ -797,15 +825,8 @@ func (e *StreamingExecutor) shutdown(cancel context.CancelFunc) {
 		case r := <-e.results:
 			e.onResult(r)
 		case ev := <-e.actorEvts:
-			if ev.kind == "ready" {
-				// An actor that finished starting after the end: stop it.
-				ev.actor.ready = true
-				ev.actor.ok = false
-				if ev.actor.inbox != nil {
-					close(ev.actor.inbox)
-					ev.actor.inbox = nil
-				}
-			}
+			// Every inbox is already closed, so a late "ready" actor stops
+			// on its own.
 			e.onActorEvent(context.Background(), ev)
 		case <-done:
 			e.drain()
@@ -851,7 +872,10 @@ func (e *StreamingExecutor) snapshot(done bool) *Snapshot {
 	for i, s := range e.ops {
 		m := s.metrics.clone()
 		sn.Ops = append(sn.Ops, OpSnapshot{Name: s.op.Name(), Metrics: m, Utilization: m.Utilization()})
-		sn.InFlightBytes += s.inBytes + s.runningIn
+		if i > 0 {
+			// The read's input is the file list, not blocks in flight.
+			sn.InFlightBytes += s.inBytes + s.runningIn
+		}
 		if i == len(e.ops)-1 {
 			sn.RowsDone = m.RowsOut
 		}
