@@ -11,7 +11,6 @@ import (
 
 	"workbench/bench"
 	"workbench/model"
-	"workbench/nvml"
 	"workbench/pipeline"
 	"workbench/vision"
 )
@@ -30,6 +29,9 @@ func runCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 	f.register(fs)
 	fs.StringVar(&f.out, "out", "results.parquet", "output file: .parquet, or .json/.jsonl for JSON lines")
 	failOnError := fs.Bool("fail-on-error", false, "exit 1 when any image fails")
+	ceiling := fs.Bool("ceiling", true, "after the run, measure the inference-only ceiling with the same settings and report the run as a fraction of it")
+	var th thresholdFlag
+	th.register(fs)
 	if help, err := parseFlags(fs, args); help || err != nil {
 		if help {
 			fs.Usage()
@@ -42,6 +44,12 @@ func runCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 	if err := f.validate(); err != nil {
 		return err
 	}
+	if err := th.parse(); err != nil {
+		return err
+	}
+	if f.scenario != "" {
+		return runScenarioCmd(ctx, stdout, stderr, &f, *failOnError)
+	}
 	job, err := f.plan(stderr)
 	if err != nil {
 		return err
@@ -52,6 +60,14 @@ func runCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 	})
 	if err != nil {
 		return err
+	}
+	if *ceiling {
+		c, err := bench.Ceiling(ctx, bench.CeilingOptions{Model: job.Config.Model, Session: job.Config.Session,
+			Batch: job.Config.BatchSize, Sessions: job.Config.Concurrency.Max, Warmup: 1, Iters: 6})
+		if err != nil {
+			return fmt.Errorf("ceiling: %w", err)
+		}
+		rec.CeilingTput = c.Summary.Center
 	}
 	bench.WriteSummary(stdout, rec)
 	if f.json != "" {
@@ -66,7 +82,7 @@ func runCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 			return &exitError{code: 1, err: fmt.Errorf("%d images failed (--fail-on-error)", rec.Errors)}
 		}
 	}
-	return nil
+	return th.check(stderr, "this run", rec.Metrics())
 }
 
 func isJSONPath(p string) bool {
@@ -79,7 +95,8 @@ func (f *jobFlags) plan(stderr io.Writer) (*pipeline.Job, error) {
 	if st, err := os.Stat(f.data); err != nil || !st.IsDir() {
 		return nil, usageErr("--data %s: no such folder (make one with: workbench data synth -n 200 -o %s)", f.data, f.data)
 	}
-	if _, err := model.InitFromFlag(f.ortLib); err != nil {
+	dev, visibleGPUs, err := initRuntime(f.ortLib, f.device, f.gpus, stderr)
+	if err != nil {
 		return nil, err
 	}
 	m, err := model.Resolve(f.modelName)
@@ -89,12 +106,6 @@ func (f *jobFlags) plan(stderr io.Writer) (*pipeline.Job, error) {
 			return nil, usageErr("--model: %v", err)
 		}
 		return nil, err
-	}
-	dev, _ := model.ParseDevice(f.device)
-	if dev.Kind == model.DeviceAuto {
-		// CUDA needs the GPU build; until a GPU is visible, auto means CPU.
-		fmt.Fprintln(stderr, "device auto: no usable NVIDIA GPU and CUDA provider found; using cpu")
-		dev = model.Device{Kind: model.DeviceCPU}
 	}
 	conc, _ := parseConcurrency(f.concurrency)
 	sess := model.SessionOptions{
@@ -114,7 +125,7 @@ func (f *jobFlags) plan(stderr io.Writer) (*pipeline.Job, error) {
 	if f.gpus >= 0 {
 		exec.Limits.GPU = f.gpus
 	} else {
-		exec.Limits.GPU = float64(len(nvml.Probe().GPUs))
+		exec.Limits.GPU = float64(visibleGPUs)
 	}
 	if f.memBudget != "" {
 		exec.Limits.ObjectStoreMemory, _ = parseBytes(f.memBudget)
