@@ -21,6 +21,10 @@ type OpView struct {
 	OutputBytes int64
 	// NumOps is the number of operators that produce outputs.
 	NumOps int
+	// QueuedDownstream is the rows waiting in the next operator's input
+	// queue; DownstreamCapacity is how many tasks that operator can run at
+	// once, and DownstreamBundle the rows one of its tasks takes.
+	QueuedDownstream, DownstreamCapacity, DownstreamBundle int
 }
 
 // MemoryBudgetPolicy is Ray's object-store budget: the bytes of blocks in
@@ -50,3 +54,21 @@ func (ConcurrencyCapPolicy) Name() string { return "concurrency" }
 
 // CanAddInput implements BackpressurePolicy.
 func (ConcurrencyCapPolicy) CanAddInput(v OpView) bool { return v.Cap == 0 || v.Running < v.Cap }
+
+// DownstreamCapacityPolicy is Ray's DownstreamCapacityBackpressurePolicy:
+// an operator may not run further ahead of its consumer than Ratio times
+// what the consumer can work on at once. It keeps memory flat as the dataset
+// grows, where the memory budget alone would let a fast read fill a quarter
+// of RAM before anything pushes back.
+type DownstreamCapacityPolicy struct{ Ratio int }
+
+// Name implements BackpressurePolicy.
+func (DownstreamCapacityPolicy) Name() string { return "downstream capacity" }
+
+// CanAddInput implements BackpressurePolicy.
+func (p DownstreamCapacityPolicy) CanAddInput(v OpView) bool {
+	if v.DownstreamCapacity == 0 {
+		return true
+	}
+	return v.QueuedDownstream < p.Ratio*v.DownstreamCapacity*max(v.DownstreamBundle, 1)
+}

@@ -83,6 +83,11 @@ type Counters struct {
 	ModelLoads     atomic.Int64 // sessions created, wherever that happens
 	ForwardPasses  atomic.Int64 // Session.Run calls
 	ImagesInferred atomic.Int64
+	// Preprocessors counts preprocessing states built (resize kernels,
+	// tables, buffers): a few per run when reused, one per batch when
+	// TransformPerBatch rebuilds them.
+	Preprocessors atomic.Int64
+	logged        atomic.Int64 // images seen by hot-path logging
 
 	mu      sync.Mutex
 	start   time.Time
@@ -181,6 +186,7 @@ type preprocessPool struct {
 }
 
 func (j *Job) newPreprocessor() *vision.Preprocessor {
+	j.Counters.Preprocessors.Add(1)
 	p := vision.NewPreprocessor(j.recipe, j.Config.MaxPixels)
 	if j.Config.Decoder != nil {
 		p.SetDecoder(j.Config.Decoder)
@@ -274,7 +280,6 @@ type inferer struct {
 	input  []float32 // staging when a batch must be copied
 	top    [5]int32
 	pre    *vision.Preprocessor // only for preprocess-in-actor
-	seen   int64
 }
 
 func (j *Job) newInferer(ctx context.Context) (*inferer, error) {
@@ -387,9 +392,11 @@ func (u *inferer) log(b Block, n int) {
 	}
 	paths := Column(b, PathColumn).(*array.String)
 	for i := range n {
-		u.seen++
-		if u.seen%int64(u.j.Config.LogEvery) == 0 {
-			fmt.Fprintf(w, "inference: processed %d images, last %s\n", u.seen, paths.Value(i))
+		// Counted job-wide, not per inferer: with a model loaded per batch
+		// each inferer lives for one batch and would never reach LogEvery.
+		seen := u.j.Counters.logged.Add(1)
+		if seen%int64(u.j.Config.LogEvery) == 0 {
+			fmt.Fprintf(w, "inference: processed %d images, last %s\n", seen, paths.Value(i))
 		}
 	}
 }

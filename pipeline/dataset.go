@@ -102,9 +102,8 @@ func (d *Dataset) WithTargetMaxBlockSize(n int64) *Dataset {
 }
 
 // NumBlocks returns the number of read blocks the plan will produce: the
-// override, or Ray's default of at least 2× the CPUs, bounded so that blocks
-// are between 1 MiB and 128 MiB where the data allows, and never more blocks
-// than files.
+// override, or Ray's default (see defaultNumBlocks), never more blocks than
+// files.
 func (d *Dataset) NumBlocks() int {
 	if n := d.read.OverrideNumBlocks; n > 0 {
 		return min(n, max(len(d.files), 1))
@@ -122,10 +121,19 @@ func (d *Dataset) NumBlocks() int {
 	return defaultNumBlocks(total, len(d.files), cpus)
 }
 
+// DefaultMinParallelism is Ray's DEFAULT_MIN_PARALLELISM: reads aim for at
+// least this many blocks (and at least 2× the CPUs) unless that would make
+// blocks smaller than 1 MiB.
+const DefaultMinParallelism = 200
+
+// defaultNumBlocks is Ray's _autodetect_parallelism: as many blocks as
+// max(200, 2×CPUs), but no block under 1 MiB and none over 128 MiB. Blocks
+// therefore stay about the same size however large the dataset, which keeps
+// memory flat as it grows.
 func defaultNumBlocks(totalBytes int64, files, cpus int) int {
 	maxReasonable := int(max(1, totalBytes/DefaultTargetMinBlockSize))
 	minSafe := int((totalBytes + DefaultTargetMaxBlockSize - 1) / DefaultTargetMaxBlockSize)
-	n := max(min(2*cpus, maxReasonable), minSafe, 1)
+	n := max(min(max(DefaultMinParallelism, 2*cpus), maxReasonable), minSafe, 1)
 	return max(min(n, files), 1)
 }
 

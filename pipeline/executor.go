@@ -122,7 +122,7 @@ func newExecutor(ops []*MapOperator, opts ExecutionOptions) *StreamingExecutor {
 	}
 	e.policies = append(e.policies, ConcurrencyCapPolicy{})
 	if !opts.DisableBackpressure {
-		e.policies = append(e.policies, MemoryBudgetPolicy{Budget: opts.Limits.ObjectStoreMemory})
+		e.policies = append(e.policies, MemoryBudgetPolicy{Budget: opts.Limits.ObjectStoreMemory}, DownstreamCapacityPolicy{Ratio: 4})
 	}
 	for _, op := range ops {
 		e.ops = append(e.ops, &opState{op: op, held: map[int64]RefBundle{}, metrics: OpMetrics{State: StateIdle}})
@@ -293,8 +293,17 @@ func (e *StreamingExecutor) takeBundle(s *opState) (RefBundle, bool) {
 	out.Seq = s.nextSeq
 	for len(s.inQ) > 0 && (out.Rows < s.op.minRows || out.Rows == 0) {
 		b := s.inQ[0]
-		s.inQ[0] = RefBundle{}
-		s.inQ = s.inQ[1:]
+		if need := s.op.minRows - out.Rows; s.op.minRows > 0 && b.Rows > need {
+			// Cut the head bundle at the batch boundary (zero-copy) so one
+			// task never holds far more than a batch: a big block would
+			// otherwise make a task, and its output, as large as the block.
+			head, rest := splitBundle(b, need)
+			s.inQ[0] = rest
+			b = head
+		} else {
+			s.inQ[0] = RefBundle{}
+			s.inQ = s.inQ[1:]
+		}
 		out.Blocks = append(out.Blocks, b.Blocks...)
 		out.Rows += b.Rows
 		out.Bytes += b.Bytes
@@ -319,6 +328,17 @@ func (e *StreamingExecutor) view(i int) OpView {
 	if i+1 < len(e.ops) {
 		d := e.ops[i+1]
 		v.OutputBytes += d.inBytes + d.runningIn
+		v.QueuedDownstream = d.inRows
+		v.DownstreamCapacity = e.capacity(d)
+		if d.op.actors {
+			v.DownstreamCapacity *= d.op.pool.MaxTasksInFlightPerActor
+		}
+		// A consumer's task takes minRows rows; a sink takes whatever the
+		// producer makes.
+		v.DownstreamBundle = d.op.minRows
+		if v.DownstreamBundle == 0 {
+			v.DownstreamBundle = s.avgOutRows()
+		}
 	}
 	return v
 }
@@ -398,6 +418,14 @@ func (e *StreamingExecutor) submit(s *opState, b RefBundle, _ *actor) {
 	}
 	s.reservedOut += int64(float64(b.Bytes) * ratio)
 	s.metrics.OnTaskSubmitted(time.Now())
+}
+
+// avgOutRows is the mean rows per output bundle so far (1 before any).
+func (s *opState) avgOutRows() int {
+	if s.metrics.TasksFinished == 0 {
+		return 1
+	}
+	return int(s.metrics.RowsOut / s.metrics.TasksFinished)
 }
 
 func (e *StreamingExecutor) freeActor(s *opState) *actor {
@@ -885,3 +913,30 @@ func (e *StreamingExecutor) snapshot(done bool) *Snapshot {
 
 // Metrics returns a copy of every operator's metrics.
 func (e *StreamingExecutor) Metrics() []OpSnapshot { return e.snapshot(true).Ops }
+
+// splitBundle cuts b after n rows into two bundles of zero-copy slices.
+func splitBundle(b RefBundle, n int) (head, rest RefBundle) {
+	head.Seq, rest.Seq = b.Seq, b.Seq
+	for _, blk := range b.Blocks {
+		rows := int(blk.NumRows())
+		switch {
+		case n <= 0:
+			rest.Blocks = append(rest.Blocks, blk)
+			continue
+		case rows <= n:
+			head.Blocks = append(head.Blocks, blk)
+		default:
+			head.Blocks = append(head.Blocks, sliceBlock(blk, 0, int64(n)))
+			rest.Blocks = append(rest.Blocks, sliceBlock(blk, int64(n), int64(rows)))
+			blk.Release()
+		}
+		n -= rows
+	}
+	for _, x := range []*RefBundle{&head, &rest} {
+		for _, blk := range x.Blocks {
+			x.Rows += int(blk.NumRows())
+			x.Bytes += BlockBytes(blk)
+		}
+	}
+	return head, rest
+}

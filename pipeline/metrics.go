@@ -48,6 +48,7 @@ type OpMetrics struct {
 	QueuedBytes     int64 `metric:"queued_bytes" group:"queues" unit:"bytes" desc:"bytes waiting in the input and output queues"`
 	PeakQueuedBytes int64 `metric:"peak_queued_bytes" group:"queues" unit:"bytes" desc:"peak bytes in queues"`
 	RowsCopied      int64 `metric:"rows_copied" group:"queues" desc:"rows copied to build batches that straddle blocks"`
+	RowsConverted   int64 `metric:"rows_converted" group:"outputs" desc:"rows converted one by one from per-row objects to columns"`
 
 	// BackpressuredBy names the policy that last said no, "" when none did.
 	BackpressuredBy string `json:"backpressured_by,omitempty"`
@@ -107,6 +108,7 @@ func (m *OpMetrics) OnTaskFinished(now time.Time, r taskResult) {
 	m.BusyTime += r.duration
 	m.CPUTime += r.cpu
 	m.RowsCopied += int64(r.rowsCopied)
+	m.RowsConverted += int64(r.rowsConverted)
 	m.ConstructorCalls += int64(r.constructorCalls)
 	m.ConstructorTime += r.constructorTime
 	m.RowsOut += int64(r.out.Rows)

@@ -314,11 +314,12 @@ func TestDefaultNumBlocks(t *testing.T) {
 		files      int
 		cpus, want int
 	}{
-		{100 << 20, 1000, 2, 4},   // 2×CPUs
-		{3 << 20, 100, 8, 3},      // blocks at least 1 MiB
-		{10 << 30, 100000, 2, 80}, // blocks at most 128 MiB
-		{500, 3, 16, 1},           // tiny data: one block
-		{100 << 20, 2, 8, 2},      // never more blocks than files
+		{1 << 30, 100000, 2, 200},   // Ray's minimum parallelism
+		{1 << 30, 100000, 128, 256}, // at least 2× the CPUs
+		{3 << 20, 100, 8, 3},        // blocks at least 1 MiB
+		{100 << 30, 1e6, 2, 800},    // blocks at most 128 MiB
+		{500, 3, 16, 1},             // tiny data: one block
+		{100 << 20, 2, 8, 2},        // never more blocks than files
 	}
 	for _, c := range cases {
 		if got := defaultNumBlocks(c.bytes, c.files, c.cpus); got != c.want {
