@@ -11,13 +11,17 @@ DATA     ?= data/synth
 IMAGES   ?= 200
 export CGO_ENABLED := 1
 
-.PHONY: all setup build run test bench vet fmt clean
+.PHONY: all setup setup-gpu build run test bench vet fmt clean
 
 all: build
 
 ## setup: fetch ONNX Runtime (npm) into the user's cache directory
 setup:
 	@scripts/setup-ort.sh
+
+## setup-gpu: fetch the CUDA 13 build of ONNX Runtime 1.29.0 (npm) into the cache, for --device cuda/auto
+setup-gpu:
+	@scripts/setup-gpu.sh
 
 ## build: compile ./workbench
 build:

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,9 +65,14 @@ type jobFlags struct {
 	memBudget   string
 	preserve    bool
 	sampleHz    float64
+	scenario    string
+
+	fs *flag.FlagSet // to tell flags the user set from defaults
 }
 
 func (f *jobFlags) register(fs *flag.FlagSet) {
+	f.fs = fs
+	fs.StringVar(&f.scenario, "scenario", "", "run a scenario: a built-in NAME (see 'workbench scenarios list') or FILE.yaml; flags you set override its knobs")
 	fs.StringVar(&f.data, "data", "data/synth", "folder of images, read recursively (.jpg .jpeg .png)")
 	fs.IntVar(&f.images, "images", 0, "use the first N images (0 = all)")
 	fs.StringVar(&f.modelName, "model", "resnet50", "zoo model name (see 'workbench model list') or a .onnx file")
@@ -85,6 +91,15 @@ func (f *jobFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.memBudget, "memory-budget", "", "bytes of blocks in flight, e.g. 2GiB (default 25% of RAM)")
 	fs.BoolVar(&f.preserve, "preserve-order", false, "write rows in input order")
 	fs.Float64Var(&f.sampleHz, "sample-hz", nvml.DefaultHz, "GPU and host telemetry samples per second (0 = off)")
+}
+
+// explicit returns the flags the user set on the command line, by name.
+func (f *jobFlags) explicit() map[string]string {
+	out := map[string]string{}
+	if f.fs != nil {
+		f.fs.Visit(func(fl *flag.Flag) { out[fl.Name] = fl.Value.String() })
+	}
+	return out
 }
 
 // concurrency parses "N" or "MIN-MAX".
@@ -186,4 +201,33 @@ func reportNoGPU(w io.Writer) func(string) {
 	return func(reason string) {
 		noGPUOnce.Do(func() { fmt.Fprintf(w, "telemetry: %s; sampling host metrics only\n", reason) })
 	}
+}
+
+// initRuntime loads ONNX Runtime for --device and resolves auto. cuda, and
+// auto when a GPU is visible, make the lookup prefer the cached CUDA build
+// (make setup-gpu); auto then becomes cuda:0 only if the CUDA provider
+// attaches, and otherwise cpu, with one line on stderr saying why. It
+// returns the device sessions use and the GPUs NVML sees (the engine's
+// default GPU limit). --gpus > 0 stands in for NVML when deciding auto, for
+// machines where NVML cannot see the GPU; --gpus 0 forces cpu.
+func initRuntime(ortLib, device string, gpusFlag float64, stderr io.Writer) (model.Device, int, error) {
+	dev, err := model.ParseDevice(device)
+	if err != nil {
+		return model.Device{}, 0, usageErr("--device: %v", err)
+	}
+	inv := nvml.Probe()
+	visible := len(inv.GPUs)
+	gpus := visible
+	if gpusFlag >= 0 {
+		gpus = int(math.Ceil(gpusFlag))
+	}
+	preferGPU := dev.Kind == model.DeviceCUDA || (dev.Kind == model.DeviceAuto && gpus > 0)
+	if _, err := model.InitFor(ortLib, preferGPU); err != nil {
+		return model.Device{}, 0, err
+	}
+	dev, why := model.ResolveDevice(dev, gpus, inv.NVMLReason, model.ProbeCUDA)
+	if why != "" {
+		fmt.Fprintln(stderr, why)
+	}
+	return dev, visible, nil
 }

@@ -31,6 +31,7 @@ func modelCmd(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 		}
 		tw.Flush()
 		fmt.Fprintf(stdout, "\nGFLOPs count a multiply-add as 2 operations. All zoo models: %s.\n", model.UntrainedNotice)
+		fmt.Fprintf(stdout, "%s.\n", model.FP16CPUNotice)
 		return nil
 	case "export":
 		fs := newFlagSet("model export", modelUsage, modelExamples, stderr)

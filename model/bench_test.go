@@ -42,6 +42,12 @@ func BenchmarkInferResNet50(b *testing.B) { benchInfer(b, "resnet50", 1, 16, 64)
 func BenchmarkInferResNet18(b *testing.B) { benchInfer(b, "resnet18", 1, 16, 64) }
 func BenchmarkInferTiny(b *testing.B)     { benchInfer(b, "tiny", 1, 64, 256) }
 
+// BenchmarkInferResNet18FP16 is BenchmarkInferResNet18 with half-precision
+// weights and compute. On CPU it shows what fp16 costs there (ORT runs most
+// fp16 operators through inserted Casts); on CUDA it should be the faster
+// of the two.
+func BenchmarkInferResNet18FP16(b *testing.B) { benchInfer(b, "resnet18-fp16", 1, 16) }
+
 // BenchmarkExport measures generating and encoding a zoo model, which a
 // first run pays once before the model is cached.
 func BenchmarkExport(b *testing.B) {

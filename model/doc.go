@@ -6,7 +6,12 @@
 //   - resolving a zoo name or a user's .onnx file into a validated Model
 //     (resolve.go),
 //   - ONNX Runtime sessions with their execution provider and threading
-//     options (session.go),
+//     options (session.go), including the CUDA provider of a core library
+//     built without CUDA, attached as a plugin execution provider
+//     (cudaplugin.go),
+//   - GPU decisions that need no GPU to test: resolving --device auto,
+//     recognising out-of-memory errors, and naming the CUDA libraries the
+//     provider needs (gpu.go, cudaplugin.go),
 //   - turning logits into a prediction, a confidence and a top-k list
 //     (classify.go).
 //

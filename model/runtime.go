@@ -16,6 +16,14 @@ import (
 // into the cache; it names the cache folder the lookup searches.
 const ORTVersion = "1.30.0"
 
+// GPUORTVersion is the ONNX Runtime release of the CUDA 13 build that
+// scripts/setup-gpu.sh fetches (npm com.github.asus4.onnxruntime@0.4.9 and
+// its linux-x64-gpu package) into CacheDir()/onnxruntime-gpu-<GPUORTVersion>.
+const GPUORTVersion = "1.29.0"
+
+// SetupGPUHint is the one command that installs the CUDA build.
+const SetupGPUHint = "run: make setup-gpu (scripts/setup-gpu.sh fetches ONNX Runtime " + GPUORTVersion + " with its CUDA 13 provider into the cache)"
+
 // ORTLibName is the file name of the ONNX Runtime shared library inside the
 // cache folder.
 const ORTLibName = "libonnxruntime.so.1"
@@ -32,6 +40,9 @@ const (
 	SourceFlag  Source = "--ort-lib"
 	SourceEnv   Source = "ONNXRUNTIME_LIB"
 	SourceCache Source = "cache"
+	// SourceGPUCache is the CUDA build from make setup-gpu, searched only
+	// when Lookup.PreferGPU is set.
+	SourceGPUCache Source = "cache (GPU build)"
 )
 
 // Library is a located (and, after Init, loaded) ONNX Runtime library.
@@ -85,10 +96,26 @@ type Lookup struct {
 	Stat func(string) (fs.FileInfo, error)
 	// UserCacheDir is the fallback base of CacheDir.
 	UserCacheDir func() (string, error)
+	// PreferGPU puts the cached CUDA build (see GPUCachePath) ahead of the
+	// CPU build. It never overrides the flag or the environment.
+	PreferGPU bool
 }
 
-// Find searches, in order: the --ort-lib flag, $ONNXRUNTIME_LIB, then
-// CacheDir()/onnxruntime-<ORTVersion>/libonnxruntime.so.1. A flag or
+// GPUCachePath is where make setup-gpu puts the CUDA build's core library
+// under the cache folder dir; its providers sit beside it.
+func GPUCachePath(dir string) string {
+	return filepath.Join(dir, "onnxruntime-gpu-"+GPUORTVersion, ORTLibName)
+}
+
+// CPUCachePath is where make setup puts the CPU build under the cache
+// folder dir.
+func CPUCachePath(dir string) string {
+	return filepath.Join(dir, "onnxruntime-"+ORTVersion, ORTLibName)
+}
+
+// Find searches, in order: the --ort-lib flag, $ONNXRUNTIME_LIB, then (with
+// PreferGPU) GPUCachePath when both it and its CUDA provider are there, then
+// CPUCachePath(CacheDir()). A flag or
 // environment path that does not exist is an error naming it (falling through
 // would silently load a different library than the one asked for). When no
 // place has it, the error lists every place looked at and ends with
@@ -147,7 +174,19 @@ func (l Lookup) Find() (Library, error) {
 	if err != nil {
 		looked = append(looked, "cache ("+err.Error()+")")
 	} else {
-		p := filepath.Join(dir, "onnxruntime-"+ORTVersion, ORTLibName)
+		if l.PreferGPU {
+			p := GPUCachePath(dir)
+			core, err := exists(p)
+			if err != nil {
+				return Library{}, fmt.Errorf("cached GPU library %s: %w", p, err)
+			}
+			prov, _ := exists(filepath.Join(filepath.Dir(p), CUDAProviderLibName))
+			if core && prov {
+				return Library{Path: p, Source: SourceGPUCache}, nil
+			}
+			looked = append(looked, p+" (missing; "+SetupGPUHint+")")
+		}
+		p := CPUCachePath(dir)
 		ok, err := exists(p)
 		if err != nil {
 			return Library{}, fmt.Errorf("cached library %s: %w", p, err)
@@ -227,8 +266,13 @@ func LoadedLibrary() string {
 
 // InitFromFlag finds the library (see Lookup.Find) and initialises it. The
 // returned Library carries the loaded version.
-func InitFromFlag(flagPath string) (Library, error) {
-	lib, err := FindLibrary(flagPath)
+func InitFromFlag(flagPath string) (Library, error) { return InitFor(flagPath, false) }
+
+// InitFor is InitFromFlag that, with preferGPU, puts the cached CUDA build
+// ahead of the CPU build (see Lookup.PreferGPU). Callers set preferGPU for
+// --device cuda, and for --device auto when a GPU is visible.
+func InitFor(flagPath string, preferGPU bool) (Library, error) {
+	lib, err := Lookup{Flag: flagPath, PreferGPU: preferGPU}.Find()
 	if err != nil {
 		return Library{}, err
 	}
@@ -250,3 +294,28 @@ func initialised() bool {
 
 // errNotInitialised is returned by operations that need ORT before Init.
 var errNotInitialised = errors.New("onnxruntime is not initialised (call model.Init or model.InitFromFlag first)")
+
+// HasCUDAProvider reports whether the CUDA provider library sits beside the
+// ONNX Runtime library at libPath, where ORT looks for it.
+func HasCUDAProvider(libPath string) bool {
+	fi, err := os.Stat(filepath.Join(filepath.Dir(libPath), CUDAProviderLibName))
+	return err == nil && !fi.IsDir()
+}
+
+// BuildName names an ONNX Runtime build from its version and whether a CUDA
+// provider sits beside it, in the words doctor and run summaries use.
+func BuildName(version string, cudaProvider bool) string {
+	switch {
+	case cudaProvider && version == GPUORTVersion:
+		return "CUDA 13 build " + GPUORTVersion + " (npm com.github.asus4.onnxruntime + linux-x64-gpu 0.4.9; make setup-gpu)"
+	case cudaProvider:
+		return "GPU build " + version + " (a CUDA provider sits beside it)"
+	case version == ORTVersion:
+		return "CPU build " + ORTVersion + " (npm onnxruntime-node; make setup)"
+	case version == GPUORTVersion:
+		return "CPU-only core " + GPUORTVersion + " (its CUDA provider " + CUDAProviderLibName + " is missing)"
+	case version == "":
+		return "not loaded"
+	}
+	return "build " + version + " (CPU only: no CUDA provider beside it)"
+}

@@ -79,9 +79,12 @@ func (f fakeFile) Sys() any           { return nil }
 func TestLookupOrder(t *testing.T) {
 	t.Parallel()
 	const cached = "/home/u/.cache/workbench/onnxruntime-" + ORTVersion + "/" + ORTLibName
+	const gpuDir = "/home/u/.cache/workbench/onnxruntime-gpu-" + GPUORTVersion
+	const gpuCore, gpuProv = gpuDir + "/" + ORTLibName, gpuDir + "/" + CUDAProviderLibName
 	tests := []struct {
 		name       string
 		flag       string
+		preferGPU  bool
 		env        map[string]string
 		files      []string // existing files
 		dirs       []string
@@ -128,6 +131,28 @@ func TestLookupOrder(t *testing.T) {
 			wantPath: "/wc/onnxruntime-" + ORTVersion + "/" + ORTLibName, wantSource: SourceCache,
 		},
 		{
+			name: "GPU build ignored without PreferGPU", files: []string{gpuCore, gpuProv, cached},
+			wantPath: cached, wantSource: SourceCache,
+		},
+		{
+			name: "PreferGPU takes the GPU build", preferGPU: true, files: []string{gpuCore, gpuProv, cached},
+			wantPath: gpuCore, wantSource: SourceGPUCache,
+		},
+		{
+			name: "PreferGPU never overrides the environment", preferGPU: true,
+			env:      map[string]string{"ONNXRUNTIME_LIB": "/env/lib.so"},
+			files:    []string{"/env/lib.so", gpuCore, gpuProv},
+			wantPath: "/env/lib.so", wantSource: SourceEnv,
+		},
+		{
+			name: "PreferGPU: core without provider falls back to CPU", preferGPU: true,
+			files: []string{gpuCore, cached}, wantPath: cached, wantSource: SourceCache,
+		},
+		{
+			name: "PreferGPU, nothing cached: both setup commands", preferGPU: true,
+			wantErr: []string{gpuCore + " (missing; run: make setup-gpu", cached + " (missing)", "run: make setup "},
+		},
+		{
 			name: "nowhere: every place and the setup command",
 			wantErr: []string{
 				"ONNX Runtime library not found",
@@ -141,6 +166,7 @@ func TestLookupOrder(t *testing.T) {
 			t.Parallel()
 			l := Lookup{
 				Flag:         tt.flag,
+				PreferGPU:    tt.preferGPU,
 				Getenv:       func(k string) string { return tt.env[k] },
 				UserCacheDir: func() (string, error) { return "/home/u/.cache", nil },
 				Stat: func(p string) (fs.FileInfo, error) {
@@ -176,6 +202,26 @@ func TestLookupOrder(t *testing.T) {
 				t.Errorf("Find() = %s from %s, want %s from %s", lib.Path, lib.Source, tt.wantPath, tt.wantSource)
 			}
 		})
+	}
+}
+
+func TestBuildName(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		version string
+		cuda    bool
+		want    string
+	}{
+		{ORTVersion, false, "CPU build " + ORTVersion},
+		{GPUORTVersion, true, "CUDA 13 build " + GPUORTVersion},
+		{GPUORTVersion, false, "its CUDA provider " + CUDAProviderLibName + " is missing"},
+		{"1.22.0", true, "GPU build 1.22.0"},
+		{"1.20.1", false, "CPU only"},
+		{"", false, "not loaded"},
+	} {
+		if got := BuildName(tc.version, tc.cuda); !strings.Contains(got, tc.want) {
+			t.Errorf("BuildName(%q, %v) = %q, want it to contain %q", tc.version, tc.cuda, got, tc.want)
+		}
 	}
 }
 

@@ -233,27 +233,54 @@ func (o SessionOptions) ortOptions() (*ort.SessionOptions, error) {
 	return so, nil
 }
 
-// appendCUDA adds the CUDA provider. A CPU-only ORT build, or one whose CUDA
-// provider library (libonnxruntime_providers_cuda.so) or CUDA/cuDNN cannot
-// be loaded, fails here; the error says so in words, with ORT's reason.
+// appendCUDA adds the CUDA provider. A core library built with CUDA (such as
+// Microsoft's onnxruntime-linux-x64-gpu tarball) takes it through
+// AppendExecutionProviderCUDA. One built without it (the asus4 1.29.0 core
+// that make setup-gpu fetches, whose CUDA provider ships separately) answers
+// "not enabled in this build", and then the provider beside it is attached
+// as a plugin execution provider instead. Either failure (no provider
+// library, CUDA or cuDNN missing, no device) is an error in words, with
+// ORT's reason.
 func appendCUDA(so *ort.SessionOptions, id int, c CUDAOptions) error {
-	wrap := func(err error) error {
-		return fmt.Errorf("device cuda:%d: this ONNX Runtime library (%s) cannot use CUDA: %w; "+
-			"use --device cpu, or point --ort-lib at a GPU build of ONNX Runtime with its CUDA provider and CUDA 12/cuDNN 9 installed",
-			id, LoadedLibrary(), err)
+	err := appendCUDALegacy(so, id, c)
+	if notEnabled(err) {
+		err = appendCUDAPlugin(so, id, c)
 	}
+	if err != nil {
+		return &CUDAError{DeviceID: id, Library: LoadedLibrary(), Err: err}
+	}
+	return nil
+}
+
+// CUDAError is why the CUDA provider could not be attached: Err is ONNX
+// Runtime's (or the loader's) reason, and Error adds what to do about it.
+type CUDAError struct {
+	DeviceID int
+	Library  string // the loaded core library
+	Err      error
+}
+
+func (e *CUDAError) Error() string {
+	return fmt.Sprintf("device cuda:%d: this ONNX Runtime library (%s) cannot use CUDA: %v; "+
+		"use --device cpu, or run make setup-gpu (ONNX Runtime %s with its CUDA 13 provider) "+
+		"with CUDA 13 and cuDNN 9 installed; workbench doctor names what is missing",
+		e.DeviceID, e.Library, e.Err, GPUORTVersion)
+}
+
+// Unwrap returns ORT's reason.
+func (e *CUDAError) Unwrap() error { return e.Err }
+
+// appendCUDALegacy is the CUDA provider of a core library built with CUDA.
+func appendCUDALegacy(so *ort.SessionOptions, id int, c CUDAOptions) error {
 	co, err := ort.NewCUDAProviderOptions()
 	if err != nil {
-		return wrap(err)
+		return err
 	}
 	defer co.Destroy()
 	if err := co.Update(c.ProviderOptions(id)); err != nil {
-		return wrap(err)
+		return err
 	}
-	if err := so.AppendExecutionProviderCUDA(co); err != nil {
-		return wrap(err)
-	}
-	return nil
+	return so.AppendExecutionProviderCUDA(co)
 }
 
 // ProbeCUDA reports whether the loaded ONNX Runtime library can attach the
