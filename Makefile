@@ -11,7 +11,7 @@ DATA     ?= data/synth
 IMAGES   ?= 200
 export CGO_ENABLED := 1
 
-.PHONY: all setup setup-gpu build run test bench vet fmt clean
+.PHONY: all setup setup-gpu build run test bench memcheck vet fmt clean
 
 all: build
 
@@ -37,9 +37,16 @@ test: setup
 	$(GO) vet ./...
 	$(GO) test -race $(GOFLAGS) -timeout 15m ./...
 
-## bench: the benchmarks, summarised
+BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+
+## bench: the benchmarks, 5 runs each, summarised by benchstat (median ± spread)
 bench: setup
-	$(GO) test $(GOFLAGS) -run '^$$' -bench . -benchmem -count 5 ./... | tee bench.txt
+	$(GO) test $(GOFLAGS) -run '^$$' -bench . -benchmem -count 5 -timeout 60m ./... | tee bench.txt
+	$(GO) run $(BENCHSTAT) bench.txt
+
+## memcheck: peak RSS for 2,000 vs 20,000 small images with the same settings
+memcheck: setup
+	$(GO) test $(GOFLAGS) -run '^$$' -bench PeakRSS -benchtime 1x ./pipeline
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
