@@ -52,6 +52,27 @@ type Record struct {
 
 	// Telemetry is filled by the nvml sampler when it runs.
 	Telemetry *Telemetry `json:"telemetry,omitempty"`
+
+	// The fields below are filled by Sweep for records that belong to a
+	// sweep cell, so that a results file alone (JSON, CSV or Parquet)
+	// carries what the report needs to rank and mark the cells.
+
+	// Params are the sweep cell's parameters by dimension name, such as
+	// {"batch": "64", "concurrency": "2"}; Label renders them in order.
+	Params map[string]string `json:"params,omitempty"`
+	// Objective is the metric the sweep ranked cells by.
+	Objective string `json:"objective,omitempty"`
+	// Constraints is the sweep's --constraint text.
+	Constraints string `json:"constraints,omitempty"`
+	// SatisfiesConstraints is nil outside a sweep and for cells that did
+	// not complete; otherwise whether the cell's medians met every
+	// constraint (Triton Model Analyzer's satisfies_constraints).
+	SatisfiesConstraints *bool `json:"satisfies_constraints,omitempty"`
+	// Violations lists the constraints the cell failed, as Violation.String.
+	Violations []string `json:"violations,omitempty"`
+	// Rank is the cell's place by the objective among completed cells,
+	// constraint-satisfying cells first (1 = best); 0 when unranked.
+	Rank int `json:"rank,omitempty"`
 }
 
 // RunConfig is the configuration a run used.
