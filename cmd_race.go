@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"text/tabwriter"
+
+	"workbench/bench"
+	"workbench/scenarios"
+)
+
+const raceUsage = `race A B [flags]
+
+Run two scenarios on the same data and model and print them side by side:
+images/s, time to first result, p95 batch latency, peak RSS, CPU %, model
+loads and errors, with B's speedup over A and its spread.
+
+By default the runs go one after the other with the whole machine each
+(equal resources), interleaved A B A B when --repeat is above 1, so drift
+hits both alike. --concurrent runs both at once, sharing the machine: that
+shows how they compete, not what each costs alone. A and B are built-in
+scenario names or .yaml files; job flags you set (--batch, --device, ...)
+apply to both.`
+
+const raceExamples = `  workbench race slow optimized --model resnet50 --images 200
+  workbench race tiny-batch optimized --model resnet18 --repeat 6 --json race.json
+  workbench race slow optimized --concurrent --model tiny`
+
+func raceCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	fs := newFlagSet("race", raceUsage, raceExamples, stderr)
+	var f jobFlags
+	f.register(fs)
+	repeat := fs.Int("repeat", 1, "runs of each scenario, interleaved A B A B")
+	concurrent := fs.Bool("concurrent", false, "run both at once, sharing the machine")
+	warmup := fs.Int("warmup", 1, "unmeasured runs of each scenario first (model file, page cache, allocator)")
+	pos, help, err := parseWithArgs(fs, args)
+	if help || err != nil {
+		if help {
+			fs.Usage()
+		}
+		return err
+	}
+	if len(pos) != 2 {
+		return usageErr("race: want two scenarios, e.g. workbench race slow optimized (got %d)", len(pos))
+	}
+	if f.scenario != "" {
+		return usageErr("race: name the two scenarios as arguments, not with --scenario")
+	}
+	if *repeat < 1 || *warmup < 0 {
+		return usageErr("race: --repeat %d must be at least 1 and --warmup %d at least 0", *repeat, *warmup)
+	}
+	if err := f.validate(); err != nil {
+		return err
+	}
+	ss, err := newScenarioSession(&f, stderr)
+	if err != nil {
+		return err
+	}
+	var scs [2]*scenarios.Scenario
+	var errs []error
+	for i, n := range pos {
+		if scs[i], err = ss.load(n); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return &exitError{code: 2, err: errors.Join(errs...)}
+	}
+	labels := [2]string{scs[0].Name, scs[1].Name}
+	if labels[0] == labels[1] {
+		labels = [2]string{labels[0] + "#A", labels[1] + "#B"}
+	}
+	for w := range *warmup {
+		for i := range 2 {
+			if r := ss.run(ctx, scs[i], "warm-up "+labels[i], "", w); r.err != nil && ctx.Err() != nil {
+				return ctx.Err()
+			}
+		}
+	}
+	var runs [2][]*scenarioRun
+	for rep := range *repeat {
+		if *concurrent {
+			var wg sync.WaitGroup
+			var got [2]*scenarioRun
+			for i := range 2 {
+				wg.Go(func() { got[i] = ss.run(ctx, scs[i], labels[i], "", rep) })
+			}
+			wg.Wait()
+			runs[0], runs[1] = append(runs[0], got[0]), append(runs[1], got[1])
+		} else {
+			for i := range 2 {
+				runs[i] = append(runs[i], ss.run(ctx, scs[i], labels[i], "", rep))
+			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	writeRace(stdout, labels, runs, raceHeader(&f, *repeat, *concurrent)+fmt.Sprintf("; %d unmeasured warm-up run(s) of each first", *warmup))
+	if f.json != "" {
+		if err := bench.WriteJSONFile(f.json, records(runs[0], runs[1])); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\nrecords written to %s\n", f.json)
+	}
+	return nil
+}
+
+func raceHeader(f *jobFlags, repeat int, concurrent bool) string {
+	mode := "one after the other, equal resources"
+	if repeat > 1 {
+		mode += ", interleaved A B A B"
+	}
+	if concurrent {
+		mode = "CONCURRENTLY, sharing the machine: each got only part of it,\nand peak RSS and CPU % are the whole process's while both ran"
+	}
+	images := "all images"
+	if f.images > 0 {
+		images = fmt.Sprintf("%d images", f.images)
+	}
+	return fmt.Sprintf("%s, %s from %s, %d run(s) each, %s", f.modelName, images, f.data, repeat, mode)
+}
+
+// records collects the records of every run that produced one.
+func records(groups ...[]*scenarioRun) []*bench.Record {
+	var out []*bench.Record
+	for _, g := range groups {
+		for _, r := range g {
+			if r.res != nil {
+				out = append(out, r.res.Record)
+			}
+		}
+	}
+	return out
+}
+
+// values extracts metric name from the successful runs.
+func values(runs []*scenarioRun, name string) []float64 {
+	m, _ := scenarios.Metric(name)
+	var xs []float64
+	for _, r := range runs {
+		if !r.ok() {
+			continue
+		}
+		if v, ok := m.Value(r.res); ok {
+			xs = append(xs, v)
+		}
+	}
+	return xs
+}
+
+func errorCounts(runs []*scenarioRun) []float64 {
+	var xs []float64
+	for _, r := range runs {
+		if r.ok() {
+			xs = append(xs, float64(r.res.Record.Errors))
+		}
+	}
+	return xs
+}
+
+// raceRows are the table's rows: label, metric name (or "errors"), unit.
+var raceRows = []struct{ label, metric, unit string }{
+	{"images/s", "throughput", "img/s"},
+	{"time to first result", "ttfr", bench.UnitSeconds},
+	{"p95 batch latency", "latency_p95", bench.UnitSeconds},
+	{"peak RSS", "peak_rss", bench.UnitBytes},
+	{"CPU % (100 = 1 core)", "cpu_pct", bench.UnitPercent},
+	{"model loads", "model_loads", ""},
+	{"forward passes", "forward_passes", ""},
+	{"errors", "errors", ""},
+}
+
+// writeRace prints the side-by-side table, the speedup and the notes.
+func writeRace(w io.Writer, labels [2]string, runs [2][]*scenarioRun, header string) {
+	var notes bench.Footnotes
+	fmt.Fprintf(w, "race: %s vs %s\n%s\n\n", labels[0], labels[1], header)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "\t%s\t%s\t%s ÷ %s\t\n", labels[0], labels[1], labels[1], labels[0])
+	for _, row := range raceRows {
+		var a, b []float64
+		if row.metric == "errors" {
+			a, b = errorCounts(runs[0]), errorCounts(runs[1])
+		} else {
+			a, b = values(runs[0], row.metric), values(runs[1], row.metric)
+		}
+		ratio := ""
+		if row.metric != "errors" && allPositive(a) && allPositive(b) {
+			ratio = ratioCell(b, a, &notes)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", row.label, metricCell(a, row.unit, &notes), metricCell(b, row.unit, &notes), ratio)
+	}
+	tw.Flush()
+	a, b := values(runs[0], "throughput"), values(runs[1], "throughput")
+	if len(a) > 0 && len(b) > 0 {
+		fmt.Fprintf(w, "\nspeedup: %s runs at %s the throughput of %s\n", labels[1], ratioCell(b, a, &notes), labels[0])
+	}
+	for i := range 2 {
+		for _, r := range runs[i] {
+			if r.err != nil {
+				fmt.Fprintf(w, "%s run %d failed: %v\n", labels[i], r.repeat+1, r.err)
+			}
+		}
+		if len(runs[i]) > 0 {
+			for _, n := range runs[i][0].notes {
+				fmt.Fprintf(w, "note: %s\n", n)
+			}
+		}
+	}
+	if notes.Len() > 0 {
+		fmt.Fprintf(w, "\n%s", notes.String())
+	}
+}
+
+func allPositive(xs []float64) bool {
+	if len(xs) == 0 {
+		return false
+	}
+	for _, x := range xs {
+		if !(x > 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func init() {
+	register(command{name: "race", order: 41, summary: "run two scenarios on the same data and compare them", run: raceCmd})
+}

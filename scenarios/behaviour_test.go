@@ -1,0 +1,567 @@
+package scenarios
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"workbench/bench"
+	"workbench/model"
+	"workbench/pipeline"
+	"workbench/vision"
+)
+
+// Behavioural tests: one per mistake, each asserting the mechanism (what
+// is loaded, counted, queued or written), never a timing. They run the
+// real pipeline with the tiny model on a few dozen synthetic JPEGs.
+
+var testData = sync.OnceValues(func() (string, error) {
+	if _, err := model.InitFromFlag(""); err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "scenarios-test-")
+	if err != nil {
+		return "", err
+	}
+	_, err = vision.Synthesize(dir, 48, 3)
+	return dir, err
+})
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if dir, err := testData(); err == nil && dir != "" {
+		os.RemoveAll(dir)
+	}
+	os.Exit(code)
+}
+
+// harness is one scenario run: its knobs, the plan and what came out.
+type harness struct {
+	name   string
+	images int
+	set    map[string]string
+	tweak  func(*pipeline.JobConfig)
+
+	plan   *Plan
+	job    *pipeline.Job
+	res    *Result
+	out    string
+	log    *strings.Builder
+	warn   []string
+	runErr error
+}
+
+func (h *harness) run(t *testing.T) *harness {
+	t.Helper()
+	dir, err := testData()
+	if err != nil {
+		t.Skipf("no ORT or data: %v", err)
+	}
+	lib := Builtin()
+	s, err := lib.Load(h.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range h.set {
+		if err := s.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.log = &strings.Builder{}
+	var mu sync.Mutex
+	env := Env{Cores: 2, GPUs: 0, Model: "tiny", Data: dir, Images: h.images, Log: syncWriter{&mu, h.log},
+		Warnf: func(f string, a ...any) { mu.Lock(); h.warn = append(h.warn, f); mu.Unlock() }}
+	if h.plan, err = lib.Plan(s, env); err != nil {
+		t.Fatal(err)
+	}
+	cfg := h.plan.Job
+	if h.tweak != nil {
+		h.tweak(&cfg)
+	}
+	if h.job, err = pipeline.NewJob(cfg); err != nil {
+		t.Fatal(err)
+	}
+	opts := h.plan.Run
+	h.out = filepath.Join(t.TempDir(), "out"+h.plan.Ext())
+	opts.Out, opts.SampleHz = h.out, -1
+	rec, err := bench.Run(context.Background(), h.job, opts)
+	h.runErr = err
+	h.res = &Result{Record: rec, Ops: h.job.Dataset.Metrics(), OutputBytes: OutputSize(h.out)}
+	return h
+}
+
+type syncWriter struct {
+	mu *sync.Mutex
+	b  *strings.Builder
+}
+
+func (w syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (h *harness) mustOK(t *testing.T) *harness {
+	t.Helper()
+	if h.runErr != nil {
+		t.Fatalf("%s: %v", h.name, h.runErr)
+	}
+	if got := h.res.Record.Images; got != h.images {
+		t.Fatalf("%s: wrote %d rows, want %d", h.name, got, h.images)
+	}
+	return h
+}
+
+func (h *harness) op(t *testing.T, name string) pipeline.OpMetrics {
+	t.Helper()
+	m, ok := op(h.res, name)
+	if !ok {
+		t.Fatalf("%s: no %s operator", h.name, name)
+	}
+	return m
+}
+
+func TestOptimizedMechanism(t *testing.T) {
+	t.Parallel()
+	h := (&harness{name: "optimized", images: 24}).run(t).mustOK(t)
+	r := h.res.Record
+	if r.ModelLoads != 1 {
+		t.Errorf("model loads = %d, want 1 (one actor)", r.ModelLoads)
+	}
+	if r.ForwardPasses != int64(r.Batches) {
+		t.Errorf("forward passes = %d, want one per batch (%d)", r.ForwardPasses, r.Batches)
+	}
+	h.op(t, "Preprocess")
+	if h.plan.Job.Session.IntraOpThreads != 2 || h.plan.Job.Concurrency.Max != 1 {
+		t.Errorf("actors × intra-op = %d × %d, want 1 × 2 = cores", h.plan.Job.Concurrency.Max, h.plan.Job.Session.IntraOpThreads)
+	}
+	if h.plan.Run.JSON || h.plan.Job.Exec.DisableBackpressure {
+		t.Error("optimized must stream Parquet with backpressure")
+	}
+}
+
+func TestModelPerBatchLoadsPerBatch(t *testing.T) {
+	t.Parallel()
+	h := (&harness{name: "model-per-batch", images: 24, set: map[string]string{"batch_size": "4"}}).run(t).mustOK(t)
+	r := h.res.Record
+	if r.Batches < 2 || r.ModelLoads != int64(r.Batches) {
+		t.Errorf("model loads = %d for %d batches, want one per batch", r.ModelLoads, r.Batches)
+	}
+}
+
+func TestCPUOnlyIdenticalWithoutGPU(t *testing.T) {
+	t.Parallel()
+	dir, err := testData()
+	if err != nil {
+		t.Skip(err)
+	}
+	lib := Builtin()
+	plan := func(name string, gpus int) *Plan {
+		s, _ := lib.Load(name)
+		p, err := lib.Plan(s, Env{Cores: 2, GPUs: gpus, Model: "tiny", Data: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cpu, opt := plan("cpu-only", 0), plan("optimized", 0)
+	if !cpu.Effective.Equal(&opt.Effective) {
+		t.Errorf("without a GPU cpu-only differs from optimized:\n%s\nvs\n%s", cpu.Effective.Dump(), opt.Effective.Dump())
+	}
+	if len(cpu.Notes) == 0 || !strings.Contains(cpu.Notes[0], "identical to optimized") {
+		t.Errorf("cpu-only notes = %q, want it to say it is identical to optimized", cpu.Notes)
+	}
+	if len(opt.Notes) != 0 {
+		t.Errorf("optimized notes = %q, want none", opt.Notes)
+	}
+	// With a GPU the two differ: optimized takes it, cpu-only leaves it.
+	cpuG, optG := plan("cpu-only", 1), plan("optimized", 1)
+	if optG.Job.Session.Device.Kind != model.DeviceCUDA || optG.Job.NumGPUs != 1 {
+		t.Errorf("optimized with a GPU: device %v, num_gpus %g; want cuda, 1", optG.Job.Session.Device, optG.Job.NumGPUs)
+	}
+	if cpuG.Job.Session.Device.Kind != model.DeviceCPU || cpuG.Job.NumGPUs != 0 || len(cpuG.Notes) != 0 {
+		t.Errorf("cpu-only with a GPU: device %v, num_gpus %g, notes %q; want cpu, 0, none", cpuG.Job.Session.Device, cpuG.Job.NumGPUs, cpuG.Notes)
+	}
+}
+
+func TestPerImageForwardOnePassPerImage(t *testing.T) {
+	t.Parallel()
+	h := (&harness{name: "per-image-forward", images: 16}).run(t).mustOK(t)
+	if got := h.res.Record.ForwardPasses; got != 16 {
+		t.Errorf("forward passes = %d, want one per image (16)", got)
+	}
+}
+
+func TestTinyBatchBatchesOfTwo(t *testing.T) {
+	t.Parallel()
+	h := (&harness{name: "tiny-batch", images: 16}).run(t).mustOK(t)
+	for _, b := range h.job.Counters.Batches() {
+		if b.Rows > 2 {
+			t.Fatalf("a batch had %d rows, want at most 2", b.Rows)
+		}
+	}
+	if got := h.res.Record.ForwardPasses; got < 8 {
+		t.Errorf("forward passes = %d, want at least 16/2", got)
+	}
+}
+
+func TestOversubscribedAdmitsEightSessions(t *testing.T) {
+	t.Parallel()
+	h := (&harness{name: "oversubscribed", images: 16}).run(t).mustOK(t)
+	c := h.plan.Job
+	if c.Concurrency.Max != 8 || c.Session.IntraOpThreads != 0 {
+		t.Errorf("concurrency %v, intra-op %d; want 8 and 0 (ORT default: all cores)", c.Concurrency, c.Session.IntraOpThreads)
+	}
+	if !c.Exec.OverrideLimits || c.Exec.Limits.CPU != 2+8 {
+		t.Errorf("limits %+v override %v; want CPU 10 (cores + pool) overridden", c.Exec.Limits, c.Exec.OverrideLimits)
+	}
+	if got := h.res.Record.ModelLoads; got != 8 {
+		t.Errorf("model loads = %d, want 8 sessions", got)
+	}
+	for _, w := range h.warn {
+		if strings.Contains(w, "asks for concurrency") {
+			t.Errorf("oversubscription was warned about although limits are overridden: %s", w)
+		}
+	}
+}
+
+func TestTasksNotActorsConstructorPerTask(t *testing.T) {
+	t.Parallel()
+	h := (&harness{name: "tasks-not-actors", images: 24, set: map[string]string{"batch_size": "4", "blocks": "6"}}).run(t).mustOK(t)
+	inf := h.op(t, "Inference")
+	if inf.TasksFinished < 2 || inf.ConstructorCalls != inf.TasksFinished {
+		t.Errorf("constructor calls = %d for %d tasks, want one per task", inf.ConstructorCalls, inf.TasksFinished)
+	}
+	if h.res.Record.ModelLoads != inf.TasksFinished {
+		t.Errorf("model loads = %d, want %d (tasks)", h.res.Record.ModelLoads, inf.TasksFinished)
+	}
+}
+
+// TestTransformPerBatchRebuilds is not parallel: it turns the garbage
+// collector off so a collection cannot empty optimized's sync.Pool mid-run.
+func TestTransformPerBatchRebuilds(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	set := map[string]string{"batch_size": "4", "preprocess_concurrency": "1"}
+	per := (&harness{name: "transform-per-batch", images: 24, set: set}).run(t).mustOK(t)
+	pre := per.op(t, "Preprocess")
+	if got := per.job.Counters.Preprocessors.Load(); pre.Batches < 2 || got != pre.Batches {
+		t.Errorf("preprocessors built = %d for %d batches, want one per batch", got, pre.Batches)
+	}
+	// Reused from a sync.Pool: a few are built (one per P; under -race the
+	// pool also drops a quarter of what it is given), never one per batch.
+	opt := (&harness{name: "optimized", images: 48, set: map[string]string{"batch_size": "2", "preprocess_concurrency": "1"}}).run(t).mustOK(t)
+	got, batches := opt.job.Counters.Preprocessors.Load(), opt.op(t, "Preprocess").Batches
+	if batches < 12 || got >= batches {
+		t.Errorf("optimized built %d preprocessors for %d batches, want fewer than one per batch", got, batches)
+	}
+}
+
+func TestHotPathLoggingEveryTenImages(t *testing.T) {
+	t.Parallel()
+	h := (&harness{name: "hot-path-logging", images: 35}).run(t).mustOK(t)
+	lines := strings.Split(strings.TrimSpace(h.log.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("log has %d lines, want 3 (35 images, one line per 10):\n%s", len(lines), h.log)
+	}
+	if !strings.Contains(lines[0], "processed 10 images") {
+		t.Errorf("first line %q, want the 10th image", lines[0])
+	}
+	quiet := (&harness{name: "optimized", images: 35}).run(t).mustOK(t)
+	if quiet.log.Len() != 0 {
+		t.Errorf("optimized logged %q, want nothing", quiet.log)
+	}
+}
+
+func TestRowObjects(t *testing.T) {
+	t.Parallel()
+	h := (&harness{name: "row-objects", images: 16}).run(t).mustOK(t)
+	if got := h.op(t, "Inference").RowsConverted; got != 16 {
+		t.Errorf("rows converted = %d, want 16", got)
+	}
+	strict := (&harness{name: "row-objects", images: 16, set: map[string]string{"strict": "true"}}).run(t)
+	if !errors.Is(strict.runErr, pipeline.ErrRowObjects) {
+		t.Fatalf("strict run error = %v, want ErrRowObjects", strict.runErr)
+	}
+	if msg := strict.runErr.Error(); !strings.Contains(msg, `{"results": objects}`) || !strings.Contains(msg, "map_batches") {
+		t.Errorf("strict error %q does not read like Ray's", msg)
+	}
+	if strict.res.Record.Status != "failed" {
+		t.Errorf("record status %q, want failed", strict.res.Record.Status)
+	}
+}
+
+func TestJSONOutputWritesJSONLines(t *testing.T) {
+	t.Parallel()
+	h := (&harness{name: "json-output", images: 12}).run(t).mustOK(t)
+	if !strings.HasSuffix(h.out, ".jsonl") {
+		t.Fatalf("output %s, want .jsonl", h.out)
+	}
+	f, err := os.Open(h.out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n := 0
+	for sc := bufio.NewScanner(f); sc.Scan(); n++ {
+		var row map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
+			t.Fatalf("line %d is not JSON: %v", n+1, err)
+		}
+		if _, ok := row["predicted_class"]; !ok {
+			t.Fatalf("line %d lacks predicted_class: %v", n+1, row)
+		}
+	}
+	if n != 12 {
+		t.Errorf("%d JSON lines, want 12", n)
+	}
+}
+
+// gate blocks the inference worker's second log write until open is
+// closed (or 10 s pass, so a broken engine fails rather than hangs).
+type gate struct {
+	calls  int
+	mu     sync.Mutex
+	open   chan struct{}
+	at     int // block on this call (1-based)
+	closer sync.Once
+}
+
+func newGate(at int) *gate { return &gate{open: make(chan struct{}), at: at} }
+
+func (g *gate) Write(p []byte) (int, error) {
+	g.mu.Lock()
+	g.calls++
+	n := g.calls
+	g.mu.Unlock()
+	if n == g.at {
+		select {
+		case <-g.open:
+		case <-time.After(10 * time.Second):
+		}
+	}
+	return len(p), nil
+}
+
+func (g *gate) release() { g.closer.Do(func() { close(g.open) }) }
+
+// watch calls cond with every snapshot until it returns true, then
+// releases g.
+func watch(bus *pipeline.EventBus, g *gate, cond func(*pipeline.Snapshot) bool) {
+	ch := bus.Subscribe(64)
+	go func() {
+		for ev := range ch {
+			if ev.Snapshot != nil && (ev.Snapshot.Done || cond(ev.Snapshot)) {
+				g.release()
+			}
+		}
+		g.release()
+	}()
+}
+
+func opIn(s *pipeline.Snapshot, name string) (pipeline.OpMetrics, bool) {
+	for _, o := range s.Ops {
+		if o.Name == name {
+			return o.Metrics, true
+		}
+	}
+	return pipeline.OpMetrics{}, false
+}
+
+// TestTakeAllMaterialises holds the second inference batch until the
+// writer has finished its first task, then looks for the writer's
+// temporary file: streaming has started writing, take-all has not.
+func TestTakeAllMaterialises(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name        string
+		wantPartial bool
+	}{{"take-all", false}, {"optimized", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			g := newGate(2)
+			bus := pipeline.NewEventBus()
+			partial := make(chan bool, 1)
+			outDir := t.TempDir()
+			ch := bus.Subscribe(64)
+			go func() {
+				sent := false
+				for ev := range ch {
+					s := ev.Snapshot
+					if s == nil || sent {
+						continue
+					}
+					if w, ok := opIn(s, "Write"); ok && w.TasksFinished >= 1 && !s.Done {
+						m, _ := filepath.Glob(filepath.Join(outDir, ".*.partial"))
+						partial <- len(m) > 0
+						sent = true
+						g.release()
+					}
+				}
+				g.release()
+			}()
+			h := &harness{name: tc.name, images: 32,
+				set: map[string]string{"batch_size": "8", "blocks": "4", "hot_path_logging": "true", "log_every": "8"},
+				tweak: func(c *pipeline.JobConfig) {
+					c.HotPathLog = g
+					c.Exec.Bus, c.Exec.SnapshotInterval = bus, 5*time.Millisecond
+				}}
+			h.runIn(t, outDir).mustOK(t)
+			bus.Close()
+			select {
+			case got := <-partial:
+				if got != tc.wantPartial {
+					t.Errorf("writer file present mid-run = %v, want %v", got, tc.wantPartial)
+				}
+			default:
+				t.Fatal("never saw the writer finish a task mid-run")
+			}
+			if !h.plan.Run.TakeAll == (tc.name == "take-all") {
+				t.Errorf("TakeAll = %v", h.plan.Run.TakeAll)
+			}
+		})
+	}
+}
+
+// runIn is run with the output in dir.
+func (h *harness) runIn(t *testing.T, dir string) *harness {
+	t.Helper()
+	d, err := testData()
+	if err != nil {
+		t.Skip(err)
+	}
+	lib := Builtin()
+	s, err := lib.Load(h.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range h.set {
+		if err := s.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.log = &strings.Builder{}
+	if h.plan, err = lib.Plan(s, Env{Cores: 2, Model: "tiny", Data: d, Images: h.images}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := h.plan.Job
+	if h.tweak != nil {
+		h.tweak(&cfg)
+	}
+	if h.job, err = pipeline.NewJob(cfg); err != nil {
+		t.Fatal(err)
+	}
+	opts := h.plan.Run
+	h.out = filepath.Join(dir, "out"+h.plan.Ext())
+	opts.Out, opts.SampleHz = h.out, -1
+	rec, err := bench.Run(context.Background(), h.job, opts)
+	h.runErr = err
+	h.res = &Result{Record: rec, Ops: h.job.Dataset.Metrics(), OutputBytes: OutputSize(h.out)}
+	return h
+}
+
+// TestNoBackpressureQueuesGrow holds the first inference batch until the
+// stages upstream have either finished or been stopped by backpressure,
+// then compares the bytes that queued in front of inference.
+func TestNoBackpressureQueuesGrow(t *testing.T) {
+	t.Parallel()
+	peak := map[string]int64{}
+	for _, name := range []string{"no-backpressure", "optimized"} {
+		t.Run(name, func(t *testing.T) {
+			g := newGate(1)
+			bus := pipeline.NewEventBus()
+			watch(bus, g, func(s *pipeline.Snapshot) bool {
+				pre, _ := opIn(s, "Preprocess")
+				read, _ := opIn(s, "ReadImages")
+				return pre.RowsOut == s.RowsTotal && s.RowsTotal > 0 ||
+					pre.State == pipeline.StateBackpressured || read.State == pipeline.StateBackpressured
+			})
+			h := &harness{name: name, images: 48,
+				set: map[string]string{"batch_size": "8", "blocks": "6", "memory_budget": "1KiB",
+					"hot_path_logging": "true", "log_every": "8"},
+				tweak: func(c *pipeline.JobConfig) {
+					c.HotPathLog = g
+					c.Exec.Bus, c.Exec.SnapshotInterval = bus, 5*time.Millisecond
+				}}
+			h.runIn(t, t.TempDir()).mustOK(t)
+			bus.Close()
+			peak[name] = h.op(t, "Inference").PeakQueuedBytes
+		})
+	}
+	block := int64(8 * 3 * 64 * 64 * 4) // one block's tensor bytes
+	off, on := peak["no-backpressure"], peak["optimized"]
+	if off < 3*block {
+		t.Errorf("without backpressure %d bytes queued before inference, want at least 3 blocks (%d)", off, 3*block)
+	}
+	if on > 2*block || off < 2*on {
+		t.Errorf("with a 1KiB budget %d bytes queued, without %d; want at most 2 blocks (%d) and less than half", on, off, 2*block)
+	}
+}
+
+func TestTinyBlocksOneBlockPerImage(t *testing.T) {
+	t.Parallel()
+	h := (&harness{name: "tiny-blocks", images: 20}).run(t).mustOK(t)
+	if got := h.res.Record.Config.Blocks; got != 20 {
+		t.Errorf("blocks = %d, want 20 (one per image)", got)
+	}
+	if got := h.op(t, "ReadImages").TasksFinished; got != 20 {
+		t.Errorf("read tasks = %d, want 20", got)
+	}
+}
+
+func TestOneBlockNoParallelism(t *testing.T) {
+	t.Parallel()
+	h := (&harness{name: "one-block", images: 20}).run(t).mustOK(t)
+	if got := h.res.Record.Config.Blocks; got != 1 {
+		t.Errorf("blocks = %d, want 1", got)
+	}
+	if r, p := h.op(t, "ReadImages").TasksFinished, h.op(t, "Preprocess").TasksFinished; r != 1 || p != 1 {
+		t.Errorf("read tasks %d, preprocess tasks %d; want 1 and 1", r, p)
+	}
+}
+
+func TestPreprocessInActorHasNoPreprocessStage(t *testing.T) {
+	t.Parallel()
+	h := (&harness{name: "preprocess-in-actor", images: 12}).run(t).mustOK(t)
+	var names []string
+	for _, o := range h.res.Ops {
+		names = append(names, o.Name)
+	}
+	if got := strings.Join(names, ","); got != "ReadImages,Inference,Write" {
+		t.Errorf("operators %s, want ReadImages,Inference,Write", got)
+	}
+}
+
+func TestStarvedBudgetSetsTheBudget(t *testing.T) {
+	t.Parallel()
+	h := (&harness{name: "starved-budget", images: 12}).run(t).mustOK(t)
+	if got := h.plan.Job.Exec.Limits.ObjectStoreMemory; got != 8<<20 {
+		t.Errorf("object store budget = %d, want 8MiB", got)
+	}
+}
+
+func TestSlowFinishes(t *testing.T) {
+	t.Parallel()
+	h := (&harness{name: "slow", images: 12}).run(t).mustOK(t)
+	r := h.res.Record
+	if r.ModelLoads != int64(r.Batches) || r.ForwardPasses != 12 {
+		t.Errorf("model loads %d for %d batches, forward passes %d for 12 images; want one load per batch and one pass per image",
+			r.ModelLoads, r.Batches, r.ForwardPasses)
+	}
+	if got := h.op(t, "Inference").RowsConverted; got != 12 {
+		t.Errorf("rows converted = %d, want 12", got)
+	}
+	if !strings.HasSuffix(h.out, ".jsonl") || h.res.OutputBytes == 0 {
+		t.Errorf("output %s (%d bytes), want a JSON lines file", h.out, h.res.OutputBytes)
+	}
+	if lines := strings.Count(h.log.String(), "\n"); lines == 0 {
+		t.Error("slow wrote no hot-path log lines")
+	}
+}

@@ -1,0 +1,18 @@
+// Package scenarios owns the runnable variants of the batch-inference
+// pipeline: `optimized` (the right way), `slow` (the tutorial's wrong way,
+// every mistake at once) and one scenario per mistake, each `optimized` with
+// one knob flipped so that mistake's cost is measured on its own.
+//
+// Scenarios are YAML files embedded in the binary (see README.md for the
+// table of which tutorial mistake each covers). A file holds teaching text
+// (title, covers, mistake, why, fix, expect) and knobs; `extends` overlays a
+// file on another. Knobs follow grafana/k6's config shape: unset is
+// distinct from zero, defaults live in DefaultKnobs, Validate collects every
+// problem at once (unknown keys with their line number), and Set accepts the
+// same names and values as the files, for --set key=value.
+//
+// Library.Plan maps a resolved scenario plus the machine (Env) onto a
+// pipeline.JobConfig and bench.RunOptions. Nothing is special-cased by
+// scenario name: two scenarios whose knobs mean the same on a machine get the
+// same plan, and the plan says so in a note.
+package scenarios

@@ -1,0 +1,541 @@
+package scenarios
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"workbench/vision"
+)
+
+// Sentinels for knobs whose value may be "auto" or another word. They are
+// negative so no valid number collides with them; a negative number written
+// in a file is rejected by the knob's parser before it could be mistaken for
+// one.
+const (
+	// Auto asks Plan to derive the value from the machine.
+	Auto = -1
+	// BlocksDefault is Ray's default block count rule (override_num_blocks
+	// unset).
+	BlocksDefault = -2
+	// BlocksPerImage is one block per image.
+	BlocksPerImage = -3
+	// CPUsFit raises the CPU limit to the machine's cores plus what the
+	// inference pool asks for, so an oversized pool is admitted rather than
+	// left pending.
+	CPUsFit = -1
+)
+
+// Knobs is every setting a scenario can change. Unset is distinct from zero:
+// a knob counts as set only when a file or Set gave it a value, so `extends`
+// overlays exactly what the child wrote. Read a resolved scenario's Knobs
+// for effective values; DefaultKnobs holds the values nobody set.
+type Knobs struct {
+	BatchSize int
+	// Concurrency is the inference pool's (min, max); zero means auto: one
+	// actor per GPU on CUDA, one actor on CPU.
+	Concurrency struct{ Min, Max int }
+	// Blocks is override_num_blocks, or Auto (one block per batch, at least
+	// 2× cores), BlocksDefault or BlocksPerImage.
+	Blocks                int
+	PreprocessConcurrency int // 0 = as many as CPUs allow
+	// IntraOpThreads is ORT's intra-op pool per session: Auto = cores ÷
+	// actors, 0 = ORT's default (all cores, in every session).
+	IntraOpThreads    int
+	InterOpThreads    int
+	Device            string  // cpu, cuda or auto
+	NumGPUs           float64 // per inference actor; Auto = 1 on CUDA, 0 on CPU
+	Compute           string  // actors or tasks
+	ModelPerBatch     bool
+	PerImageForward   bool
+	TransformPerBatch bool
+	PreprocessInActor bool
+	HotPathLogging    bool
+	LogEvery          int
+	RowObjects        bool
+	Strict            bool
+	OutputFormat      string // parquet or json
+	TakeAll           bool
+	Backpressure      bool
+	MemoryBudget      int64 // bytes; 0 = the engine's default (25% of RAM)
+	PreserveOrder     bool
+	Precision         string // fp32 or fp16
+	Decoder           string // a vision.DecoderNames value
+	GraphOptimization string // disabled, basic, extended or all
+	// CPUs overrides the resource manager's CPU limit: 0 = the machine's
+	// cores, CPUsFit = cores plus the inference pool's request.
+	CPUs float64
+
+	set map[string]bool
+}
+
+// DefaultKnobs returns the value of every knob nobody set: the right way,
+// which optimized.yaml then states explicitly so a reader sees it.
+func DefaultKnobs() Knobs {
+	k := Knobs{
+		BatchSize: 32, Blocks: Auto, IntraOpThreads: Auto, InterOpThreads: 1,
+		Device: "auto", NumGPUs: Auto, Compute: "actors", LogEvery: 10,
+		OutputFormat: "parquet", Backpressure: true, Precision: "fp32",
+		Decoder: "auto", GraphOptimization: "all",
+	}
+	return k
+}
+
+// IsSet reports whether a file or Set gave knob name a value.
+func (k *Knobs) IsSet(name string) bool { return k.set[name] }
+
+// SetKnobs lists the knobs given a value, in KnobNames order.
+func (k *Knobs) SetKnobs() []string {
+	var out []string
+	for _, d := range knobDefs {
+		if k.set[d.name] {
+			out = append(out, d.name)
+		}
+	}
+	return out
+}
+
+func (k *Knobs) mark(name string) {
+	if k.set == nil {
+		k.set = map[string]bool{}
+	}
+	k.set[name] = true
+}
+
+// overlay copies every knob set in o onto k.
+func (k *Knobs) overlay(o *Knobs) {
+	for _, d := range knobDefs {
+		if o.set[d.name] {
+			d.copy(k, o)
+			k.mark(d.name)
+		}
+	}
+}
+
+// Format renders knob name's value as a file would write it.
+func (k *Knobs) Format(name string) string {
+	for _, d := range knobDefs {
+		if d.name == name {
+			return d.format(k)
+		}
+	}
+	return ""
+}
+
+// KnobInfo describes one knob for help texts and sweeps.
+type KnobInfo struct {
+	Name string
+	Help string
+}
+
+// KnobNames lists every knob's name, in the order `scenarios show` prints
+// them. Sweeps accept the same names in --set key=value.
+func KnobNames() []string {
+	out := make([]string, len(knobDefs))
+	for i, d := range knobDefs {
+		out[i] = d.name
+	}
+	return out
+}
+
+// Knobs lists every knob with its help text.
+func KnobList() []KnobInfo {
+	out := make([]KnobInfo, len(knobDefs))
+	for i, d := range knobDefs {
+		out[i] = KnobInfo{d.name, d.help}
+	}
+	return out
+}
+
+// knobDef is one knob: its parser from a YAML node (a scalar or, for
+// concurrency, a [min, max] sequence), its formatter and its copier.
+type knobDef struct {
+	name  string
+	help  string
+	parse func(k *Knobs, n *yaml.Node) error
+	// format and copy reach the same field parse writes.
+	format func(k *Knobs) string
+	copy   func(dst, src *Knobs)
+}
+
+func findKnob(name string) *knobDef {
+	for i := range knobDefs {
+		if knobDefs[i].name == name {
+			return &knobDefs[i]
+		}
+	}
+	return nil
+}
+
+// scalar returns n's value, refusing sequences and maps.
+func scalar(n *yaml.Node) (string, error) {
+	if n.Kind != yaml.ScalarNode {
+		return "", fmt.Errorf("want a single value, not a %s", kindName(n.Kind))
+	}
+	return strings.TrimSpace(n.Value), nil
+}
+
+func kindName(k yaml.Kind) string {
+	switch k {
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.AliasNode:
+		return "alias"
+	}
+	return "value"
+}
+
+// intKnob accepts a whole number ≥ lo, or one of the words in words.
+func intKnob(name string, field func(*Knobs) *int, lo int, fix string, words map[string]int, help string) knobDef {
+	return knobDef{
+		name: name, help: help,
+		parse: func(k *Knobs, n *yaml.Node) error {
+			s, err := scalar(n)
+			if err != nil {
+				return err
+			}
+			if v, ok := words[strings.ToLower(s)]; ok {
+				*field(k) = v
+				return nil
+			}
+			v, err := strconv.Atoi(s)
+			if err != nil {
+				return fmt.Errorf("%q is not a whole number%s", s, wordsHint(words))
+			}
+			if v < lo {
+				return fmt.Errorf("%d is out of range: %s", v, fix)
+			}
+			*field(k) = v
+			return nil
+		},
+		format: func(k *Knobs) string {
+			v := *field(k)
+			for w, x := range words {
+				if x == v && v < 0 {
+					return w
+				}
+			}
+			return strconv.Itoa(v)
+		},
+		copy: func(dst, src *Knobs) { *field(dst) = *field(src) },
+	}
+}
+
+func wordsHint(words map[string]int) string {
+	if len(words) == 0 {
+		return ""
+	}
+	ws := make([]string, 0, len(words))
+	for w := range words {
+		ws = append(ws, w)
+	}
+	slices.Sort(ws)
+	return " or one of " + strings.Join(ws, ", ")
+}
+
+func boolKnob(name string, field func(*Knobs) *bool, help string) knobDef {
+	return knobDef{
+		name: name, help: help,
+		parse: func(k *Knobs, n *yaml.Node) error {
+			s, err := scalar(n)
+			if err != nil {
+				return err
+			}
+			switch strings.ToLower(s) {
+			case "true", "yes", "on":
+				*field(k) = true
+			case "false", "no", "off":
+				*field(k) = false
+			default:
+				return fmt.Errorf("%q: want true or false", s)
+			}
+			return nil
+		},
+		format: func(k *Knobs) string { return strconv.FormatBool(*field(k)) },
+		copy:   func(dst, src *Knobs) { *field(dst) = *field(src) },
+	}
+}
+
+func enumKnob(name string, field func(*Knobs) *string, allowed []string, help string) knobDef {
+	return knobDef{
+		name: name, help: help,
+		parse: func(k *Knobs, n *yaml.Node) error {
+			s, err := scalar(n)
+			if err != nil {
+				return err
+			}
+			s = strings.ToLower(s)
+			if !slices.Contains(allowed, s) {
+				return fmt.Errorf("%q: want %s", s, orList(allowed))
+			}
+			*field(k) = s
+			return nil
+		},
+		format: func(k *Knobs) string { return *field(k) },
+		copy:   func(dst, src *Knobs) { *field(dst) = *field(src) },
+	}
+}
+
+func orList(xs []string) string {
+	if len(xs) == 1 {
+		return xs[0]
+	}
+	return strings.Join(xs[:len(xs)-1], ", ") + " or " + xs[len(xs)-1]
+}
+
+// knobDefs is the single table of knobs: names, help, parsing, printing.
+var knobDefs = []knobDef{
+	intKnob("batch_size", func(k *Knobs) *int { return &k.BatchSize }, 1,
+		"batch_size must be at least 1 (try 32)", nil,
+		"rows per inference batch (map_batches batch_size)"),
+	{
+		name: "concurrency",
+		help: "inference actors: N, [min, max] to autoscale, or auto (one per GPU; one on CPU)",
+		parse: func(k *Knobs, n *yaml.Node) error {
+			lo, hi, err := parseConcurrency(n)
+			if err != nil {
+				return err
+			}
+			k.Concurrency.Min, k.Concurrency.Max = lo, hi
+			return nil
+		},
+		format: func(k *Knobs) string {
+			c := k.Concurrency
+			switch {
+			case c.Max == 0:
+				return "auto"
+			case c.Min == c.Max:
+				return strconv.Itoa(c.Max)
+			}
+			return fmt.Sprintf("[%d, %d]", c.Min, c.Max)
+		},
+		copy: func(dst, src *Knobs) { dst.Concurrency = src.Concurrency },
+	},
+	intKnob("blocks", func(k *Knobs) *int { return &k.Blocks }, 1,
+		"blocks must be at least 1, or auto, default or per-image",
+		map[string]int{"auto": Auto, "default": BlocksDefault, "per-image": BlocksPerImage},
+		"read blocks: N, auto (one per batch, at least 2× cores), default (Ray's rule) or per-image"),
+	intKnob("preprocess_concurrency", func(k *Knobs) *int { return &k.PreprocessConcurrency }, 0,
+		"preprocess_concurrency must be 0 (as many as CPUs allow) or more", map[string]int{"auto": 0},
+		"cap on preprocessing tasks; 0 or auto = as many as CPUs allow"),
+	intKnob("intra_op_threads", func(k *Knobs) *int { return &k.IntraOpThreads }, 0,
+		"intra_op_threads must be auto, 0 (ORT's default: all cores) or a positive count",
+		map[string]int{"auto": Auto},
+		"ORT intra-op threads per session: auto (cores ÷ actors), 0 (ORT default: all cores) or N"),
+	intKnob("inter_op_threads", func(k *Knobs) *int { return &k.InterOpThreads }, 0,
+		"inter_op_threads must be 0 (ORT default) or more", nil,
+		"ORT inter-op threads per session"),
+	enumKnob("device", func(k *Knobs) *string { return &k.Device }, []string{"cpu", "cuda", "auto"},
+		"where the model runs: cpu, cuda or auto (cuda when a GPU is visible)"),
+	{
+		name: "num_gpus",
+		help: "GPUs per inference actor (fractions share a GPU); auto = 1 on CUDA, 0 on CPU",
+		parse: func(k *Knobs, n *yaml.Node) error {
+			s, err := scalar(n)
+			if err != nil {
+				return err
+			}
+			if strings.EqualFold(s, "auto") {
+				k.NumGPUs = Auto
+				return nil
+			}
+			v, err := strconv.ParseFloat(s, 64)
+			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("%q is not a number or auto", s)
+			}
+			if v < 0 {
+				return fmt.Errorf("%g is out of range: num_gpus must be 0 or more (e.g. 1, or 0.5 to share a GPU)", v)
+			}
+			k.NumGPUs = v
+			return nil
+		},
+		format: func(k *Knobs) string {
+			if k.NumGPUs == Auto {
+				return "auto"
+			}
+			return strconv.FormatFloat(k.NumGPUs, 'g', -1, 64)
+		},
+		copy: func(dst, src *Knobs) { dst.NumGPUs = src.NumGPUs },
+	},
+	enumKnob("compute", func(k *Knobs) *string { return &k.Compute }, []string{"actors", "tasks"},
+		"inference pool: actors (constructor once per actor) or tasks (constructor per task)"),
+	boolKnob("model_per_batch", func(k *Knobs) *bool { return &k.ModelPerBatch },
+		"load the model inside the batch function, every call"),
+	boolKnob("per_image_forward", func(k *Knobs) *bool { return &k.PerImageForward },
+		"loop of batch-1 forward passes inside the batch function"),
+	boolKnob("transform_per_batch", func(k *Knobs) *bool { return &k.TransformPerBatch },
+		"rebuild preprocessing state (kernels, tables, buffers) every batch"),
+	boolKnob("preprocess_in_actor", func(k *Knobs) *bool { return &k.PreprocessInActor },
+		"decode and resize inside the inference actor (no Preprocess stage)"),
+	boolKnob("hot_path_logging", func(k *Knobs) *bool { return &k.HotPathLogging },
+		"write a log line every log_every images from the inference function"),
+	intKnob("log_every", func(k *Knobs) *int { return &k.LogEvery }, 1,
+		"log_every must be at least 1", nil, "images between hot-path log lines"),
+	boolKnob("row_objects", func(k *Knobs) *bool { return &k.RowObjects },
+		"the batch function returns per-row objects instead of columns"),
+	boolKnob("strict", func(k *Knobs) *bool { return &k.Strict },
+		"reject per-row objects as Ray ≥ 2.5 does, instead of converting them"),
+	enumKnob("output_format", func(k *Knobs) *string { return &k.OutputFormat }, []string{"parquet", "json"},
+		"parquet (zstd, columnar) or json (JSON lines)"),
+	boolKnob("take_all", func(k *Knobs) *bool { return &k.TakeAll },
+		"collect every result in memory, then write (ds.take_all())"),
+	boolKnob("backpressure", func(k *Knobs) *bool { return &k.Backpressure },
+		"bound bytes in flight by memory_budget; false = unbounded queues"),
+	{
+		name: "memory_budget",
+		help: "bytes of blocks in flight, e.g. 2GiB; default = 25% of RAM",
+		parse: func(k *Knobs, n *yaml.Node) error {
+			s, err := scalar(n)
+			if err != nil {
+				return err
+			}
+			if strings.EqualFold(s, "default") || strings.EqualFold(s, "auto") {
+				k.MemoryBudget = 0
+				return nil
+			}
+			v, err := ParseBytes(s)
+			if err != nil {
+				return err
+			}
+			k.MemoryBudget = v
+			return nil
+		},
+		format: func(k *Knobs) string {
+			if k.MemoryBudget == 0 {
+				return "default"
+			}
+			return FormatBytes(k.MemoryBudget)
+		},
+		copy: func(dst, src *Knobs) { dst.MemoryBudget = src.MemoryBudget },
+	},
+	boolKnob("preserve_order", func(k *Knobs) *bool { return &k.PreserveOrder },
+		"write rows in input order"),
+	enumKnob("precision", func(k *Knobs) *string { return &k.Precision }, []string{"fp32", "fp16"},
+		"fp32, or fp16 (a zoo model's -fp16 variant)"),
+	enumKnob("decoder", func(k *Knobs) *string { return &k.Decoder }, vision.DecoderNames,
+		"JPEG decoder: go, turbo (libjpeg-turbo), turbo-full (no DCT scaling) or auto (turbo when it loads)"),
+	enumKnob("graph_optimization", func(k *Knobs) *string { return &k.GraphOptimization },
+		[]string{"disabled", "basic", "extended", "all"}, "ORT graph optimisation level"),
+	{
+		name: "cpus",
+		help: "CPU limit override for the resource manager: 0 = this machine, N, or fit (cores + the inference pool)",
+		parse: func(k *Knobs, n *yaml.Node) error {
+			s, err := scalar(n)
+			if err != nil {
+				return err
+			}
+			if strings.EqualFold(s, "fit") {
+				k.CPUs = CPUsFit
+				return nil
+			}
+			v, err := strconv.ParseFloat(s, 64)
+			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("%q is not a number or fit", s)
+			}
+			if v < 0 {
+				return fmt.Errorf("%g is out of range: cpus must be 0 (this machine), a positive number, or fit", v)
+			}
+			k.CPUs = v
+			return nil
+		},
+		format: func(k *Knobs) string {
+			if k.CPUs == CPUsFit {
+				return "fit"
+			}
+			return strconv.FormatFloat(k.CPUs, 'g', -1, 64)
+		},
+		copy: func(dst, src *Knobs) { dst.CPUs = src.CPUs },
+	},
+}
+
+// parseConcurrency reads N, auto, MIN-MAX or a [min, max] sequence.
+func parseConcurrency(n *yaml.Node) (lo, hi int, err error) {
+	const fix = "concurrency must be at least 1 (e.g. 1), a [min, max] pair with 1 <= min <= max, or auto"
+	num := func(s string) (int, error) {
+		v, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a whole number: %s", s, fix)
+		}
+		if v < 1 {
+			return 0, fmt.Errorf("%d is out of range: %s", v, fix)
+		}
+		return v, nil
+	}
+	switch n.Kind {
+	case yaml.SequenceNode:
+		if len(n.Content) != 2 || n.Content[0].Kind != yaml.ScalarNode || n.Content[1].Kind != yaml.ScalarNode {
+			return 0, 0, fmt.Errorf("want [min, max], got a list of %d", len(n.Content))
+		}
+		if lo, err = num(n.Content[0].Value); err != nil {
+			return 0, 0, err
+		}
+		if hi, err = num(n.Content[1].Value); err != nil {
+			return 0, 0, err
+		}
+	case yaml.ScalarNode:
+		s := strings.TrimSpace(n.Value)
+		if strings.EqualFold(s, "auto") {
+			return 0, 0, nil
+		}
+		if a, b, ok := strings.Cut(s, "-"); ok && a != "" {
+			if lo, err = num(a); err != nil {
+				return 0, 0, err
+			}
+			if hi, err = num(b); err != nil {
+				return 0, 0, err
+			}
+		} else {
+			if lo, err = num(s); err != nil {
+				return 0, 0, err
+			}
+			hi = lo
+		}
+	default:
+		return 0, 0, fmt.Errorf("want N, [min, max] or auto, not a %s", kindName(n.Kind))
+	}
+	if lo > hi {
+		return 0, 0, fmt.Errorf("[%d, %d] has min > max: %s", lo, hi, fix)
+	}
+	return lo, hi, nil
+}
+
+// ParseBytes reads sizes such as 2GiB, 512MiB, 1.5GB or 1000.
+func ParseBytes(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   float64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"TB", 1e12}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}}
+	num, mult := s, 1.0
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			num, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || v <= 0 || math.IsInf(v, 0) {
+		return 0, fmt.Errorf("%q is not a positive size; use e.g. 2GiB or 512MiB", s)
+	}
+	return int64(v * mult), nil
+}
+
+// FormatBytes renders n exactly when it is a whole number of KiB, MiB or
+// GiB, so a budget prints as it was written.
+func FormatBytes(n int64) string {
+	for _, u := range []struct {
+		s string
+		m int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.m && n%u.m == 0 {
+			return fmt.Sprintf("%d%s", n/u.m, u.s)
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
