@@ -133,7 +133,7 @@ func DecodeConfig(d Decoder, data []byte) (cfg image.Config, format string, err 
 	defer recoverInto(&err, format)
 	cfg, format, err = d.DecodeConfig(data)
 	if err != nil {
-		return cfg, format, classify(format, err)
+		return cfg, format, refine(classify(format, err), format, data)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
 		return cfg, format, &DecodeError{Kind: ErrCorrupt, Msg: fmt.Sprintf("%s header declares %d×%d pixels", format, cfg.Width, cfg.Height)}
@@ -175,7 +175,7 @@ func Decode(d Decoder, data []byte, maxPixels int64, hint SizeHint) (dec Decoded
 	defer recoverInto(&err, format)
 	img, format, err := d.Decode(data, hint)
 	if err != nil {
-		return dec, classify(format, err)
+		return dec, refine(classify(format, err), format, data)
 	}
 	dec = Decoded{Image: img, Format: format, Orientation: 1}
 	if format == "jpeg" {
@@ -211,4 +211,116 @@ func isUnsupportedError(err error) bool {
 	var je jpeg.UnsupportedError
 	var pe png.UnsupportedError
 	return errors.As(err, &je) || errors.As(err, &pe)
+}
+
+// refine corrects the kind of a JPEG decoding error where the decoder could
+// not tell truncation from damage (see refineJPEG).
+func refine(err error, format string, data []byte) error {
+	if format != "jpeg" {
+		return err
+	}
+	return refineJPEG(err, data)
+}
+
+// refineJPEG turns an ErrCorrupt into ErrTruncated when the JPEG's marker
+// structure is intact up to where the data stops short of its EOI marker.
+// Decoders disagree on how running out shows: image/jpeg mid-scan says
+// "short Huffman data", libjpeg invents an EOI and then trips over it. One
+// structural rule, applied to both, makes a cut file the same error row
+// whichever decoder read it.
+func refineJPEG(err error, data []byte) error {
+	de, ok := err.(*DecodeError)
+	if !ok || de.Kind != ErrCorrupt || !scanJPEG(data).endsEarly {
+		return err
+	}
+	return &DecodeError{Kind: ErrTruncated, Msg: de.Msg, Err: de.Err}
+}
+
+// jpegLayout is what a walk over a JPEG's markers learns without decoding.
+type jpegLayout struct {
+	// endsEarly: the data runs out before the EOI marker with no structural
+	// fault on the way (a byte where a marker must be, a segment length
+	// below 2).
+	endsEarly bool
+	// sof is the first start-of-frame marker (0xC0–0xCF but C4, C8, CC),
+	// 0 if none was reached; precision, width and height are its fields.
+	sof                      byte
+	precision, width, height int
+}
+
+// scanJPEG walks a JPEG's marker segments and skips its entropy-coded data
+// to learn its layout. It reads no pixel data, is linear in len(data), and
+// never panics.
+func scanJPEG(data []byte) (l jpegLayout) {
+	if len(data) < 2 || data[0] != 0xFF || data[1] != 0xD8 {
+		return l
+	}
+	p := 2
+	for {
+		if p >= len(data) {
+			l.endsEarly = true
+			return l
+		}
+		if data[p] != 0xFF {
+			return l
+		}
+		for p < len(data) && data[p] == 0xFF { // fill bytes
+			p++
+		}
+		if p >= len(data) {
+			l.endsEarly = true
+			return l
+		}
+		m := data[p]
+		p++
+		switch {
+		case m == 0xD9:
+			return l // complete
+		case m == 0x00 || m == 0xD8:
+			return l
+		case m == 0x01 || (m >= 0xD0 && m <= 0xD7):
+			continue // standalone markers
+		}
+		if p+2 > len(data) {
+			l.endsEarly = true
+			return l
+		}
+		n := int(data[p])<<8 | int(data[p+1])
+		if n < 2 {
+			return l
+		}
+		if p+n > len(data) {
+			l.endsEarly = true
+			return l
+		}
+		if m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC && l.sof == 0 && n >= 8 {
+			l.sof, l.precision = m, int(data[p+2])
+			l.height = int(data[p+3])<<8 | int(data[p+4])
+			l.width = int(data[p+5])<<8 | int(data[p+6])
+		}
+		p += n
+		if m != 0xDA {
+			continue
+		}
+		// Entropy-coded data runs to the next marker other than a stuffed
+		// FF 00 or a restart marker.
+		for {
+			i := bytes.IndexByte(data[p:], 0xFF)
+			if i < 0 || p+i+1 >= len(data) {
+				l.endsEarly = true
+				return l
+			}
+			p += i
+			next := data[p+1]
+			if next == 0xFF {
+				p++ // fill byte before a marker
+				continue
+			}
+			if next == 0x00 || (next >= 0xD0 && next <= 0xD7) {
+				p += 2
+				continue
+			}
+			break
+		}
+	}
 }

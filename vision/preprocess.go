@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"unsafe"
 )
 
 // ImageNet normalisation constants, as used by torchvision's pretrained
@@ -100,10 +101,12 @@ type Preprocessor struct {
 	lut     [3][256]float32
 	kernels kernelCache
 	src     []byte  // oriented RGB source window
-	full    []byte  // whole stored image, only for EXIF-rotated input
+	full    []byte  // whole stored image: EXIF-rotated input, or the turbo decode
 	tmp     []byte  // horizontal pass output
 	acc     []int32 // vertical pass accumulators
 	images  int64
+
+	tj *tjHandle // this worker's own TurboJPEG handle, made on first use
 }
 
 // NewPreprocessor returns a Preprocessor for recipe r that refuses images
@@ -125,7 +128,10 @@ func NewPreprocessor(r Recipe, maxPixels int64) *Preprocessor {
 	return p
 }
 
-// SetDecoder replaces the decoder (GoDecoder by default).
+// SetDecoder replaces the decoder (GoDecoder by default). The same Decoder
+// value may be given to many Preprocessors: a *TurboDecoder is shared
+// safely, since each Preprocessor decodes through a TurboJPEG handle of its
+// own.
 func (p *Preprocessor) SetDecoder(d Decoder) { p.dec = d }
 
 // Decoder returns the decoder in use.
@@ -157,6 +163,9 @@ func (p *Preprocessor) Stats() PreprocessorStats {
 func (p *Preprocessor) Process(data []byte, dst []float32) error {
 	if err := p.check(dst); err != nil {
 		return err
+	}
+	if td, ok := p.dec.(*TurboDecoder); ok && sniff(data) == "jpeg" {
+		return p.processTurbo(td, data, dst)
 	}
 	d, err := Decode(p.dec, data, p.maxPixels, SizeHint{MinShortSide: p.recipe.Resize})
 	if err != nil {
@@ -193,23 +202,11 @@ func (p *Preprocessor) check(dst []float32) error {
 // are converted to RGB, and only the window's outputs are computed.
 func (p *Preprocessor) apply(img image.Image, o int, dst []float32) {
 	p.images++
-	r := p.recipe
 	b := img.Bounds()
 	sw, sh := b.Dx(), b.Dy()
-	ow, oh := sw, sh // upright size
-	if o >= 5 {
-		ow, oh = sh, sw
-	}
-	nw, nh := ResizedSize(ow, oh, r.Resize)
-	top, left := CropOffset(nh, r.CropH), CropOffset(nw, r.CropW)
-	// Output rows/cols of the resized image that land inside the crop; the
-	// rest of the crop (if it overhangs) is zero padding.
-	r0, r1 := max(top, 0), min(top+r.CropH, nh)
-	c0, c1 := max(left, 0), min(left+r.CropW, nw)
-	kv := p.kernels.get(oh, nh, r0, r1-r0)
-	kh := p.kernels.get(ow, nw, c0, c1-c0)
-	y0, y1 := kv.span()
-	x0, x1 := kh.span()
+	ow, oh := upright(sw, sh, o)
+	g := p.plan(ow, oh, ow, oh, scaleFactor{1, 1}, o)
+	x0, x1, y0, y1 := g.x0, g.x1, g.y0, g.y1
 	bw, bh := x1-x0, y1-y0
 
 	src := grow(&p.src, 3*bw*bh)
@@ -218,35 +215,135 @@ func (p *Preprocessor) apply(img image.Image, o int, dst []float32) {
 	} else {
 		full := grow(&p.full, 3*sw*sh)
 		toRGB(img, b, full)
-		i := 0
-		for oy := y0; oy < y1; oy++ {
-			for ox := x0; ox < x1; ox++ {
-				sx, sy := orientedSource(o, ox, oy, sw, sh)
-				copy(src[i:i+3], full[3*(sy*sw+sx):])
-				i += 3
-			}
+		orientWindow(full, sw, sh, o, x0, y0, x1, y1, src)
+		p.trim()
+	}
+	p.resample(&g, src, 3*bw, x0, y0, dst)
+}
+
+// upright returns the displayed size of a w×h image stored with EXIF
+// orientation o.
+func upright(w, h, o int) (int, int) {
+	if o >= 5 {
+		return h, w
+	}
+	return w, h
+}
+
+// flipsX and flipsY report whether EXIF orientation o reverses the upright
+// image's x or y axis relative to the stored one (see orientedSource).
+func flipsX(o int) bool { return o == 2 || o == 3 || o == 6 || o == 7 }
+func flipsY(o int) bool { return o == 3 || o == 4 || o == 7 || o == 8 }
+
+// orientWindow copies the window [x0,x1)×[y0,y1) of the upright image out
+// of full, the packed RGB stored image (w×h, EXIF orientation o), into dst.
+func orientWindow(full []byte, w, h, o, x0, y0, x1, y1 int, dst []byte) {
+	i := 0
+	for oy := y0; oy < y1; oy++ {
+		for ox := x0; ox < x1; ox++ {
+			sx, sy := orientedSource(o, ox, oy, w, h)
+			copy(dst[i:i+3], full[3*(sy*w+sx):])
+			i += 3
 		}
 	}
+}
 
-	// Horizontal pass over every source row the vertical pass reads.
+// maxKeptScratch bounds the whole-image scratch a Preprocessor keeps
+// between images (48 MB, a 16-megapixel RGB image): one huge photograph
+// must not pin its bitmap for the life of the worker.
+const maxKeptScratch = 48 << 20
+
+func (p *Preprocessor) trim() {
+	if cap(p.full) > maxKeptScratch {
+		p.full = nil
+	}
+}
+
+// resamplePlan is where the crop window lies: in the resized image (top,
+// left; rows r0–r1 and columns c0–c1 of it fall inside the crop, the rest
+// is padding) and in the source (x0–x1, y0–y1 are the pixels the filter
+// taps read), with the two axis kernels.
+type resamplePlan struct {
+	kv, kh         *kernel
+	top, left      int
+	r0, r1, c0, c1 int
+	x0, x1, y0, y1 int
+}
+
+// plan lays out the recipe for an image whose upright size is ow×oh, of
+// which the caller holds an upright copy of iw×ih pixels decoded at scale
+// sf (iw = ⌈ow·sf⌉) from a JPEG stored with EXIF orientation o. The output
+// geometry (resized size, crop offsets) always follows from the full size,
+// as torchvision computes it; only the filter's source coordinates are
+// scaled, so a DCT-scaled decode samples the same scene positions as a full
+// one.
+func (p *Preprocessor) plan(ow, oh, iw, ih int, sf scaleFactor, o int) resamplePlan {
+	r := p.recipe
+	nw, nh := ResizedSize(ow, oh, r.Resize)
+	g := resamplePlan{top: CropOffset(nh, r.CropH), left: CropOffset(nw, r.CropW)}
+	g.r0, g.r1 = max(g.top, 0), min(g.top+r.CropH, nh)
+	g.c0, g.c1 = max(g.left, 0), min(g.left+r.CropW, nw)
+	// ow/nw·num/denom, evaluated so that the full-size case is exactly
+	// in/out, the scale Pillow uses.
+	sv := float64(oh*sf.num) / float64(nh*sf.denom)
+	shz := float64(ow*sf.num) / float64(nw*sf.denom)
+	// libjpeg's scaled sample k covers full-size [k, k+1)·denom/num, so
+	// the last one overhangs the image by iw - ow·num/denom samples. An
+	// axis the orientation reverses begins with that overhang.
+	var dx, dy float64
+	if flipsX(o) {
+		dx = float64(iw) - float64(ow*sf.num)/float64(sf.denom)
+	}
+	if flipsY(o) {
+		dy = float64(ih) - float64(oh*sf.num)/float64(sf.denom)
+	}
+	g.kv = p.kernels.get(ih, nh, g.r0, g.r1-g.r0, sv, dy)
+	g.kh = p.kernels.get(iw, nw, g.c0, g.c1-g.c0, shz, dx)
+	g.y0, g.y1 = g.kv.span()
+	g.x0, g.x1 = g.kh.span()
+	return g
+}
+
+// resample runs the two-pass resize over the plan's source window and
+// writes the normalised CHW crop into dst. src holds packed RGB rows stride
+// bytes apart whose first pixel is source pixel (ox, oy); it must cover the
+// plan's window. This is the fused step: the horizontal pass reads only the
+// rows and columns the crop needs, the vertical pass normalises through the
+// lookup tables and stores each output once, straight into dst.
+func (p *Preprocessor) resample(g *resamplePlan, src []byte, stride, ox, oy int, dst []float32) {
+	r := p.recipe
+	kv, kh := g.kv, g.kh
+	y0, y1 := g.y0, g.y1
+	bh := y1 - y0
+	r0, r1, c0, c1, top, left := g.r0, g.r1, g.c0, g.c1, g.top, g.left
+
+	// Horizontal pass over every source row the vertical pass reads. The
+	// loops walk their slices forward (px = px[3:]) so the compiler checks
+	// bounds once per tap, not once per byte.
 	cw := c1 - c0
-	tmp := grow(&p.tmp, 3*cw*bh)
+	n := 3 * cw // bytes per intermediate row
+	tmp := grow(&p.tmp, n*bh)
 	const half = 1 << (precisionBits - 1)
+	hstart, hoff, hw := kh.start[:cw], kh.off[:cw+1], kh.w
 	for y := range bh {
-		row := src[3*bw*y : 3*bw*(y+1)]
-		out := tmp[3*cw*y : 3*cw*(y+1)]
-		for j := range cw {
-			taps := kh.taps(j)
-			s := 3 * (kh.start[j] - x0)
-			px := row[s : s+3*len(taps)]
+		row := src[(y0+y-oy)*stride:]
+		out := tmp[n*y : n*y+n]
+		for j, st := range hstart {
+			taps := hw[hoff[j]:hoff[j+1]]
+			px := row[3*(st-ox):]
+			px = px[:3*len(taps)] // bounds checked here, once per output
+			base := unsafe.Pointer(unsafe.SliceData(px))
 			var ar, ag, ab int32 = half, half, half
 			for t, k := range taps {
-				p := px[3*t : 3*t+3 : 3*t+3]
-				ar += int32(p[0]) * k
-				ag += int32(p[1]) * k
-				ab += int32(p[2]) * k
+				// In bounds: t < len(taps) and len(px) = 3·len(taps). The
+				// compiler cannot see it and would check all three bytes of
+				// every tap, a third of this loop's time.
+				q := (*[3]byte)(unsafe.Add(base, 3*t))
+				ar += int32(q[0]) * k
+				ag += int32(q[1]) * k
+				ab += int32(q[2]) * k
 			}
-			o := out[3*j : 3*j+3 : 3*j+3]
+			o := (*[3]byte)(out[3*j:])
 			o[0], o[1], o[2] = clip8(ar), clip8(ag), clip8(ab)
 		}
 	}
@@ -262,24 +359,36 @@ func (p *Preprocessor) apply(img image.Image, o int, dst []float32) {
 			}
 		}
 	}
-	acc := growInt32(&p.acc, 3*cw)
+	// Each output row is a weighted sum of whole intermediate rows: all taps
+	// but the last accumulate row by row into acc (a loop the compiler
+	// keeps free of bounds checks), the last is folded into the loop that
+	// normalises and stores, saving a pass over acc.
+	acc := growInt32(&p.acc, n)
+	lr, lg, lb := &p.lut[0], &p.lut[1], &p.lut[2]
 	for i := range r1 - r0 {
+		taps := kv.taps(i)
+		rows := tmp[n*(kv.start[i]-y0):]
 		for q := range acc {
 			acc[q] = half
 		}
-		s := kv.start[i] - y0
-		for t, k := range kv.taps(i) {
-			row := tmp[3*cw*(s+t) : 3*cw*(s+t+1)]
+		last := len(taps) - 1
+		for t, k := range taps[:last] {
+			row := rows[n*t : n*t+n]
+			row = row[:len(acc)]
 			for q, v := range row {
 				acc[q] += int32(v) * k
 			}
 		}
-		base := (r0+i-top)*r.CropW + (c0 - left)
-		rc, gc, bc := out[base:base+cw], out[plane+base:plane+base+cw], out[2*plane+base:2*plane+base+cw]
-		for j := range cw {
-			rc[j] = p.lut[0][clip8(acc[3*j])]
-			gc[j] = p.lut[1][clip8(acc[3*j+1])]
-			bc[j] = p.lut[2][clip8(acc[3*j+2])]
+		kl := taps[last]
+		lrow := rows[n*last : n*last+n]
+		lrow = lrow[:len(acc)]
+		o := (r0+i-top)*r.CropW + (c0 - left)
+		rc, gc, bc := out[o:o+cw], out[plane+o:plane+o+cw], out[2*plane+o:2*plane+o+cw]
+		for j := range rc {
+			a, l := (*[3]int32)(acc[3*j:]), (*[3]byte)(lrow[3*j:])
+			rc[j] = lr[clip8(a[0]+int32(l[0])*kl)]
+			gc[j] = lg[clip8(a[1]+int32(l[1])*kl)]
+			bc[j] = lb[clip8(a[2]+int32(l[2])*kl)]
 		}
 	}
 }

@@ -36,15 +36,24 @@ func (k *kernel) span() (lo, hi int) {
 // are normalised to sum to one, then rounded to 22-bit fixed point.
 // Zero weights at either end are trimmed; they add nothing.
 func newKernel(in, out, first, n int) *kernel {
+	return newKernelScaled(in, out, first, n, float64(in)/float64(out), 0)
+}
+
+// newKernelScaled is newKernel with the source step per output sample given
+// explicitly: for an input decoded at a DCT scaling factor s, the step is
+// (full size/out)·s rather than in/out, which ⌈full·s⌉ rounding would skew.
+// shift moves every centre by that many input samples: an axis that EXIF
+// orientation flips starts at the far end of the last, partly padded,
+// scaled sample. Taps are still clipped to the in samples that exist.
+func newKernelScaled(in, out, first, n int, scale, shift float64) *kernel {
 	k := &kernel{in: in, out: out, first: first,
 		start: make([]int, n), off: make([]int, n+1)}
-	scale := float64(in) / float64(out)
 	filterscale := max(scale, 1)
 	support := filterscale // the bilinear filter's support is 1
 	inv := 1 / filterscale
 	tmp := make([]float64, 0, int(math.Ceil(support))*2+1)
 	for i := range n {
-		center := (float64(first+i) + 0.5) * scale
+		center := (float64(first+i)+0.5)*scale + shift
 		xmin := max(int(center-support+0.5), 0)
 		xmax := min(int(center+support+0.5), in)
 		tmp = tmp[:0]
@@ -96,7 +105,10 @@ func clip8(v int32) uint8 {
 }
 
 // kernelKey identifies a kernel: the axis resize and the output window.
-type kernelKey struct{ in, out, first, n int }
+type kernelKey struct {
+	in, out, first, n int
+	scale, shift      float64
+}
 
 // kernelCache is a small FIFO cache of kernels. Datasets have few distinct
 // image sizes, so a handful of entries covers nearly every image; the bound
@@ -110,8 +122,8 @@ type kernelCache struct {
 	maxSize int
 }
 
-func (c *kernelCache) get(in, out, first, n int) *kernel {
-	key := kernelKey{in, out, first, n}
+func (c *kernelCache) get(in, out, first, n int, scale, shift float64) *kernel {
+	key := kernelKey{in, out, first, n, scale, shift}
 	for i, k := range c.keys {
 		if k == key {
 			c.hits++
@@ -119,7 +131,7 @@ func (c *kernelCache) get(in, out, first, n int) *kernel {
 		}
 	}
 	c.misses++
-	k := newKernel(in, out, first, n)
+	k := newKernelScaled(in, out, first, n, scale, shift)
 	if len(c.keys) < c.maxSize {
 		c.keys = append(c.keys, key)
 		c.vals = append(c.vals, k)
