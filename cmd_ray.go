@@ -1,0 +1,673 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"workbench/bench"
+	"workbench/model"
+	"workbench/ray"
+	"workbench/scenarios"
+)
+
+// The three commands here carry a tuned pipeline to a Ray cluster: export
+// writes it as a Ray Data job folder, submit runs that folder through the
+// Ray Jobs REST API, and jobs lists what the cluster runs. The work itself
+// lives in package ray; this file maps scenarios and sweep results onto a
+// ray.JobSpec and turns ray's typed errors into clear exits.
+
+const exportUsage = `export ray writes a scenario as a Ray Data job folder (main.py,
+requirements.txt, README.md and the model) that runs the same pipeline on a
+Ray cluster: read_images → map_batches(preprocess) → map_batches(Predictor)
+→ write_parquet, with the scenario's batch size, pool size and GPUs. Each
+value carries a comment saying where it came from; with --from, the best cell
+of a sweep or tune result overrides the scenario's knobs. A slow scenario
+exports faithfully, each mistake marked "# MISTAKE (id)".`
+
+const exportExamples = `  workbench export ray --scenario optimized --data s3://bucket/images/ --output s3://bucket/predictions/
+  workbench export ray --scenario optimized --from sweep.json --model resnet50 --out job/
+  workbench export ray --scenario slow --model tiny --out slow-job/ --ray-version 2.46
+  workbench submit --address http://head-node:8265 job/ --follow`
+
+// Placeholders for the storage the cluster reads and writes. They are
+// obviously not real, so a job exported without --data fails loudly on the
+// cluster instead of reading the wrong thing.
+const (
+	placeholderData   = "s3://YOUR-BUCKET/images/"
+	placeholderOutput = "s3://YOUR-BUCKET/predictions/"
+)
+
+// perImageStandIn is override_num_blocks for a scenario that reads one block
+// per image when the image count cannot be counted here (remote --data and
+// no --blocks). It is only large enough to show the tiny-blocks overhead.
+const perImageStandIn = 1000
+
+// tinyBatchBelow is the batch size under which export marks the tiny-batch
+// mistake: the tiny-batch scenario uses 2, optimized 32.
+const tinyBatchBelow = 8
+
+func exportCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	if len(args) == 0 || args[0] != "ray" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			fmt.Fprintf(stdout, "Usage: workbench export ray [flags]\n\n%s\n\nExamples:\n%s\n", exportUsage, exportExamples)
+			return nil
+		}
+		return usageErr("export: want 'workbench export ray --scenario NAME' (see workbench export --help)")
+	}
+	fs := newFlagSet("export ray", exportUsage, exportExamples, stdout)
+	scen := fs.String("scenario", "", "scenario to export: a built-in NAME or FILE.yaml (default: the --from result's scenario, else optimized)")
+	modelName := fs.String("model", "resnet50", "zoo model name or a local .onnx file (copied into the job), or an s3:// URI or absolute cluster path")
+	data := fs.String("data", placeholderData, "images the cluster reads: s3://…, gs://… or a path on every node")
+	output := fs.String("output", placeholderOutput, "where the cluster writes predictions: s3://… or a path on every node")
+	out := fs.String("out", "job", "job folder to write (replaced only if it is an earlier export)")
+	from := fs.String("from", "", "sweep or tune results file (.json, .csv, .parquet); its best cell's settings override the scenario")
+	rayVersion := fs.String("ray-version", "", "the cluster's Ray version, e.g. 2.46 (default: current API, 2.51 and later)")
+	conc := fs.String("concurrency", "", "inference workers on the cluster: N or MIN-MAX (default: the scenario's; auto = 1)")
+	gpus := fs.Float64("num-gpus", -1, "GPUs per inference worker on the cluster (default: the scenario's; auto = 1)")
+	blocks := fs.Int("blocks", 0, "override_num_blocks on the cluster (default: the scenario's)")
+	pos, help, err := parseWithArgs(fs, args[1:])
+	if help || err != nil {
+		if help {
+			fs.Usage()
+		}
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErr("export ray: unexpected argument %q; the folder is --out", pos[0])
+	}
+	if *blocks < 0 {
+		return usageErr("--blocks %d: must be positive", *blocks)
+	}
+	if *gpus < -1 || (*gpus >= 0 && math.IsNaN(*gpus)) {
+		return usageErr("--num-gpus %g: must be 0 or more", *gpus)
+	}
+
+	var best *bestCell
+	if *from != "" {
+		if best, err = bestOf(*from); err != nil {
+			return err
+		}
+		if *scen == "" {
+			*scen = best.scenario
+		}
+	}
+	if *scen == "" {
+		*scen = "optimized"
+	}
+	lib := scenarios.Builtin()
+	s, err := lib.Load(*scen)
+	if err != nil {
+		return usageErr("--scenario: %v", err)
+	}
+	prov := map[string]string{}
+	origin := "from scenario " + s.Name
+	if s.Source != "" {
+		origin += " (" + s.Source + ")"
+	}
+	for _, k := range []string{"batch_size", "concurrency", "num_gpus", "override_num_blocks", "preserve_order"} {
+		prov[k] = origin
+	}
+	if best != nil {
+		if err := best.apply(s, prov); err != nil {
+			return err
+		}
+	}
+	if errs := s.Validate(); len(errs) > 0 {
+		return usageErr("scenario %s: %v", s.Name, scenarios.Errors(errs))
+	}
+
+	spec, notes, err := specFromScenario(lib, s, prov)
+	if err != nil {
+		return err
+	}
+	if err := overrideSpec(&spec, *conc, *gpus, *blocks, *data, prov); err != nil {
+		return err
+	}
+	spec.Data, spec.Output, spec.RayVersion = *data, *output, *rayVersion
+	prov["data"] = "--data"
+	if *data == placeholderData {
+		prov["data"] = "placeholder: pass --data with the images' location"
+	}
+
+	m, err := resolveExportModel(*modelName)
+	if err != nil {
+		return err
+	}
+	spec.Model, spec.ModelPath, spec.InputH, spec.InputW = m.Name, m.Path, m.InputH, m.InputW
+	if m.Zoo {
+		prov["model"] = "zoo model " + m.Name + ", exported by workbench (untrained weights: for measuring speed, not for predictions)"
+	} else {
+		prov["model"] = "--model " + *modelName
+	}
+	spec.Provenance = prov
+
+	if err := ray.Export(spec, *out); err != nil {
+		return err
+	}
+	for _, n := range notes {
+		fmt.Fprintln(stderr, "note:", n)
+	}
+	if *data == placeholderData || *output == placeholderOutput {
+		fmt.Fprintln(stderr, "note: --data or --output was not given; edit the YOUR-BUCKET placeholders in main.py or export again with them")
+	}
+	fmt.Fprintf(stdout, "wrote %s: the %s scenario as a Ray Data job (%d mistake(s) marked)\n", *out, s.Name, len(spec.Mistakes))
+	if best != nil {
+		fmt.Fprintf(stdout, "tuned values: %s\n", best.summary)
+	}
+	fmt.Fprintf(stdout, "submit it:\n  workbench submit --address http://HEAD-NODE:8265 %s --follow\n", *out)
+	return nil
+}
+
+// resolveExportModel resolves a zoo name or local file; anything else that
+// names remote storage or a cluster path is passed through for Export to
+// reference as is.
+func resolveExportModel(name string) (*model.Model, error) {
+	if strings.Contains(name, "://") || (filepath.IsAbs(name) && !fileExists(name)) {
+		return nil, usageErr("--model %s: export needs the model here to read its input size; download it, or pass a zoo name", name)
+	}
+	m, err := model.Resolve(name)
+	if err != nil {
+		return nil, usageErr("--model: %v", err)
+	}
+	return m, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// specFromScenario maps a resolved scenario's knobs onto a job spec. The
+// notes are said once on stderr: what the export could not carry over.
+func specFromScenario(lib *scenarios.Library, s *scenarios.Scenario, prov map[string]string) (ray.JobSpec, []string, error) {
+	k := &s.Knobs
+	spec := ray.JobSpec{Name: s.Name, Title: s.Title, BatchSize: k.BatchSize, PreserveOrder: k.PreserveOrder}
+	var notes []string
+	if k.Concurrency.Min > 0 {
+		spec.Concurrency = ray.Autoscale(k.Concurrency.Min, max(k.Concurrency.Max, k.Concurrency.Min))
+	} else {
+		spec.Concurrency = ray.Fixed(1)
+		prov["concurrency"] += "; the scenario says auto (one actor per GPU), so 1 here: set --concurrency to the cluster's GPU count"
+	}
+	switch {
+	case k.Device == "cpu":
+		spec.NumGPUs = 0
+	case k.NumGPUs == scenarios.Auto:
+		spec.NumGPUs = 1
+		prov["num_gpus"] += "; auto: one GPU per inference worker (use --num-gpus 0 on a CPU-only cluster)"
+	default:
+		spec.NumGPUs = k.NumGPUs
+	}
+	if k.OutputFormat == "json" {
+		spec.Format = ray.FormatJSON
+	}
+
+	// mistakes maps each active mistake knob onto the ray mistake that
+	// reproduces it, in the order the scenario files list them.
+	add := func(id, extra string) {
+		spec.Mistakes = append(spec.Mistakes, ray.Mistake{ID: id, Comment: mistakeComment(lib, id, extra)})
+	}
+	if k.ModelPerBatch {
+		add("model-per-batch", "")
+	}
+	if k.PerImageForward {
+		add("per-image-forward", "")
+	}
+	if k.BatchSize < tinyBatchBelow {
+		add("tiny-batch", "")
+	}
+	if k.Compute == "tasks" {
+		add("tasks-not-actors", "")
+	}
+	if k.TransformPerBatch {
+		add("transform-per-batch", "")
+	}
+	if k.HotPathLogging {
+		add("hot-path-logging", "")
+	}
+	switch {
+	case k.RowObjects && k.PreprocessInActor:
+		// The script cannot do both: row-objects is a separate Dataset.map
+		// stage, which preprocess-in-actor folds into inference.
+		add("preprocess-in-actor", "rows are also converted one Python object at a time there (row-objects)")
+		notes = append(notes, "row-objects and preprocess-in-actor are both set; the script preprocesses inside the inference stage, so row-objects is only mentioned")
+	case k.RowObjects:
+		add("row-objects", "")
+	case k.PreprocessInActor:
+		add("preprocess-in-actor", "")
+	}
+	if k.OutputFormat == "json" {
+		add("json-output", "")
+	}
+	if k.TakeAll {
+		add("take-all", "")
+	}
+	switch {
+	case k.Blocks == scenarios.BlocksPerImage:
+		spec.OverrideNumBlocks = perImageStandIn
+		add("tiny-blocks", fmt.Sprintf("the scenario reads one block per image, but the number of files is unknown from here, so %d stands in: set it to your file count", perImageStandIn))
+		prov["override_num_blocks"] += fmt.Sprintf("; one block per image, %d stands in for the unknown file count", perImageStandIn)
+	case k.Blocks == 1:
+		spec.OverrideNumBlocks = 1
+		add("one-block", "")
+	case k.Blocks > 1:
+		spec.OverrideNumBlocks = k.Blocks
+	default:
+		delete(prov, "override_num_blocks") // Ray Data picks
+	}
+	if !k.Backpressure {
+		add("no-backpressure", "")
+	}
+	if k.CPUs == scenarios.CPUsFit {
+		add("oversubscribed", "")
+	}
+	if k.Device == "cpu" {
+		add("cpu-only", "")
+	}
+	return spec, notes, nil
+}
+
+// mistakeComment is the one-line description of mistake id: the title of the
+// scenario that teaches it (its own `mistake` text is code, not a line),
+// plus extra.
+func mistakeComment(lib *scenarios.Library, id, extra string) string {
+	var parts []string
+	if ms, ok := lib.Get(id); ok && ms.Title != "" {
+		parts = append(parts, ms.Title+" (see workbench scenarios show "+id+")")
+	}
+	if extra != "" {
+		parts = append(parts, extra)
+	}
+	return strings.Join(strings.Fields(strings.Join(parts, "; ")), " ")
+}
+
+// overrideSpec applies the cluster-sizing flags, which win over the
+// scenario and the sweep because they describe the cluster, not the tuning.
+func overrideSpec(spec *ray.JobSpec, conc string, gpus float64, blocks int, data string, prov map[string]string) error {
+	if conc != "" {
+		c, err := parseConcurrency(conc)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		spec.Concurrency = ray.Autoscale(c.Min, c.Max)
+		prov["concurrency"] = "--concurrency " + conc
+	}
+	if gpus >= 0 {
+		spec.NumGPUs = gpus
+		prov["num_gpus"] = fmt.Sprintf("--num-gpus %g", gpus)
+		if gpus > 0 {
+			spec.Mistakes = slicesDeleteMistake(spec.Mistakes, "cpu-only")
+		}
+	}
+	if blocks > 0 {
+		spec.OverrideNumBlocks = blocks
+		prov["override_num_blocks"] = fmt.Sprintf("--blocks %d", blocks)
+		if blocks != 1 {
+			spec.Mistakes = slicesDeleteMistake(spec.Mistakes, "one-block")
+		}
+	} else if n := countImages(data); n > 0 && hasMistake(spec.Mistakes, "tiny-blocks") {
+		// A local --data folder can be counted, so per-image is exact.
+		spec.OverrideNumBlocks = n
+		prov["override_num_blocks"] = fmt.Sprintf("one block per image: %d images in %s", n, data)
+		for i := range spec.Mistakes {
+			if spec.Mistakes[i].ID == "tiny-blocks" {
+				spec.Mistakes[i].Comment = mistakeComment(scenarios.Builtin(), "tiny-blocks", "one block per image")
+			}
+		}
+	}
+	return nil
+}
+
+func hasMistake(ms []ray.Mistake, id string) bool {
+	for _, m := range ms {
+		if m.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func slicesDeleteMistake(ms []ray.Mistake, id string) []ray.Mistake {
+	out := ms[:0:0]
+	for _, m := range ms {
+		if m.ID != id {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// countImages counts the images under a local folder, 0 when data is not
+// one (a URI, or a path that exists only on the cluster).
+func countImages(data string) int {
+	if strings.Contains(data, "://") {
+		return 0
+	}
+	n := 0
+	_ = filepath.WalkDir(data, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		switch strings.ToLower(filepath.Ext(p)) {
+		case ".jpg", ".jpeg", ".png":
+			if !d.IsDir() {
+				n++
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// bestCell is the winning configuration of a sweep or tune results file.
+type bestCell struct {
+	scenario string
+	label    string
+	params   map[string]string
+	summary  string // "batch=128 from sweep results.json: 1.84k img/s ± 2%"
+}
+
+// bestOf picks the best cell of a results file: the cell ranked 1 by the
+// sweep, or, in a file without ranks, the label with the highest median
+// throughput. Its throughput is summarised over all its repeats.
+func bestOf(path string) (*bestCell, error) {
+	recs, err := bench.ReadRecordsFile(path)
+	if err != nil {
+		return nil, usageErr("--from: %v", err)
+	}
+	byLabel := map[string][]*bench.Record{}
+	var labels []string
+	for _, r := range recs {
+		if r.Status != "" && r.Status != "ok" {
+			continue
+		}
+		if _, ok := byLabel[r.Label]; !ok {
+			labels = append(labels, r.Label)
+		}
+		byLabel[r.Label] = append(byLabel[r.Label], r)
+	}
+	if len(labels) == 0 {
+		return nil, usageErr("--from %s: no completed run in it", path)
+	}
+	tput := func(label string) []float64 {
+		var xs []float64
+		for _, r := range byLabel[label] {
+			xs = append(xs, r.Throughput)
+		}
+		return xs
+	}
+	rank := func(label string) int {
+		for _, r := range byLabel[label] {
+			if r.Rank > 0 {
+				return r.Rank
+			}
+		}
+		return math.MaxInt
+	}
+	sort.SliceStable(labels, func(i, j int) bool {
+		ri, rj := rank(labels[i]), rank(labels[j])
+		if ri != rj {
+			return ri < rj
+		}
+		return bench.Summarize(tput(labels[i]), bench.DefaultConfidence).Center >
+			bench.Summarize(tput(labels[j]), bench.DefaultConfidence).Center
+	})
+	top := labels[0]
+	first := byLabel[top][0]
+	label := top
+	if label == "" {
+		label = "the run"
+	}
+	sum := bench.Summarize(tput(top), bench.DefaultConfidence)
+	return &bestCell{
+		scenario: first.Scenario,
+		label:    top,
+		params:   first.Params,
+		summary:  fmt.Sprintf("%s from sweep %s: %s", label, filepath.Base(path), sum.Format("img/s")),
+	}, nil
+}
+
+// apply sets the cell's parameters on s and records their provenance under
+// each knob's Ray name.
+func (b *bestCell) apply(s *scenarios.Scenario, prov map[string]string) error {
+	rayKey := map[string]string{"batch_size": "batch_size", "concurrency": "concurrency", "blocks": "override_num_blocks", "num_gpus": "num_gpus", "preserve_order": "preserve_order"}
+	dims := make([]string, 0, len(b.params))
+	for d := range b.params {
+		dims = append(dims, d)
+	}
+	sort.Strings(dims)
+	for _, d := range dims {
+		knob := knobOf(d)
+		if err := s.Set(knob, b.params[d]); err != nil {
+			return usageErr("--from: best cell %s: %v", b.label, err)
+		}
+		key, ok := rayKey[knob]
+		if !ok {
+			key = knob // listed in the script's header
+		}
+		prov[key] = fmt.Sprintf("%s=%s, best cell (%s)", knob, b.params[d], b.summary)
+	}
+	if len(dims) == 0 {
+		prov["sweep"] = b.summary
+	}
+	return nil
+}
+
+const submitUsage = `submit runs an exported job folder on a Ray cluster through the Ray Jobs
+REST API (the dashboard port, 8265): it uploads the folder as the job's
+working_dir, installs requirements.txt's extra packages with runtime_env pip,
+and runs python main.py. --follow streams status and logs until the job ends
+and exits non-zero if it FAILED or was STOPPED. --stop ID stops a job.
+Header values (tokens) are read from the environment with $NAME and never
+printed.`
+
+const submitExamples = `  workbench submit --address http://head-node:8265 job/ --follow
+  workbench submit --address https://ray.example.com job/ --header 'Authorization: Bearer $RAY_TOKEN'
+  workbench submit --address http://head-node:8265 --stop raysubmit_AbC123`
+
+// clusterFlags are the flags submit and jobs share.
+type clusterFlags struct {
+	address string
+	headers multiFlag
+	poll    time.Duration
+	timeout time.Duration
+}
+
+func (c *clusterFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.address, "address", os.Getenv("RAY_ADDRESS"), "Ray dashboard address, e.g. http://head-node:8265 (default $RAY_ADDRESS)")
+	fs.Var(&c.headers, "header", "extra HTTP header 'Name: value' (repeatable); $NAME in the value reads the environment")
+	fs.DurationVar(&c.poll, "poll", ray.DefaultPollInterval, "how often --follow asks for status and logs")
+	fs.DurationVar(&c.timeout, "request-timeout", ray.DefaultRequestTimeout, "limit for each request to the cluster")
+}
+
+// client builds the ray client; a bad address or header is a usage error.
+func (c *clusterFlags) client() (*ray.Client, error) {
+	if c.address == "" {
+		return nil, usageErr("--address is required (e.g. http://head-node:8265), or set RAY_ADDRESS")
+	}
+	var hs ray.Headers
+	for _, h := range c.headers {
+		parsed, err := ray.ParseHeader(h, os.LookupEnv)
+		if err != nil {
+			return nil, usageErr("--header: %v", err)
+		}
+		hs = append(hs, parsed)
+	}
+	if c.poll <= 0 || c.timeout <= 0 {
+		return nil, usageErr("--poll and --request-timeout must be positive")
+	}
+	cl, err := ray.NewClient(ray.Config{Address: c.address, Headers: hs, PollInterval: c.poll, RequestTimeout: c.timeout})
+	if err != nil {
+		return nil, usageErr("--address: %v", err)
+	}
+	return cl, nil
+}
+
+// shownAddress is the address with any URL credentials redacted.
+func (c *clusterFlags) shownAddress() string {
+	u, err := url.Parse(c.address)
+	if err != nil {
+		return "the cluster"
+	}
+	return u.Redacted()
+}
+
+// clusterErr adds a hint to errors the user can act on.
+func (c *clusterFlags) clusterErr(err error) error {
+	var ne *ray.NetworkError
+	var he *ray.HTTPError
+	var je *ray.JobError
+	switch {
+	case errors.As(err, &je):
+		return &exitError{code: 1, err: err}
+	case errors.As(err, &ne):
+		return fmt.Errorf("%w\n(is the Ray dashboard listening at %s? start the head with `ray start --head --dashboard-host=0.0.0.0`)", err, c.shownAddress())
+	case errors.As(err, &he) && (he.StatusCode == 401 || he.StatusCode == 403):
+		return fmt.Errorf("%w\n(the cluster or its proxy refused the credentials; check --header)", err)
+	}
+	return err
+}
+
+func submitCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	fs := newFlagSet("submit", submitUsage, submitExamples, stdout)
+	var cf clusterFlags
+	cf.register(fs)
+	follow := fs.Bool("follow", false, "stream the job's status and logs until it ends; exit non-zero if it FAILED or STOPPED")
+	subID := fs.String("submission-id", "", "the job's submission ID (default: Ray picks raysubmit_…)")
+	stop := fs.String("stop", "", "stop the job with this submission ID instead of submitting")
+	pos, help, err := parseWithArgs(fs, args)
+	if help || err != nil {
+		if help {
+			fs.Usage()
+		}
+		return err
+	}
+	cl, err := cf.client()
+	if err != nil {
+		return err
+	}
+	if *stop != "" {
+		if len(pos) > 0 {
+			return usageErr("submit --stop takes no job folder")
+		}
+		stopped, err := cl.Stop(ctx, *stop)
+		if err != nil {
+			return cf.clusterErr(err)
+		}
+		if stopped {
+			fmt.Fprintf(stdout, "stopping job %s\n", *stop)
+		} else {
+			fmt.Fprintf(stdout, "job %s had already ended\n", *stop)
+		}
+		return nil
+	}
+	if len(pos) != 1 {
+		return usageErr("submit: want one job folder (made by workbench export ray), e.g. workbench submit --address http://head-node:8265 job/")
+	}
+	dir := pos[0]
+	req, err := ray.NewSubmitRequest(dir, map[string]string{"submitted_by": "workbench", "job_folder": filepath.Base(filepath.Clean(dir))})
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	req.SubmissionID = *subID
+	id, err := cl.Submit(ctx, req)
+	if err != nil {
+		return cf.clusterErr(err)
+	}
+	addr := cf.shownAddress()
+	fmt.Fprintf(stdout, "submitted job %s to %s\n", id, addr)
+	if !*follow {
+		fmt.Fprintf(stdout, "follow it:  workbench jobs --address %s --logs %s\nstop it:    workbench submit --address %s --stop %s\n", addr, id, addr, id)
+		return nil
+	}
+	info, err := cl.Follow(ctx, id, stdout)
+	if err != nil {
+		return cf.clusterErr(err)
+	}
+	fmt.Fprintf(stdout, "job %s %s\n", id, info.Status)
+	return nil
+}
+
+const jobsUsage = `jobs lists the jobs a Ray cluster knows (submission ID, status, start time,
+entrypoint), or with --logs ID prints one job's log so far.`
+
+const jobsExamples = `  workbench jobs --address http://head-node:8265
+  workbench jobs --address http://head-node:8265 --logs raysubmit_AbC123
+  workbench jobs --address https://ray.example.com --header 'Authorization: Bearer $RAY_TOKEN'`
+
+func jobsCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	fs := newFlagSet("jobs", jobsUsage, jobsExamples, stdout)
+	var cf clusterFlags
+	cf.register(fs)
+	logs := fs.String("logs", "", "print the log of the job with this submission ID")
+	pos, help, err := parseWithArgs(fs, args)
+	if help || err != nil {
+		if help {
+			fs.Usage()
+		}
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErr("jobs: unexpected argument %q", pos[0])
+	}
+	cl, err := cf.client()
+	if err != nil {
+		return err
+	}
+	if *logs != "" {
+		text, err := cl.Logs(ctx, *logs)
+		if err != nil {
+			return cf.clusterErr(err)
+		}
+		io.WriteString(stdout, text)
+		if text != "" && !strings.HasSuffix(text, "\n") {
+			fmt.Fprintln(stdout)
+		}
+		return nil
+	}
+	jobs, err := cl.List(ctx)
+	if err != nil {
+		return cf.clusterErr(err)
+	}
+	if len(jobs) == 0 {
+		fmt.Fprintf(stdout, "no jobs on %s\n", cf.shownAddress())
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATUS\tSTARTED\tENTRYPOINT")
+	for _, j := range jobs {
+		started := "-"
+		if j.StartTime > 0 {
+			started = time.UnixMilli(j.StartTime).UTC().Format("2006-01-02 15:04:05Z")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", j.ID(), j.Status, started, oneLine(j.Entrypoint, 60))
+	}
+	return tw.Flush()
+}
+
+// oneLine squashes s onto one line of at most n runes.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+func init() {
+	register(command{name: "export", order: 85, summary: "write a scenario as a Ray Data job folder (export ray)", run: exportCmd})
+	register(command{name: "submit", order: 86, summary: "run a job folder on a Ray cluster (Ray Jobs REST API)", run: submitCmd})
+	register(command{name: "jobs", order: 87, summary: "list a Ray cluster's jobs, or print one's logs", run: jobsCmd})
+}

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"workbench/bench"
+)
+
+func TestExportRayScenarios(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		scenario     string
+		want         []string // in main.py
+		wantMistakes bool
+	}{
+		{"optimized", []string{"BATCH_SIZE = 32", "batch_size=BATCH_SIZE", "from scenario optimized"}, false},
+		{"slow", []string{"BATCH_SIZE = 2", "# MISTAKE (model-per-batch)", "# MISTAKE (tiny-blocks)", "number of files is unknown", "write_json"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario, func(t *testing.T) {
+			t.Parallel()
+			dir := filepath.Join(t.TempDir(), "job")
+			var stdout, stderr bytes.Buffer
+			args := []string{"export", "ray", "--scenario", tt.scenario, "--model", "tiny", "--data", "s3://bucket/images/", "--out", dir}
+			if err := run(context.Background(), &stdout, &stderr, args); err != nil {
+				t.Fatalf("export: %v\nstderr: %s", err, stderr.String())
+			}
+			for _, f := range []string{"main.py", "requirements.txt", "README.md"} {
+				if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+					t.Errorf("job folder lacks %s: %v", f, err)
+				}
+			}
+			main, err := os.ReadFile(filepath.Join(dir, "main.py"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(string(main), w) {
+					t.Errorf("main.py lacks %q", w)
+				}
+			}
+			if got := strings.Contains(string(main), "# MISTAKE ("); got != tt.wantMistakes {
+				t.Errorf("main.py has MISTAKE markers = %v, want %v", got, tt.wantMistakes)
+			}
+			if !strings.Contains(stdout.String(), "workbench submit --address") {
+				t.Errorf("stdout does not show the submit command:\n%s", stdout.String())
+			}
+		})
+	}
+}
+
+func TestExportRayFromSweep(t *testing.T) {
+	t.Parallel()
+	tmp := t.TempDir()
+	results := filepath.Join(tmp, "sweep.json")
+	var recs []*bench.Record
+	for i, tput := range []float64{1800, 1840, 1850, 900, 910, 905} {
+		label, batch, rank := "batch=128", "128", 1
+		if i >= 3 {
+			label, batch, rank = "batch=8", "8", 2
+		}
+		recs = append(recs, &bench.Record{Kind: "run", Scenario: "optimized", Label: label, Repeat: i % 3, Status: "ok",
+			Throughput: tput, Params: map[string]string{"batch": batch}, Rank: rank})
+	}
+	if err := bench.WriteRecordsFile(results, recs); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(tmp, "job")
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), &stdout, &stderr, []string{"export", "ray", "--from", results, "--model", "tiny", "--data", "s3://b/i/", "--out", dir}); err != nil {
+		t.Fatalf("export: %v\nstderr: %s", err, stderr.String())
+	}
+	main, err := os.ReadFile(filepath.Join(dir, "main.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"BATCH_SIZE = 128", "batch=128 from sweep sweep.json"} {
+		if !strings.Contains(strings.Join(strings.Fields(strings.ReplaceAll(string(main), "#", "")), " "), w) {
+			t.Errorf("main.py lacks %q:\n%s", w, main)
+		}
+	}
+}
+
+// fakeRay is a loopback Ray Jobs API: one job whose status walks through
+// statuses, one step per status request.
+type fakeRay struct {
+	mu       sync.Mutex
+	statuses []string
+	polls    int
+	final    string // FAILED message
+	header   string // the last X-Ray-Token seen
+	stopped  []string
+	submits  int
+	failPost bool
+}
+
+func (f *fakeRay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.header = r.Header.Get("X-Ray-Token")
+	p := r.URL.Path
+	switch {
+	case strings.HasPrefix(p, "/api/packages/gcs/"):
+		if r.Method == http.MethodGet {
+			http.NotFound(w, r)
+		}
+	case r.Method == http.MethodPost && p == "/api/jobs/":
+		if f.failPost {
+			http.Error(w, "Traceback: RuntimeError: head node overloaded", http.StatusInternalServerError)
+			return
+		}
+		f.submits++
+		json.NewEncoder(w).Encode(map[string]string{"submission_id": "raysubmit_1", "job_id": "raysubmit_1"})
+	case r.Method == http.MethodGet && p == "/api/jobs/":
+		json.NewEncoder(w).Encode([]map[string]any{
+			{"submission_id": "raysubmit_1", "status": "RUNNING", "entrypoint": "python main.py", "start_time": 1767225600000},
+			{"job_id": "02000000", "status": "SUCCEEDED", "entrypoint": "python other.py"},
+		})
+	case r.Method == http.MethodGet && p == "/api/jobs/raysubmit_1":
+		st := f.statuses[min(f.polls, len(f.statuses)-1)]
+		f.polls++
+		msg := ""
+		if st == "FAILED" {
+			msg = f.final
+		}
+		json.NewEncoder(w).Encode(map[string]any{"submission_id": "raysubmit_1", "status": st, "message": msg, "entrypoint": "python main.py"})
+	case r.Method == http.MethodGet && p == "/api/jobs/raysubmit_1/logs":
+		logs := "starting\n"
+		if f.polls > 1 {
+			logs += "wrote 64 rows\n"
+		}
+		json.NewEncoder(w).Encode(map[string]string{"logs": logs})
+	case r.Method == http.MethodPost && p == "/api/jobs/raysubmit_1/stop":
+		f.stopped = append(f.stopped, "raysubmit_1")
+		json.NewEncoder(w).Encode(map[string]bool{"stopped": true})
+	default:
+		http.Error(w, `{"message":"no such job"}`, http.StatusNotFound)
+	}
+}
+
+// jobFolder writes the smallest folder NewSubmitRequest accepts.
+func jobFolder(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.py"), []byte("print('hi')\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "requirements.txt"), []byte("ray[data]\npillow>=9.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// The token travels in the environment, as the docs advise, so this test
+// uses t.Setenv and cannot run in parallel.
+func TestSubmitFollow(t *testing.T) {
+	const secret = "s3cr3t-token-value"
+	t.Setenv("WB_TEST_RAY_TOKEN", secret)
+	tests := []struct {
+		name     string
+		statuses []string
+		failPost bool
+		wantCode int
+		wantOut  []string
+		wantErr  string
+	}{
+		{"succeeded", []string{"PENDING", "RUNNING", "SUCCEEDED"}, false, 0, []string{"submitted job raysubmit_1", "starting\n", "wrote 64 rows\n", "job raysubmit_1 SUCCEEDED"}, ""},
+		{"failed", []string{"PENDING", "RUNNING", "FAILED"}, false, 1, []string{"starting\n"}, "raysubmit_1 FAILED"},
+		{"http 500", []string{"RUNNING"}, true, 1, nil, "500 Internal Server Error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := &fakeRay{statuses: tt.statuses, final: "driver exited with code 1", failPost: tt.failPost}
+			srv := httptest.NewServer(fake) // 127.0.0.1 only
+			defer srv.Close()
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), &stdout, &stderr, []string{"submit", "--address", srv.URL, jobFolder(t), "--follow", "--poll", "5ms",
+				"--header", "X-Ray-Token: $WB_TEST_RAY_TOKEN"})
+			code := exitCode(&stderr, err)
+			if code != tt.wantCode {
+				t.Fatalf("exit code %d, want %d (err %v)\nstdout: %s", code, tt.wantCode, err, stdout.String())
+			}
+			for _, w := range tt.wantOut {
+				if !strings.Contains(stdout.String(), w) {
+					t.Errorf("stdout lacks %q:\n%s", w, stdout.String())
+				}
+			}
+			if tt.wantErr != "" && !strings.Contains(stderr.String(), tt.wantErr) {
+				t.Errorf("stderr lacks %q:\n%s", tt.wantErr, stderr.String())
+			}
+			if strings.Count(stdout.String(), "wrote 64 rows") > 1 {
+				t.Errorf("a log line was printed twice:\n%s", stdout.String())
+			}
+			fake.mu.Lock()
+			got := fake.header
+			fake.mu.Unlock()
+			if got != secret {
+				t.Errorf("server saw header %q, want the environment's value", got)
+			}
+			if strings.Contains(stdout.String()+stderr.String(), secret) {
+				t.Errorf("the header value was printed:\nstdout: %s\nstderr: %s", stdout.String(), stderr.String())
+			}
+		})
+	}
+}
+
+func TestJobsAndStop(t *testing.T) {
+	t.Parallel()
+	fake := &fakeRay{statuses: []string{"RUNNING"}}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	tests := []struct {
+		name string
+		args []string
+		want []string
+		code int
+	}{
+		{"list", []string{"jobs", "--address", srv.URL}, []string{"ID", "STATUS", "raysubmit_1", "RUNNING", "2026-01-01 00:00:00Z", "python main.py", "02000000"}, 0},
+		{"logs", []string{"jobs", "--address", srv.URL, "--logs", "raysubmit_1"}, []string{"starting\n"}, 0},
+		{"stop", []string{"submit", "--address", srv.URL, "--stop", "raysubmit_1"}, []string{"stopping job raysubmit_1"}, 0},
+		{"unknown job", []string{"jobs", "--address", srv.URL, "--logs", "nope"}, nil, 1},
+		{"no address", []string{"jobs", "--address", ""}, nil, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := exitCode(&stderr, run(context.Background(), &stdout, &stderr, tt.args))
+			if code != tt.code {
+				t.Fatalf("exit code %d, want %d\nstderr: %s", code, tt.code, stderr.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stdout.String(), w) {
+					t.Errorf("stdout lacks %q:\n%s", w, stdout.String())
+				}
+			}
+		})
+	}
+}
