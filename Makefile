@@ -11,13 +11,14 @@ DATA     ?= data/synth
 IMAGES   ?= 200
 export CGO_ENABLED := 1
 
-.PHONY: all setup setup-gpu build run test bench memcheck vet fmt clean
+.PHONY: all setup setup-gpu build run test bench memcheck vet fmt clean tui-smoke
 
 all: build
 
 ## setup: fetch ONNX Runtime (npm) into the user's cache directory
 setup:
 	@scripts/setup-ort.sh
+	-@scripts/setup-turbo.sh
 
 ## setup-gpu: fetch the CUDA 13 build of ONNX Runtime 1.29.0 (npm) into the cache, for --device cuda/auto
 setup-gpu:
@@ -38,6 +39,10 @@ test: setup
 	$(GO) test -race $(GOFLAGS) -timeout 15m ./...
 
 BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+
+## tui-smoke: run the TUI in tmux at 160x48 on a tiny-model race and check both panes finish
+tui-smoke: setup build
+	WORKBENCH_BIN=$(abspath $(BIN)) $(GO) test $(GOFLAGS) -run TestTUIInTmux -count=1 -v .
 
 ## bench: the benchmarks, 5 runs each, summarised by benchstat (median ± spread)
 bench: setup

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,6 +66,7 @@ type jobFlags struct {
 	memBudget   string
 	preserve    bool
 	sampleHz    float64
+	decoder     string
 	scenario    string
 
 	fs *flag.FlagSet // to tell flags the user set from defaults
@@ -90,6 +92,7 @@ func (f *jobFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.gpus, "gpus", -1, "GPU limit (default: what NVML reports)")
 	fs.StringVar(&f.memBudget, "memory-budget", "", "bytes of blocks in flight, e.g. 2GiB (default 25% of RAM)")
 	fs.BoolVar(&f.preserve, "preserve-order", false, "write rows in input order")
+	fs.StringVar(&f.decoder, "decoder", "auto", "JPEG decoder: go, turbo (libjpeg-turbo with DCT scaling) or auto (turbo when it loads)")
 	fs.Float64Var(&f.sampleHz, "sample-hz", nvml.DefaultHz, "GPU and host telemetry samples per second (0 = off)")
 }
 
@@ -168,6 +171,9 @@ func (f *jobFlags) validate() error {
 		if _, err := parseBytes(f.memBudget); err != nil {
 			errs = append(errs, fmt.Errorf("--memory-budget: %w", err))
 		}
+	}
+	if !slices.Contains(vision.DecoderNames, f.decoder) {
+		errs = append(errs, fmt.Errorf("--decoder %q: want one of %s", f.decoder, strings.Join(vision.DecoderNames, ", ")))
 	}
 	if f.sampleHz < 0 || f.sampleHz > nvml.MaxHz {
 		errs = append(errs, fmt.Errorf("--sample-hz %g: want 0 (off) to %d", f.sampleHz, nvml.MaxHz))

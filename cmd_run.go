@@ -130,10 +130,17 @@ func (f *jobFlags) plan(stderr io.Writer) (*pipeline.Job, error) {
 	if f.memBudget != "" {
 		exec.Limits.ObjectStoreMemory, _ = parseBytes(f.memBudget)
 	}
+	dec, note, err := vision.SelectDecoder(f.decoder, vision.TurboOptions{})
+	if err != nil {
+		return nil, usageErr("--decoder: %v", err)
+	}
+	if f.decoder == "auto" && note != "" {
+		fmt.Fprintln(stderr, note)
+	}
 	cfg := pipeline.JobConfig{
 		Data: f.data, Images: f.images, Model: m, Session: sess,
 		BatchSize: f.batch, Blocks: f.blocks, Concurrency: conc,
-		MaxPixels: f.maxPixels, Decoder: vision.GoDecoder{}, Exec: exec,
+		MaxPixels: f.maxPixels, Decoder: dec, Exec: exec,
 	}
 	if dev.Kind == model.DeviceCUDA {
 		cfg.NumGPUs = 1

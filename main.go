@@ -86,6 +86,9 @@ func commands() []command {
 
 // run is the whole CLI, testable without a process.
 func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	if startsTUI(args) {
+		return tuiCmd(ctx, stdout, stderr, args)
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		printUsage(stdout)
 		return nil

@@ -1,0 +1,220 @@
+package tui
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/exp/teatest/v2"
+
+	"workbench/tui/backend"
+	"workbench/tui/common"
+	"workbench/tui/pages/race"
+	"workbench/tui/pages/sweep"
+	"workbench/tui/pages/tune"
+	"workbench/tui/pages/workshop"
+)
+
+// The teatest timeouts bound a broken test; no assertion depends on them.
+const patience = 10 * time.Second
+
+// probeMsg asks the running program for its screen. The program's filter
+// answers it on the event loop, so a test reads the live model without a
+// data race and without parsing the diffing renderer's output.
+type probeMsg struct{ reply chan string }
+
+func probe(m tea.Model, msg tea.Msg) tea.Msg {
+	if p, ok := msg.(probeMsg); ok {
+		p.reply <- ansi.Strip(m.(*Model).Render())
+		return nil
+	}
+	return msg
+}
+
+func start(t *testing.T, f *backend.Fake, o Options) *teatest.TestModel {
+	t.Helper()
+	o.NoColor = true
+	o.Width, o.Height = 160, 48
+	m := New(context.Background(), f, o)
+	return teatest.NewTestModel(t, m, teatest.WithInitialTermSize(160, 48),
+		teatest.WithProgramOptions(tea.WithFilter(probe)))
+}
+
+// waitFor polls the live screen until it shows text. The deadline only
+// bounds a broken test.
+func waitFor(t *testing.T, tm *teatest.TestModel, text string) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	last := ""
+	for time.Now().Before(deadline) {
+		reply := make(chan string, 1)
+		tm.Send(probeMsg{reply})
+		select {
+		case last = <-reply:
+			if strings.Contains(last, text) {
+				return
+			}
+		case <-time.After(patience):
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("screen never showed %q; last screen:\n%s", text, last)
+}
+
+func final(t *testing.T, tm *teatest.TestModel) *Model {
+	t.Helper()
+	tm.Send(keyPress("q"))
+	return tm.FinalModel(t, teatest.WithFinalTimeout(patience)).(*Model)
+}
+
+func TestRaceFromHome(t *testing.T) {
+	t.Parallel()
+	tm := start(t, &backend.Fake{}, Options{})
+	tm.Send(keyPress("enter"))
+	waitFor(t, tm, "faster than slow")
+	m := final(t, tm)
+	if m.Page() != "race" {
+		t.Fatalf("page %q, want race", m.Page())
+	}
+	r := m.Active().(*race.Model)
+	if !r.Finished() {
+		t.Fatal("race not finished")
+	}
+	s := ansi.Strip(m.Render())
+	for _, want := range []string{"optimized is", "faster than slow", "top diagnosis", "done"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("screen lacks %q:\n%s", want, s)
+		}
+	}
+}
+
+func TestRacePickAndExport(t *testing.T) {
+	t.Parallel()
+	f := &backend.Fake{}
+	tm := start(t, f, Options{})
+	// Cursor starts on A (slow); move to tiny-batch and make it B.
+	tm.Send(keyPress("down"))
+	tm.Send(keyPress("down"))
+	tm.Send(keyPress("b"))
+	tm.Send(keyPress("r"))
+	waitFor(t, tm, "than slow")
+	tm.Send(keyPress("e"))
+	waitFor(t, tm, "report written to reports/race.html")
+	m := final(t, tm)
+	s := ansi.Strip(m.Render())
+	if !strings.Contains(s, "B tiny-batch") {
+		t.Errorf("right pane is not tiny-batch:\n%s", s)
+	}
+	if len(f.Exported) != 1 || f.Exported[0] != "race" {
+		t.Errorf("exports %v, want [race]", f.Exported)
+	}
+}
+
+func TestWorkshopWalk(t *testing.T) {
+	t.Parallel()
+	f := &backend.Fake{}
+	tm := start(t, f, Options{Start: common.PageWorkshop})
+	waitFor(t, tm, "Step 1 of 4")
+	waitFor(t, tm, "result ")
+	for i := 2; i <= 4; i++ {
+		tm.Send(keyPress("space"))
+		waitFor(t, tm, "Step "+itoa(i)+" of 4")
+		waitFor(t, tm, "→ this step") // measured
+	}
+	tm.Send(keyPress("space"))
+	waitFor(t, tm, "What each fix bought")
+	tm.Send(keyPress("backspace"))
+	m := final(t, tm)
+	w := m.Active().(*workshop.Model)
+	if w.Step() != 3 {
+		t.Errorf("after backspace on the summary the step is %d, want 3", w.Step())
+	}
+}
+
+func TestTuneRunAndSave(t *testing.T) {
+	t.Parallel()
+	f := &backend.Fake{}
+	tm := start(t, f, Options{})
+	tm.Send(keyPress("t")) // tune the selected scenario (slow)
+	waitFor(t, tm, "knobs (from slow)")
+	tm.Send(keyPress("right")) // batch 1 → 2
+	waitFor(t, tm, "◂ 2 ▸")
+	tm.Send(keyPress("enter")) // run
+	waitFor(t, tm, "×1.00")    // the first history row
+	tm.Send(keyPress("right")) // batch 2 → 4
+	waitFor(t, tm, "◂ 4 ▸")
+	tm.Send(keyPress("enter"))                // run again
+	waitFor(t, tm, "2 batch=4 concurrency=1") // the second history row
+	tm.Send(keyPress("S"))                    // save the best
+	waitFor(t, tm, "saved scenarios/slow-tuned.yaml")
+	m := final(t, tm)
+	tu := m.Active().(*tune.Model)
+	if n := len(tu.History()); n != 2 {
+		t.Fatalf("history has %d trials, want 2", n)
+	}
+	if len(f.Saved) != 1 || f.Saved[0].Batch != 4 {
+		t.Errorf("saved %+v, want the batch-4 configuration (the fastest)", f.Saved)
+	}
+}
+
+func TestSweepFromForm(t *testing.T) {
+	t.Parallel()
+	tm := start(t, &backend.Fake{}, Options{})
+	tm.Send(keyPress("s"))
+	waitFor(t, tm, "batch sizes")
+	tm.Send(keyPress("enter"))
+	waitFor(t, tm, "finished")
+	m := final(t, tm)
+	s := m.Active().(*sweep.Model)
+	if s.Phase() != sweep.Finished {
+		t.Fatalf("phase %v, want finished", s.Phase())
+	}
+	if !strings.Contains(ansi.Strip(m.Render()), "best so far: batch 128, concurrency 2") {
+		t.Errorf("best cell missing:\n%s", ansi.Strip(m.Render()))
+	}
+}
+
+func TestHelpToggleAndResize(t *testing.T) {
+	t.Parallel()
+	m, _ := newApp(t, 80, 24)
+	short := m.Render()
+	m.Update(keyPress("?"))
+	full := m.Render()
+	if short == full || !strings.Contains(ansi.Strip(full), "esc") {
+		t.Errorf("? did not show the full help:\n%s", ansi.Strip(full))
+	}
+	m.Update(tea.WindowSizeMsg{Width: 160, Height: 48})
+	checkFrame(t, m.Render(), 160, 48)
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	checkFrame(t, m.Render(), 80, 24)
+}
+
+// TestQuitCancelsRuns starts a race whose run blocks until cancelled and
+// checks that q ends Run cleanly: the run sees its context end and Run
+// waits for it.
+func TestQuitCancelsRuns(t *testing.T) {
+	t.Parallel()
+	f := &backend.Fake{Gate: make(chan struct{})}
+	in, w := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(context.Background(), f, Options{Start: common.PageRace, NoColor: true, Width: 80, Height: 24},
+			tea.WithInput(in), tea.WithOutput(io.Discard), tea.WithWindowSize(80, 24))
+	}()
+	if _, err := w.Write([]byte("q")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(patience):
+		t.Fatal("Run did not return after q")
+	}
+	w.Close()
+}

@@ -1,0 +1,139 @@
+// Package backend is the TUI's narrow view of the rest of workbench: the
+// scenarios it can show, the runs and sweeps it can start, and the reports it
+// can write. The TUI depends on this interface only, so every screen can be
+// driven by a deterministic fake in tests while package main wires the real
+// engine, scenarios and reports behind it.
+package backend
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"workbench/bench"
+	"workbench/pipeline"
+)
+
+// Knobs are the settings the TUI lets a user change. Zero means "the
+// engine's default" for Blocks and IntraOp.
+type Knobs struct {
+	Batch       int
+	Concurrency int
+	Blocks      int
+	IntraOp     int
+	Device      string // "cpu" or "cuda"
+}
+
+// String renders the knobs as a configuration label, in the order the
+// reports use.
+func (k Knobs) String() string {
+	auto := func(n int) string {
+		if n == 0 {
+			return "auto"
+		}
+		return fmt.Sprint(n)
+	}
+	dev := k.Device
+	if dev == "" {
+		dev = "cpu"
+	}
+	return fmt.Sprintf("batch=%d concurrency=%d blocks=%s intra-op=%s device=%s",
+		k.Batch, k.Concurrency, auto(k.Blocks), auto(k.IntraOp), dev)
+}
+
+// Scenario is one scenario with its teaching text: the mistake it makes,
+// why that costs, and how to fix it.
+type Scenario struct {
+	Name    string
+	Title   string
+	Mistake string
+	Why     string
+	Fix     string
+	Expect  string
+	Knobs   Knobs
+}
+
+// Info is what the home screen tells the user about this machine and the
+// defaults a run will use.
+type Info struct {
+	// Device is what doctor found, e.g. "cpu · 2 cores · no NVIDIA GPU".
+	Device string
+	// GPU is true when GPU telemetry is available, so the race panes chart
+	// GPU utilisation and memory instead of CPU and RSS.
+	GPU bool
+	// Cores is the machine's logical CPU count; CPU percentages are of it.
+	Cores int
+	// Dataset and Model describe what every run reads and runs.
+	Dataset string
+	Model   string
+	Images  int
+	// Note is said once on the home screen, e.g. how long the default race
+	// takes and why its size was chosen.
+	Note string
+	// Left and Right are the default race: slow against optimized.
+	Left, Right string
+}
+
+// RunSpec is one run to start: a scenario, optionally with knobs changed.
+type RunSpec struct {
+	Scenario string
+	// Label names the run on screen and in reports.
+	Label string
+	// Knobs, when non-nil, replace the scenario's knobs.
+	Knobs *Knobs
+	// Set are further scenario knobs to set, as (YAML key, value) pairs in
+	// order, after Knobs: how a workshop step fixes one more mistake.
+	Set [][2]string
+}
+
+// SweepSpec is a grid to sweep over one scenario.
+type SweepSpec struct {
+	Scenario    string
+	Batch       []int
+	Concurrency []int
+}
+
+// Step is one step of the workshop: a run with the explanation of what it
+// changes. The first step is the slow pipeline; each later step fixes one
+// more mistake.
+type Step struct {
+	Title   string
+	Mistake string
+	Explain string
+	Spec    RunSpec
+}
+
+// Backend is everything the TUI asks of workbench. Implementations must be
+// safe for use from several goroutines; Run and Sweep are called from
+// commands, off the UI goroutine.
+type Backend interface {
+	Info() Info
+	Scenarios() []Scenario
+	// Run plans and executes one measured run, publishing snapshots and
+	// telemetry on bus while it runs. It returns when the run ends or ctx
+	// is cancelled, never leaving partial output behind.
+	Run(ctx context.Context, spec RunSpec, bus *pipeline.EventBus) (*bench.Record, error)
+	// Sweep runs the grid, calling onRecord for every record as it is
+	// made (completed, failed or skipped cells alike).
+	Sweep(ctx context.Context, spec SweepSpec, onRecord func(*bench.Record)) error
+	// Diagnose returns the top diagnosis of a record, "" when none.
+	Diagnose(rec *bench.Record) string
+	// Export writes a report of recs and returns its path. kind is
+	// "race", "sweep", "tune" or "workshop".
+	Export(kind string, recs []*bench.Record) (string, error)
+	// SaveScenario writes knobs as a scenario YAML file based on base and
+	// returns its path.
+	SaveScenario(base string, k Knobs) (string, error)
+	// Lesson returns the workshop's steps.
+	Lesson() []Step
+}
+
+// Find returns the scenario called name.
+func Find(scs []Scenario, name string) (Scenario, bool) {
+	for _, s := range scs {
+		if strings.EqualFold(s.Name, name) {
+			return s, true
+		}
+	}
+	return Scenario{}, false
+}

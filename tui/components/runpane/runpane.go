@@ -1,0 +1,422 @@
+// Package runpane is one side of a race: a live view of one run built from
+// the pipeline's event stream. It charts throughput and telemetry, shows
+// progress with an ETA, lists the operators the way Ray's progress lines do
+// with the bottleneck highlighted, and counts model loads, batches and
+// errors. It never reads a clock: everything it shows comes from events and
+// the final record, so the same events always draw the same pane.
+package runpane
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/lipgloss/v2"
+
+	"workbench/bench"
+	"workbench/nvml"
+	"workbench/pipeline"
+	"workbench/tui/common"
+	"workbench/tui/components/chart"
+)
+
+// Status is where the pane's run is.
+type Status int
+
+// Pane statuses.
+const (
+	Waiting Status = iota
+	Running
+	Done
+	Failed
+)
+
+func (s Status) String() string {
+	return [...]string{"waiting", "running", "done", "failed"}[s]
+}
+
+// Model is one run's pane.
+type Model struct {
+	common common.Common
+	// Side is the pane's mark ("A", "B"); Name the scenario; Label its
+	// knobs.
+	Side, Name, Label string
+	accent            lipgloss.Style
+	gpu               bool
+	cores             int
+
+	status               Status
+	tput, cpu, rss       chart.Model
+	gpuUtil, gpuMem      chart.Model
+	snap                 *pipeline.Snapshot
+	prevAt               time.Duration
+	prevRows             int64
+	prevOp               map[string]int64
+	opRate               map[string]float64
+	loads, batches, errs int64
+	rec                  *bench.Record
+	err                  error
+	diag                 string
+	// version counts changes; View redraws only when it or the size moved,
+	// because a bordered pane is the costliest thing on screen.
+	version   int
+	viewKey   [4]int
+	viewCache string
+}
+
+// New returns a waiting pane. gpu selects GPU charts over CPU and RSS;
+// cores scales CPU percentages to the machine.
+func New(c common.Common, side, name, label string, accent lipgloss.Style, gpu bool, cores int) Model {
+	s := c.Styles
+	m := Model{common: c, Side: side, Name: name, Label: label, accent: accent, gpu: gpu, cores: max(cores, 1),
+		prevOp: map[string]int64{}, opRate: map[string]float64{}}
+	m.tput = chart.New(c, "throughput", common.Rate, accent)
+	m.cpu = chart.New(c, "CPU", common.Pct, s.CPUChart)
+	m.cpu.Max = 100
+	m.cpu.ValueStyle = s.Util
+	m.rss = chart.New(c, "RSS", common.Bytes, s.MemChart)
+	m.gpuUtil = chart.New(c, "GPU util", common.Pct, s.CPUChart)
+	m.gpuUtil.Max = 100
+	m.gpuUtil.ValueStyle = s.Util
+	m.gpuMem = chart.New(c, "GPU mem", common.Pct, s.MemChart)
+	m.gpuMem.Max = 100
+	m.gpuMem.ValueStyle = s.MemUsed
+	return m
+}
+
+// SetCommon hands the pane new sizes and styles.
+func (m *Model) SetCommon(c common.Common) {
+	m.common = c
+	m.version++
+}
+
+// Status reports where the run is.
+func (m *Model) Status() Status { return m.status }
+
+// Start marks the run as started.
+func (m *Model) Start() {
+	m.status = Running
+	m.version++
+}
+
+// Apply folds one event into the pane.
+func (m *Model) Apply(ev pipeline.Event) {
+	m.version++
+	if ev.Snapshot != nil {
+		m.applySnapshot(ev.Snapshot)
+	}
+	switch p := ev.Payload.(type) {
+	case nvml.Sample:
+		m.applySample(p)
+	case *nvml.Sample:
+		m.applySample(*p)
+	}
+}
+
+func (m *Model) applySnapshot(s *pipeline.Snapshot) {
+	if m.status == Waiting {
+		m.status = Running
+	}
+	if dt := s.At - m.prevAt; dt > 0 {
+		m.tput.Push(float64(s.RowsDone-m.prevRows) / dt.Seconds())
+		for _, op := range s.Ops {
+			m.opRate[op.Name] = float64(op.Metrics.RowsOut-m.prevOp[op.Name]) / dt.Seconds()
+			m.prevOp[op.Name] = op.Metrics.RowsOut
+		}
+		m.prevAt, m.prevRows = s.At, s.RowsDone
+	}
+	m.loads, m.batches, m.errs = 0, 0, 0
+	for _, op := range s.Ops {
+		m.loads += op.Metrics.ConstructorCalls
+		m.errs = max(m.errs, op.Metrics.ErrorRows)
+	}
+	if n := len(s.Ops); n > 0 {
+		// Batches are the model's UDF calls: the busiest map stage's count.
+		for _, op := range s.Ops {
+			m.batches = max(m.batches, op.Metrics.Batches)
+		}
+	}
+	m.snap = s
+}
+
+func (m *Model) applySample(s nvml.Sample) {
+	m.cpu.Push(100 * s.Host.ProcCPUCores / float64(m.cores))
+	m.rss.Push(float64(s.Host.ProcRSSBytes))
+	if len(s.GPUs) > 0 {
+		g := s.GPUs[0]
+		m.gpuUtil.Push(g.GPUUtilPct)
+		if g.MemTotalBytes > 0 {
+			m.gpuMem.Push(100 * float64(g.MemUsedBytes) / float64(g.MemTotalBytes))
+		}
+	}
+}
+
+// Finish records how the run ended and its top diagnosis.
+func (m *Model) Finish(rec *bench.Record, err error, diagnosis string) {
+	m.rec, m.err, m.diag = rec, err, diagnosis
+	m.version++
+	m.status = Done
+	if err != nil {
+		m.status = Failed
+	}
+	if rec != nil {
+		m.loads, m.batches, m.errs = rec.ModelLoads, int64(rec.Batches), int64(rec.Errors)
+	}
+}
+
+// Record is the finished run's record, nil until then.
+func (m *Model) Record() *bench.Record { return m.rec }
+
+// Throughput is the run's throughput: the record's once finished, the
+// mean so far while running.
+func (m *Model) Throughput() float64 {
+	if m.rec != nil {
+		return m.rec.Throughput
+	}
+	if m.snap != nil && m.snap.At > 0 {
+		return float64(m.snap.RowsDone) / m.snap.At.Seconds()
+	}
+	return 0
+}
+
+// View renders the pane in a w×h box, border included.
+func (m *Model) View(w, h int, active bool) string {
+	a := 0
+	if active {
+		a = 1
+	}
+	key := [4]int{m.version, w, h, a}
+	if m.viewCache != "" && key == m.viewKey {
+		return m.viewCache
+	}
+	m.viewCache, m.viewKey = m.view(w, h, active), key
+	return m.viewCache
+}
+
+func (m *Model) view(w, h int, active bool) string {
+	st := m.common.Styles
+	box := st.Pane
+	if active {
+		box = st.PaneActive
+	}
+	iw, ih := w-box.GetHorizontalFrameSize(), h-box.GetVerticalFrameSize()
+	if iw < 10 || ih < 4 {
+		return common.Block("", w, h)
+	}
+	var body string
+	if ih < 22 {
+		body = m.compact(iw, ih)
+	} else {
+		body = m.full(iw, ih)
+	}
+	return box.Render(common.Block(body, iw, ih))
+}
+
+func (m *Model) title(w int) string {
+	st := m.common.Styles
+	left := m.accent.Bold(true).Render(m.Side) + " " + st.Bold.Render(m.Name)
+	var right string
+	switch m.status {
+	case Waiting:
+		right = st.Faint.Render("waiting")
+	case Running:
+		at := time.Duration(0)
+		if m.snap != nil {
+			at = m.snap.At
+		}
+		right = st.Running.Render("running " + common.Duration(at))
+	case Done:
+		right = st.OK.Render("done " + common.Duration(time.Duration(m.rec.WallSeconds*float64(time.Second))))
+	case Failed:
+		right = st.Bad.Render("failed")
+	}
+	gap := max(1, w-lipgloss.Width(left)-lipgloss.Width(right))
+	return common.Fit(left+strings.Repeat(" ", gap)+right, w)
+}
+
+func (m *Model) progress(w int) string {
+	st := m.common.Styles
+	var done, total int64
+	var at time.Duration
+	if m.snap != nil {
+		done, total, at = m.snap.RowsDone, m.snap.RowsTotal, m.snap.At
+	}
+	if m.rec != nil {
+		done, total = int64(m.rec.Images), int64(m.rec.Images)
+	}
+	frac := 0.0
+	if total > 0 {
+		frac = float64(done) / float64(total)
+	}
+	eta := "ETA ?"
+	switch {
+	case m.status == Done:
+		eta = "finished"
+	case m.status == Failed:
+		eta = "stopped"
+	case done > 0 && total > 0 && at > 0:
+		rate := float64(done) / at.Seconds()
+		eta = "ETA " + common.Duration(time.Duration(float64(total-done)/rate*float64(time.Second)))
+	}
+	text := fmt.Sprintf(" %d/%d rows · %s", done, total, eta)
+	bw := max(4, w-lipgloss.Width(text))
+	return m.accent.Render(common.Bar(frac, bw)) + st.Value.Render(common.Fit(text, w-bw))
+}
+
+func (m *Model) telemetry() (a, b *chart.Model) {
+	if m.gpu {
+		return &m.gpuUtil, &m.gpuMem
+	}
+	return &m.cpu, &m.rss
+}
+
+func (m *Model) opTable(w int, compact bool) string {
+	st := m.common.Styles
+	if m.snap == nil || len(m.snap.Ops) == 0 {
+		return st.Faint.Render("operators appear when the run starts")
+	}
+	bn := pipeline.FindBottleneck(m.snap.Ops).Op
+	if m.rec != nil && m.rec.Bottleneck != "" {
+		bn, _, _ = strings.Cut(m.rec.Bottleneck, " (")
+	}
+	cols := []common.Column{{Title: "operator"}, {Title: "state", Width: 15}, {Title: "active", Width: 6, Numeric: true},
+		{Title: "queued", Width: 7, Numeric: true}, {Title: "rows/s", Width: 8, Numeric: true}}
+	if compact {
+		cols = []common.Column{{Title: "operator"}, {Title: "state", Width: 8}, {Title: "act", Width: 3, Numeric: true},
+			{Title: "queue", Width: 5, Numeric: true}}
+	}
+	fixed := 0
+	for _, c := range cols[1:] {
+		fixed += c.Width + 1
+	}
+	cols[0].Width = max(8, w-fixed)
+	rows := make([][]string, len(m.snap.Ops))
+	bnRow := -1
+	for i, op := range m.snap.Ops {
+		mm := op.Metrics
+		name, mark := op.Name, "  "
+		if op.Name == bn {
+			mark, bnRow = "▶ ", i
+		}
+		if compact {
+			if short, ok := strings.CutPrefix(name, "MapBatches("); ok {
+				name = strings.TrimSuffix(short, ")")
+			}
+		}
+		name = mark + name
+		state := mm.State
+		if state == pipeline.StateBackpressured && mm.BackpressuredBy != "" {
+			state = "backpressured:" + mm.BackpressuredBy
+		}
+		if m.status == Done || m.status == Failed {
+			state = pipeline.StateDone
+		}
+		rows[i] = []string{name, state, fmt.Sprint(mm.TasksRunning), fmt.Sprint(mm.QueuedRows),
+			bench.FormatValue(m.opRate[op.Name], "")}
+		if compact {
+			if state != pipeline.StateDone && len(state) > 8 {
+				state = state[:7] + "…"
+			}
+			rows[i] = []string{name, state, fmt.Sprint(mm.TasksRunning), fmt.Sprint(mm.QueuedRows)}
+		}
+	}
+	return common.Table(st, cols, rows, func(i int) (lipgloss.Style, bool) {
+		return st.Highlight, i == bnRow
+	})
+}
+
+func (m *Model) counters(w int, compact bool) string {
+	st := m.common.Styles
+	loads := "model loads "
+	if compact {
+		loads = "loads "
+	}
+	errs := st.Value.Render(fmt.Sprint(m.errs))
+	if m.errs > 0 {
+		errs = st.Bad.Render(fmt.Sprint(m.errs))
+	}
+	return common.Fit(st.Label.Render(loads)+st.Value.Render(fmt.Sprint(m.loads))+
+		st.Label.Render(" · batches ")+st.Value.Render(fmt.Sprint(m.batches))+
+		st.Label.Render(" · errors ")+errs, w)
+}
+
+func (m *Model) result(w int, compact bool) string {
+	st := m.common.Styles
+	switch {
+	case m.err != nil:
+		return st.Bad.Render(common.Fit("error: "+m.err.Error(), w))
+	case m.rec != nil:
+		wall := common.Duration(time.Duration(m.rec.WallSeconds * float64(time.Second)))
+		s := st.Label.Render("result ") + m.accent.Bold(true).Render(common.Rate(m.rec.Throughput)) +
+			st.Faint.Render(fmt.Sprintf(" · %d images in %s", m.rec.Images, wall))
+		if compact {
+			s = m.accent.Bold(true).Render(common.Rate(m.rec.Throughput)) + st.Faint.Render(" in "+wall)
+		}
+		return common.Fit(s, w)
+	}
+	return ""
+}
+
+func (m *Model) full(w, h int) string {
+	st := m.common.Styles
+	ta, tb := m.telemetry()
+	half := (w - 2) / 2
+	// Room for five operators whatever this run has, so two panes side by
+	// side keep their charts and bars on the same rows.
+	opLines := 1 + 5
+	if m.snap != nil {
+		opLines = max(opLines, 1+len(m.snap.Ops))
+	}
+	// Fixed lines: title, label, blanks, chart headers, progress, table,
+	// counters, result, diagnosis. The rest goes to the charts, two thirds
+	// to throughput.
+	fixed := 2 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + opLines + 1 + 1 + 1 + 2
+	spare := max(4, h-fixed)
+	th := max(2, spare*3/5)
+	mh := max(1, spare-th)
+	tel := lipgloss.JoinHorizontal(lipgloss.Top, ta.View(half, mh), "  ", tb.View(w-2-half, mh))
+	parts := []string{
+		m.title(w),
+		st.Faint.Render(common.Fit(m.Label, w)),
+		"",
+		m.tput.View(w, th),
+		"",
+		tel,
+		"",
+		m.progress(w),
+		"",
+		common.Block(m.opTable(w, false), w, opLines),
+		"",
+		m.counters(w, false),
+		m.result(w, false),
+	}
+	if m.diag != "" {
+		parts = append(parts, lipgloss.NewStyle().Width(w).Render(st.Label.Render("diagnosis ")+st.Teaching.Render(m.diag)))
+	}
+	return strings.Join(parts, "\n")
+}
+
+func (m *Model) compact(w, h int) string {
+	st := m.common.Styles
+	ta, tb := m.telemetry()
+	opLines := 1
+	if m.snap != nil {
+		opLines += len(m.snap.Ops)
+	}
+	fixed := 1 + 1 + 1 + 1 + opLines + 1 + 1
+	th := max(1, h-fixed)
+	tel := common.Fit(st.Label.Render(ta.Title+" ")+ta.ValueStyleOr(st.Value).Render(ta.Format(ta.Last()))+
+		st.Label.Render("  "+tb.Title+" ")+tb.ValueStyleOr(st.Value).Render(tb.Format(tb.Last())), w)
+	parts := []string{
+		m.title(w),
+		m.tput.View(w, th),
+		tel,
+		m.progress(w),
+		m.opTable(w, true),
+		m.counters(w, true),
+	}
+	if r := m.result(w, true); r != "" {
+		parts = append(parts, r)
+	}
+	return strings.Join(parts, "\n")
+}

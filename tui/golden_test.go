@@ -1,0 +1,155 @@
+package tui
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"workbench/bench"
+	"workbench/tui/backend"
+	"workbench/tui/common"
+	"workbench/tui/pages/race"
+	"workbench/tui/pages/sweep"
+	"workbench/tui/pages/workshop"
+)
+
+// updating reports the -update flag, which teatest's golden package
+// already defines for the whole test binary.
+func updating() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
+
+var sizes = []struct{ w, h int }{{80, 24}, {160, 48}}
+
+// golden compares got, stripped of ANSI styling, with testdata/name.golden.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	got = ansi.Strip(got)
+	path := filepath.Join("testdata", name+".golden")
+	if updating() {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./tui -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from golden file; run go test ./tui -update and review the diff.\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+// checkFrame asserts the screen is exactly w×h cells: every line drawn in
+// full, none too wide, so a resize never leaves debris.
+func checkFrame(t *testing.T, s string, w, h int) {
+	t.Helper()
+	lines := strings.Split(s, "\n")
+	if len(lines) != h {
+		t.Errorf("screen has %d lines, want %d", len(lines), h)
+	}
+	for i, l := range lines {
+		if got := ansi.StringWidth(l); got > w {
+			t.Errorf("line %d is %d cells wide, more than %d: %q", i, got, w, ansi.Strip(l))
+		}
+	}
+}
+
+func newApp(t *testing.T, w, h int) (*Model, *backend.Fake) {
+	t.Helper()
+	f := &backend.Fake{}
+	m := New(context.Background(), f, Options{Width: w, Height: h, NoColor: true})
+	return m, f
+}
+
+// feedRace plays the fake's script into a race: all of side A and, when
+// finished, all of side B; otherwise B stops halfway.
+func feedRace(r *race.Model, f *backend.Fake, finished bool) {
+	for side, name := range []string{"slow", "optimized"} {
+		sc, _ := backend.Find(backend.FakeScenarios, name)
+		evs := backend.Script(sc.Knobs, 240, 8, 2)
+		if side == 1 && !finished {
+			evs = evs[:7]
+		}
+		r.Panes()[side].Start()
+		for _, e := range evs {
+			r.Apply(side, e)
+		}
+		if side == 0 || finished {
+			rec := backend.Record(name, sc.Knobs, 240, 8)
+			r.Panes()[side].Finish(rec, nil, f.Diagnose(rec))
+		}
+	}
+}
+
+func TestGoldenScreens(t *testing.T) {
+	t.Parallel()
+	type setup func(t *testing.T, m *Model, f *backend.Fake)
+	open := func(n common.NavMsg) setup {
+		return func(t *testing.T, m *Model, f *backend.Fake) {
+			m.Update(n) // the returned command would start runs; tests feed events instead
+		}
+	}
+	cases := []struct {
+		name string
+		prep setup
+	}{
+		{"home", func(*testing.T, *Model, *backend.Fake) {}},
+		{"race_running", func(t *testing.T, m *Model, f *backend.Fake) {
+			open(common.NavMsg{Page: common.PageRace, Left: "slow", Right: "optimized"})(t, m, f)
+			feedRace(m.Active().(*race.Model), f, false)
+		}},
+		{"race_finished", func(t *testing.T, m *Model, f *backend.Fake) {
+			open(common.NavMsg{Page: common.PageRace, Left: "slow", Right: "optimized"})(t, m, f)
+			feedRace(m.Active().(*race.Model), f, true)
+		}},
+		{"sweep_partial", func(t *testing.T, m *Model, f *backend.Fake) {
+			open(common.NavMsg{Page: common.PageSweep, Scenario: "optimized"})(t, m, f)
+			s := m.Active().(*sweep.Model)
+			batch, conc := []int{1, 8, 128, 256, 512}, []int{1, 2}
+			s.Prepare(batch, conc)
+			_ = f.Sweep(context.Background(), backend.SweepSpec{Scenario: "optimized", Batch: batch, Concurrency: conc}, s.Add)
+			// Partly filled: keep the first seven cells only.
+			s.Prepare(batch, conc)
+			n := 0
+			_ = f.Sweep(context.Background(), backend.SweepSpec{Scenario: "optimized", Batch: batch, Concurrency: conc}, func(r *bench.Record) {
+				if n < 7 {
+					s.Add(r)
+				}
+				n++
+			})
+		}},
+		{"workshop_step2", func(t *testing.T, m *Model, f *backend.Fake) {
+			open(common.NavMsg{Page: common.PageWorkshop})(t, m, f)
+			w := m.Active().(*workshop.Model)
+			for i, st := range f.Lesson()[:2] {
+				for _, e := range backend.Script(*st.Spec.Knobs, 240, 8, 2) {
+					w.Apply(i, e)
+				}
+				w.Finish(i, backend.Record(st.Spec.Scenario, *st.Spec.Knobs, 240, 8), nil)
+			}
+			w.Update(keyPress("space"))
+		}},
+	}
+	for _, c := range cases {
+		for _, sz := range sizes {
+			name := c.name + "_" + itoa(sz.w) + "x" + itoa(sz.h)
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				m, f := newApp(t, sz.w, sz.h)
+				c.prep(t, m, f)
+				m.stopAll()
+				s := m.Render()
+				checkFrame(t, s, sz.w, sz.h)
+				golden(t, name, s)
+			})
+		}
+	}
+}
