@@ -36,6 +36,8 @@ func raceCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	repeat := fs.Int("repeat", 1, "runs of each scenario, interleaved A B A B")
 	concurrent := fs.Bool("concurrent", false, "run both at once, sharing the machine")
 	warmup := fs.Int("warmup", 1, "unmeasured runs of each scenario first (model file, page cache, allocator)")
+	var th thresholdFlag
+	th.register(fs)
 	pos, help, err := parseWithArgs(fs, args)
 	if help || err != nil {
 		if help {
@@ -53,6 +55,9 @@ func raceCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error
 		return usageErr("race: --repeat %d must be at least 1 and --warmup %d at least 0", *repeat, *warmup)
 	}
 	if err := f.validate(); err != nil {
+		return err
+	}
+	if err := th.parse(); err != nil {
 		return err
 	}
 	ss, err := newScenarioSession(&f, stderr)
@@ -105,6 +110,11 @@ func raceCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error
 			return err
 		}
 		fmt.Fprintf(stdout, "\nrecords written to %s\n", f.json)
+	}
+	// Thresholds judge the second scenario, the one being raced against
+	// the first (usually optimized against slow), on its last run.
+	if last := records(runs[1]); len(last) > 0 {
+		return th.check(stderr, labels[1], last[len(last)-1].Metrics())
 	}
 	return nil
 }

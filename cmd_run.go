@@ -48,7 +48,7 @@ func runCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 		return err
 	}
 	if f.scenario != "" {
-		return runScenarioCmd(ctx, stdout, stderr, &f, *failOnError)
+		return runScenarioCmd(ctx, stdout, stderr, &f, *failOnError, &th)
 	}
 	job, err := f.plan(stderr)
 	if err != nil {

@@ -242,7 +242,7 @@ func procThreads() int64 {
 }
 
 // runScenarioCmd is `workbench run --scenario NAME|FILE.yaml`.
-func runScenarioCmd(ctx context.Context, stdout, stderr io.Writer, f *jobFlags, failOnError bool) error {
+func runScenarioCmd(ctx context.Context, stdout, stderr io.Writer, f *jobFlags, failOnError bool, th *thresholdFlag) error {
 	ss, err := newScenarioSession(f, stderr)
 	if err != nil {
 		return err
@@ -283,7 +283,7 @@ func runScenarioCmd(ctx context.Context, stdout, stderr io.Writer, f *jobFlags, 
 			return &exitError{code: 1, err: fmt.Errorf("%d images failed (--fail-on-error)", rec.Errors)}
 		}
 	}
-	return nil
+	return th.check(stderr, "this run", rec.Metrics())
 }
 
 // parseWithArgs parses flags and positional arguments in any order, so
