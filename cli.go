@@ -14,6 +14,7 @@ import (
 	"workbench/model"
 	"workbench/nvml"
 	"workbench/pipeline"
+	"workbench/scenarios"
 	"workbench/vision"
 )
 
@@ -29,13 +30,14 @@ func newFlagSet(name, usage, examples string, w io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args, turning --help into a clean exit and any other
-// problem into a usage error (exit 2).
+// parseFlags parses args, turning --help into printed usage and a clean
+// exit (help is true) and any other problem into a usage error (exit 2).
 func parseFlags(fs *flag.FlagSet, args []string) (help bool, err error) {
 	fs.SetOutput(io.Discard)
 	err = fs.Parse(args)
 	fs.SetOutput(nil)
 	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage()
 		return true, nil
 	}
 	if err != nil {
@@ -122,27 +124,6 @@ func parseConcurrency(s string) (pipeline.Concurrency, error) {
 	return pipeline.Range(a, b), nil
 }
 
-// parseBytes reads 2GiB, 512MiB, 1.5GB, 1000.
-func parseBytes(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	units := []struct {
-		suffix string
-		mult   float64
-	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"TB", 1e12}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}}
-	mult := 1.0
-	for _, u := range units {
-		if strings.HasSuffix(s, u.suffix) {
-			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
-			break
-		}
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v <= 0 {
-		return 0, fmt.Errorf("%q is not a size; use e.g. 2GiB or 512MiB", s)
-	}
-	return int64(v * mult), nil
-}
-
 // validate reports every bad flag value at once.
 func (f *jobFlags) validate() error {
 	var errs []error
@@ -168,7 +149,7 @@ func (f *jobFlags) validate() error {
 		errs = append(errs, fmt.Errorf("--max-pixels %d: must be positive", f.maxPixels))
 	}
 	if f.memBudget != "" {
-		if _, err := parseBytes(f.memBudget); err != nil {
+		if _, err := scenarios.ParseBytes(f.memBudget); err != nil {
 			errs = append(errs, fmt.Errorf("--memory-budget: %w", err))
 		}
 	}

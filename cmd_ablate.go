@@ -38,9 +38,6 @@ func ablateCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	warmup := fs.Int("warmup", 1, "unmeasured runs of optimized first (model file, page cache, allocator)")
 	pos, help, err := parseWithArgs(fs, args)
 	if help || err != nil {
-		if help {
-			fs.Usage()
-		}
 		return err
 	}
 	if len(pos) > 0 || f.scenario != "" {

@@ -30,9 +30,6 @@ func benchCmd(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	f.register(fs)
 	iters := fs.Int("iters", 10, "measured rounds (each one batch per session)")
 	if help, err := parseFlags(fs, args[1:]); help || err != nil {
-		if help {
-			fs.Usage()
-		}
 		return err
 	}
 	if err := f.validate(); err != nil {

@@ -28,9 +28,6 @@ func dataCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	out := fs.String("o", "data/synth", "output folder")
 	seed := fs.Uint64("seed", 1, "random seed")
 	if help, err := parseFlags(fs, args[1:]); help || err != nil {
-		if help {
-			fs.Usage()
-		}
 		return err
 	}
 	if *n < 1 {

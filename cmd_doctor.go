@@ -27,9 +27,6 @@ func doctorCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	ortLib := fs.String("ort-lib", "", "path to libonnxruntime.so (default: $ONNXRUNTIME_LIB, then the cache)")
 	device := fs.String("device", "auto", "the --device a run would use: cpu, cuda[:N] or auto; it decides which cached build loads")
 	if help, err := parseFlags(fs, args); help || err != nil {
-		if help {
-			fs.Usage()
-		}
 		return err
 	}
 	if fs.NArg() > 0 {

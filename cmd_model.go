@@ -7,6 +7,7 @@ import (
 	"os"
 	"text/tabwriter"
 
+	"workbench/bench"
 	"workbench/model"
 )
 
@@ -27,7 +28,7 @@ func modelCmd(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tPARAMS\tGFLOPs/IMAGE\tINPUT\tCLASSES\tPRECISION")
 		for _, z := range model.Zoo() {
-			fmt.Fprintf(tw, "%s\t%s\t%.2f\t%s\t%d\t%s\n", z.Name, groupThousands(z.Params), z.GFLOPs(), z.InputShape, z.Classes, z.Precision)
+			fmt.Fprintf(tw, "%s\t%s\t%.2f\t%s\t%d\t%s\n", z.Name, bench.GroupThousands(z.Params), z.GFLOPs(), z.InputShape, z.Classes, z.Precision)
 		}
 		tw.Flush()
 		fmt.Fprintf(stdout, "\nGFLOPs count a multiply-add as 2 operations. All zoo models: %s.\n", model.UntrainedNotice)
@@ -42,9 +43,6 @@ func modelCmd(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 			name, rest = rest[0], rest[1:]
 		}
 		if help, err := parseFlags(fs, rest); help || err != nil {
-			if help {
-				fs.Usage()
-			}
 			return err
 		}
 		if name == "" && fs.NArg() > 0 {
@@ -74,18 +72,6 @@ func modelCmd(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 		return nil
 	}
 	return usageErr("model: unknown subcommand %q; want list or export", args[0])
-}
-
-func groupThousands(n int64) string {
-	s := fmt.Sprint(n)
-	out := make([]byte, 0, len(s)+len(s)/3)
-	for i := range len(s) {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			out = append(out, ',')
-		}
-		out = append(out, s[i])
-	}
-	return string(out)
 }
 
 func init() {

@@ -40,9 +40,6 @@ func raceCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	th.register(fs)
 	pos, help, err := parseWithArgs(fs, args)
 	if help || err != nil {
-		if help {
-			fs.Usage()
-		}
 		return err
 	}
 	if len(pos) != 2 {

@@ -79,9 +79,6 @@ func exportCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	blocks := fs.Int("blocks", 0, "override_num_blocks on the cluster (default: the scenario's)")
 	pos, help, err := parseWithArgs(fs, args[1:])
 	if help || err != nil {
-		if help {
-			fs.Usage()
-		}
 		return err
 	}
 	if len(pos) > 0 {
@@ -549,9 +546,6 @@ func submitCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	stop := fs.String("stop", "", "stop the job with this submission ID instead of submitting")
 	pos, help, err := parseWithArgs(fs, args)
 	if help || err != nil {
-		if help {
-			fs.Usage()
-		}
 		return err
 	}
 	cl, err := cf.client()
@@ -614,9 +608,6 @@ func jobsCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	logs := fs.String("logs", "", "print the log of the job with this submission ID")
 	pos, help, err := parseWithArgs(fs, args)
 	if help || err != nil {
-		if help {
-			fs.Usage()
-		}
 		return err
 	}
 	if len(pos) > 0 {

@@ -29,9 +29,6 @@ func reportCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	title := fs.String("title", "", "report title (default: workbench report: FILE)")
 	files, help, err := parseWithArgs(fs, args)
 	if help || err != nil {
-		if help {
-			fs.Usage()
-		}
 		return err
 	}
 	if len(files) == 0 || len(files) > 2 {

@@ -12,6 +12,7 @@ import (
 	"workbench/bench"
 	"workbench/model"
 	"workbench/pipeline"
+	"workbench/scenarios"
 	"workbench/vision"
 )
 
@@ -33,9 +34,6 @@ func runCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 	var th thresholdFlag
 	th.register(fs)
 	if help, err := parseFlags(fs, args); help || err != nil {
-		if help {
-			fs.Usage()
-		}
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -128,7 +126,7 @@ func (f *jobFlags) plan(stderr io.Writer) (*pipeline.Job, error) {
 		exec.Limits.GPU = float64(visibleGPUs)
 	}
 	if f.memBudget != "" {
-		exec.Limits.ObjectStoreMemory, _ = parseBytes(f.memBudget)
+		exec.Limits.ObjectStoreMemory, _ = scenarios.ParseBytes(f.memBudget)
 	}
 	dec, note, err := vision.SelectDecoder(f.decoder, vision.TurboOptions{})
 	if err != nil {

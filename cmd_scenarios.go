@@ -28,9 +28,6 @@ func scenariosCmd(ctx context.Context, stdout, stderr io.Writer, args []string) 
 	fs := newFlagSet("scenarios", scenariosUsage, scenariosExamples, stderr)
 	pos, help, err := parseWithArgs(fs, args)
 	if help || err != nil {
-		if help {
-			fs.Usage()
-		}
 		return err
 	}
 	lib := scenarios.Builtin()

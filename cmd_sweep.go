@@ -328,9 +328,6 @@ func sweepCmd(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	sf.register(fs, "16..256", "1..4", "", "sweep.json")
 	fs.StringVar(&sf.search, "search", "full", "full: every cell (with early exit); quick: hill-climb, under 40% of the grid")
 	if help, err := parseFlags(fs, args); help || err != nil {
-		if help {
-			fs.Usage()
-		}
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -66,9 +66,6 @@ func tuiCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 	left := fs.String("left", "slow", "the race's left scenario (A)")
 	right := fs.String("right", "optimized", "the race's right scenario (B)")
 	if help, err := parseFlags(fs, args); help || err != nil {
-		if help {
-			fs.Usage()
-		}
 		return err
 	}
 	if fs.NArg() > 0 {

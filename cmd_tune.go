@@ -31,9 +31,6 @@ func tuneCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	sf.search = "quick"
 	yamlOut := fs.String("o", "", "write the tuned scenario YAML to FILE (default: print it)")
 	if help, err := parseFlags(fs, args); help || err != nil {
-		if help {
-			fs.Usage()
-		}
 		return err
 	}
 	if fs.NArg() > 0 {

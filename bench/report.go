@@ -235,7 +235,7 @@ func (rp *report) buildMachine() {
 			t.add(k, v)
 		}
 	}
-	add("model", fmt.Sprintf("%s, %.3g GFLOPs/image, %s params", c.Model, c.GFLOPs, groupThousands(c.Params)))
+	add("model", fmt.Sprintf("%s, %.3g GFLOPs/image, %s params", c.Model, c.GFLOPs, GroupThousands(c.Params)))
 	add("model file", c.ModelFile)
 	add("device", c.Device+" ("+f.Provider+")")
 	add("ONNX Runtime", f.ORTVersion+" "+f.ORTLibrary)

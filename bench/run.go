@@ -3,14 +3,15 @@ package bench
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
+	"sync"
 	"time"
 
 	"workbench/model"
+	"workbench/nvml"
 	"workbench/pipeline"
 )
 
@@ -40,12 +41,12 @@ type RunOptions struct {
 func Run(ctx context.Context, job *pipeline.Job, o RunOptions) (*Record, error) {
 	resetPeakRSS()
 	stopTelemetry := startTelemetry(ctx, o.SampleHz, job.Config.Exec.Bus, o.OnNoGPU)
-	cpu0 := processCPU()
+	cpu0 := pipeline.ProcessCPU()
 	t0 := time.Now()
 	err := job.Write(ctx, o.Out, o.JSON, o.TakeAll)
 	wall := time.Since(t0)
 	tel := stopTelemetry(job.Counters.ImagesInferred.Load())
-	cpu := processCPU() - cpu0
+	cpu := pipeline.ProcessCPU() - cpu0
 	rec := newRecord(job, o)
 	rec.WallSeconds = wall.Seconds()
 	rec.CPUPercent = 100 * cpu.Seconds() / wall.Seconds()
@@ -152,11 +153,25 @@ func fillFromMetrics(rec *Record, job *pipeline.Job, wall time.Duration, o RunOp
 	}
 }
 
+// inventory is probed once per process: NVML is initialised at most once
+// anyway, and the machine does not change between runs.
+var inventory = sync.OnceValue(nvml.Probe)
+
 func fingerprint(files []string, o RunOptions) Fingerprint {
+	inv := inventory()
 	fp := Fingerprint{
-		CPUModel: cpuModel(), Cores: runtime.NumCPU(), MemoryBytes: memTotal(),
+		CPUModel: inv.Host.CPUModel, Cores: inv.Host.UsableCores, MemoryBytes: int64(inv.Host.MemTotalBytes),
+		Driver:     inv.DriverVersion,
 		ORTVersion: model.Version(), ORTLibrary: model.LoadedLibrary(),
 		DatasetN: len(files), Version: o.Version, Commit: o.Commit, Time: time.Now().UTC(),
+	}
+	if len(inv.GPUs) > 0 {
+		fp.GPU = fmt.Sprintf("%d× %s", len(inv.GPUs), inv.GPUs[0].Name)
+		if inv.CUDADriverVersion != "" {
+			fp.Driver += " (CUDA " + inv.CUDADriverVersion + ")"
+		}
+	} else {
+		fp.GPU = inv.NVMLReason
 	}
 	if len(files) > 0 {
 		fp.Dataset = commonDir(files)
@@ -185,22 +200,12 @@ func commonDir(files []string) string {
 	return strings.TrimSuffix(dir, "/")
 }
 
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // resetPeakRSS resets the kernel's VmHWM for this process (clear_refs value
 // 5), so each run in one process reports its own peak.
 func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
 
 // peakRSS is VmHWM from /proc/self/status, in bytes.
 func peakRSS() int64 { return procStatusKB("/proc/self/status", "VmHWM:") * 1024 }
-
-func memTotal() int64 { return procStatusKB("/proc/meminfo", "MemTotal:") * 1024 }
 
 func procStatusKB(path, key string) int64 {
 	f, err := os.Open(path)
@@ -216,19 +221,4 @@ func procStatusKB(path, key string) int64 {
 		}
 	}
 	return 0
-}
-
-func cpuModel() string {
-	f, err := os.Open("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return runtime.GOARCH
 }

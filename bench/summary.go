@@ -14,7 +14,7 @@ func WriteSummary(w io.Writer, r *Record) {
 	if r.Notice != "" {
 		fmt.Fprintf(w, "  model      %s: %s\n", c.Model, r.Notice)
 	}
-	fmt.Fprintf(w, "  model      %s, %.2f GFLOPs/image, %s params (%s)\n", c.Model, c.GFLOPs, groupThousands(c.Params), c.ModelFile)
+	fmt.Fprintf(w, "  model      %s, %.2f GFLOPs/image, %s params (%s)\n", c.Model, c.GFLOPs, GroupThousands(c.Params), c.ModelFile)
 	fmt.Fprintf(w, "  session    ORT %s: %s\n", r.Fingerprint.ORTVersion, c.Session)
 	fmt.Fprintf(w, "  pipeline   batch %d, concurrency %s, %d read blocks\n", c.BatchSize, c.Concurrency, c.Blocks)
 	fmt.Fprintf(w, "  machine    %s, %d cores\n", r.Fingerprint.CPUModel, r.Fingerprint.Cores)
@@ -45,7 +45,8 @@ func WriteSummary(w io.Writer, r *Record) {
 	}
 }
 
-func groupThousands(n int64) string {
+// GroupThousands renders n with comma thousands separators: 25,530,472.
+func GroupThousands(n int64) string {
 	s := fmt.Sprint(n)
 	var b strings.Builder
 	for i, ch := range s {

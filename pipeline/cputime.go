@@ -18,8 +18,8 @@ func threadCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// processCPU returns the CPU time of the whole process.
-func processCPU() time.Duration {
+// ProcessCPU returns the CPU time (user+sys) the whole process has used.
+func ProcessCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

@@ -227,6 +227,40 @@ func intKnob(name string, field func(*Knobs) *int, lo int, fix string, words map
 	}
 }
 
+// floatKnob is a non-negative number knob that also accepts one word
+// standing for a sentinel value (num_gpus: auto, cpus: fit).
+func floatKnob(name string, field func(*Knobs) *float64, word string, wordValue float64, fix, help string) knobDef {
+	return knobDef{
+		name: name, help: help,
+		parse: func(k *Knobs, n *yaml.Node) error {
+			s, err := scalar(n)
+			if err != nil {
+				return err
+			}
+			if strings.EqualFold(s, word) {
+				*field(k) = wordValue
+				return nil
+			}
+			v, err := strconv.ParseFloat(s, 64)
+			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("%q is not a number or %s", s, word)
+			}
+			if v < 0 {
+				return fmt.Errorf("%g is out of range: %s", v, fix)
+			}
+			*field(k) = v
+			return nil
+		},
+		format: func(k *Knobs) string {
+			if *field(k) == wordValue {
+				return word
+			}
+			return strconv.FormatFloat(*field(k), 'g', -1, 64)
+		},
+		copy: func(dst, src *Knobs) { *field(dst) = *field(src) },
+	}
+}
+
 func wordsHint(words map[string]int) string {
 	if len(words) == 0 {
 		return ""
@@ -333,36 +367,9 @@ var knobDefs = []knobDef{
 		"ORT inter-op threads per session"),
 	enumKnob("device", func(k *Knobs) *string { return &k.Device }, []string{"cpu", "cuda", "auto"},
 		"where the model runs: cpu, cuda or auto (cuda when a GPU is visible)"),
-	{
-		name: "num_gpus",
-		help: "GPUs per inference actor (fractions share a GPU); auto = 1 on CUDA, 0 on CPU",
-		parse: func(k *Knobs, n *yaml.Node) error {
-			s, err := scalar(n)
-			if err != nil {
-				return err
-			}
-			if strings.EqualFold(s, "auto") {
-				k.NumGPUs = Auto
-				return nil
-			}
-			v, err := strconv.ParseFloat(s, 64)
-			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-				return fmt.Errorf("%q is not a number or auto", s)
-			}
-			if v < 0 {
-				return fmt.Errorf("%g is out of range: num_gpus must be 0 or more (e.g. 1, or 0.5 to share a GPU)", v)
-			}
-			k.NumGPUs = v
-			return nil
-		},
-		format: func(k *Knobs) string {
-			if k.NumGPUs == Auto {
-				return "auto"
-			}
-			return strconv.FormatFloat(k.NumGPUs, 'g', -1, 64)
-		},
-		copy: func(dst, src *Knobs) { dst.NumGPUs = src.NumGPUs },
-	},
+	floatKnob("num_gpus", func(k *Knobs) *float64 { return &k.NumGPUs }, "auto", Auto,
+		"num_gpus must be 0 or more (e.g. 1, or 0.5 to share a GPU)",
+		"GPUs per inference actor (fractions share a GPU); auto = 1 on CUDA, 0 on CPU"),
 	enumKnob("compute", func(k *Knobs) *string { return &k.Compute }, []string{"actors", "tasks"},
 		"inference pool: actors (constructor once per actor) or tasks (constructor per task)"),
 	boolKnob("model_per_batch", func(k *Knobs) *bool { return &k.ModelPerBatch },
@@ -422,36 +429,9 @@ var knobDefs = []knobDef{
 		"JPEG decoder: go, turbo (libjpeg-turbo), turbo-full (no DCT scaling) or auto (turbo when it loads)"),
 	enumKnob("graph_optimization", func(k *Knobs) *string { return &k.GraphOptimization },
 		[]string{"disabled", "basic", "extended", "all"}, "ORT graph optimisation level"),
-	{
-		name: "cpus",
-		help: "CPU limit override for the resource manager: 0 = this machine, N, or fit (cores + the inference pool)",
-		parse: func(k *Knobs, n *yaml.Node) error {
-			s, err := scalar(n)
-			if err != nil {
-				return err
-			}
-			if strings.EqualFold(s, "fit") {
-				k.CPUs = CPUsFit
-				return nil
-			}
-			v, err := strconv.ParseFloat(s, 64)
-			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-				return fmt.Errorf("%q is not a number or fit", s)
-			}
-			if v < 0 {
-				return fmt.Errorf("%g is out of range: cpus must be 0 (this machine), a positive number, or fit", v)
-			}
-			k.CPUs = v
-			return nil
-		},
-		format: func(k *Knobs) string {
-			if k.CPUs == CPUsFit {
-				return "fit"
-			}
-			return strconv.FormatFloat(k.CPUs, 'g', -1, 64)
-		},
-		copy: func(dst, src *Knobs) { dst.CPUs = src.CPUs },
-	},
+	floatKnob("cpus", func(k *Knobs) *float64 { return &k.CPUs }, "fit", CPUsFit,
+		"cpus must be 0 (this machine), a positive number, or fit",
+		"CPU limit override for the resource manager: 0 = this machine, N, or fit (cores + the inference pool)"),
 }
 
 // parseConcurrency reads N, auto, MIN-MAX or a [min, max] sequence.
