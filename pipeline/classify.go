@@ -220,25 +220,37 @@ func (j *Job) preprocess(p *vision.Preprocessor, b Block) (any, error) {
 	n := data.Len()
 	elems := j.recipe.OutputLen()
 	values := make([]float32, n*elems)
-	valid := make([]bool, n)
-	errs := make([]*string, n)
+	var valid []bool // nil while every row succeeds
+	errs := array.NewStringBuilder(memory.DefaultAllocator)
+	defer errs.Release()
+	errs.Reserve(n)
 	for i := range n {
-		if err := p.Process(data.Value(i), values[i*elems:(i+1)*elems]); err != nil {
-			msg := err.Error()
-			errs[i] = &msg
+		err := p.Process(data.Value(i), values[i*elems:(i+1)*elems])
+		if err == nil {
+			errs.AppendNull()
 			continue
 		}
-		valid[i] = true
+		if valid == nil {
+			valid = make([]bool, n)
+			for k := range i {
+				valid[k] = true
+			}
+		}
+		errs.Append(err.Error())
+	}
+	if valid != nil {
+		for i := range n {
+			valid[i] = errs.IsNull(i)
+		}
 	}
 	img := NewTensorArray(values, elems, valid)
-	shape := j.recipe.Shape()
-	field := TensorField(ImageColumn, shape[:]...)
-	errArr, _ := toArray(memory.DefaultAllocator, errs)
-	defer errArr.Release()
 	defer img.Release()
+	errArr := errs.NewArray()
+	defer errArr.Release()
+	shape := j.recipe.Shape()
 	paths := Column(b, PathColumn)
 	schema := arrow.NewSchema([]arrow.Field{
-		{Name: PathColumn, Type: paths.DataType()}, field,
+		{Name: PathColumn, Type: paths.DataType()}, TensorField(ImageColumn, shape[:]...),
 		{Name: ErrorColumn, Type: arrow.BinaryTypes.String, Nullable: true},
 	}, nil)
 	return array.NewRecordBatch(schema, []arrow.Array{paths, img, errArr}, int64(n)), nil
@@ -277,7 +289,6 @@ type inferer struct {
 	j      *Job
 	sess   *model.Session
 	logits []float32
-	input  []float32 // staging when a batch must be copied
 	top    [5]int32
 	pre    *vision.Preprocessor // only for preprocess-in-actor
 }
@@ -304,22 +315,14 @@ func (u *inferer) Close() error { return u.sess.Close() }
 func (u *inferer) Call(ctx context.Context, b Block) (any, error) {
 	m := u.j.Config.Model
 	n := int(b.NumRows())
-	var input []float32
-	var errs []*string
+	var failed arrow.Array // preprocess-in-actor only: rows that failed here
 	if u.pre != nil {
 		// preprocess-in-actor: decode and resize here, on the actor's time.
 		res, _ := u.j.preprocess(u.pre, b)
 		rb := res.(arrow.RecordBatch)
 		defer rb.Release()
 		if ec := Column(rb, ErrorColumn); ec.NullN() != ec.Len() {
-			errs = make([]*string, n)
-			s := ec.(*array.String)
-			for i := range n {
-				if s.IsValid(i) {
-					v := s.Value(i)
-					errs[i] = &v
-				}
-			}
+			failed = ec
 		}
 		b = rb
 	}
@@ -349,27 +352,69 @@ func (u *inferer) Call(ctx context.Context, b Block) (any, error) {
 	} else if err := u.forward(ctx, input, n, logits); err != nil {
 		return nil, err
 	}
-	pred := make([]int32, n)
-	conf := make([]float32, n)
-	top5 := make([][]int32, n)
-	for i := range n {
-		p, c, t := model.Classify(logits[i*k:(i+1)*k], u.top[:])
-		pred[i], conf[i], top5[i] = p, c, append([]int32(nil), t...)
-	}
 	u.j.Counters.batchDone(n, time.Since(t0))
 	u.log(b, n)
 	if u.j.Config.RowObjects {
-		rows := make(Rows, n)
-		for i := range n {
-			rows[i] = map[string]any{"predicted_class": pred[i], "confidence": conf[i], "top5": top5[i]}
+		return u.rows(logits, n, k), nil
+	}
+	return u.columns(logits, n, k, failed), nil
+}
+
+// columns builds the output batch straight into Arrow builders: no per-row
+// Go objects. Rows that failed preprocessing get null predictions.
+func (u *inferer) columns(logits []float32, n, k int, failed arrow.Array) Block {
+	mem := memory.DefaultAllocator
+	pred := array.NewInt32Builder(mem)
+	conf := array.NewFloat32Builder(mem)
+	top := array.NewListBuilder(mem, arrow.PrimitiveTypes.Int32)
+	topv := top.ValueBuilder().(*array.Int32Builder)
+	defer pred.Release()
+	defer conf.Release()
+	defer top.Release()
+	pred.Reserve(n)
+	conf.Reserve(n)
+	top.Reserve(n)
+	topv.Reserve(n * len(u.top))
+	for i := range n {
+		if failed != nil && failed.IsValid(i) {
+			pred.AppendNull()
+			conf.AppendNull()
+			top.AppendNull()
+			continue
 		}
-		return rows, nil
+		p, c, t := model.Classify(logits[i*k:(i+1)*k], u.top[:])
+		pred.Append(p)
+		conf.Append(c)
+		top.Append(true)
+		topv.AppendValues(t, nil)
 	}
-	cols := Columns{"predicted_class": pred, "confidence": conf, "top5": top5}
-	if errs != nil {
-		cols[ErrorColumn] = errs
+	cols := []arrow.Array{pred.NewArray(), conf.NewArray(), top.NewArray()}
+	fields := []arrow.Field{
+		{Name: "predicted_class", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
+		{Name: "confidence", Type: arrow.PrimitiveTypes.Float32, Nullable: true},
+		{Name: "top5", Type: arrow.ListOf(arrow.PrimitiveTypes.Int32), Nullable: true},
 	}
-	return cols, nil
+	if failed != nil {
+		failed.Retain()
+		cols = append(cols, failed)
+		fields = append(fields, arrow.Field{Name: ErrorColumn, Type: arrow.BinaryTypes.String, Nullable: true})
+	}
+	out := array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, int64(n))
+	for _, c := range cols {
+		c.Release()
+	}
+	return out
+}
+
+// rows is the row-objects mistake: one map per row, as people write
+// `[{"class": ..., "score": ...} for ...]`.
+func (u *inferer) rows(logits []float32, n, k int) Rows {
+	rows := make(Rows, n)
+	for i := range n {
+		p, c, t := model.Classify(logits[i*k:(i+1)*k], u.top[:])
+		rows[i] = map[string]any{"predicted_class": p, "confidence": c, "top5": slices.Clone(t)}
+	}
+	return rows
 }
 
 func (u *inferer) forward(ctx context.Context, in []float32, n int, logits []float32) error {
