@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"time"
@@ -60,6 +61,7 @@ type OpMetrics struct {
 
 	durations []time.Duration // task durations, bounded reservoir
 	seen      int64
+	rng       *rand.Rand
 	start     time.Time
 }
 
@@ -121,9 +123,15 @@ func (m *OpMetrics) OnTaskFinished(now time.Time, r taskResult) {
 	m.seen++
 	if len(m.durations) < maxDurations {
 		m.durations = append(m.durations, r.duration)
-	} else if i := int(uint64(m.seen*2654435761) % uint64(m.seen)); i < maxDurations {
-		// Deterministic reservoir sampling keeps quantiles unbiased.
-		m.durations[i] = r.duration
+	} else {
+		// Reservoir sampling (Algorithm R) keeps quantiles unbiased however
+		// many tasks run; a fixed seed keeps runs reproducible.
+		if m.rng == nil {
+			m.rng = rand.New(rand.NewPCG(1, 2))
+		}
+		if i := m.rng.Int64N(m.seen); i < maxDurations {
+			m.durations[i] = r.duration
+		}
 	}
 }
 

@@ -259,8 +259,8 @@ func TestConstructorFailureEndsRun(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "constructor failed: no such model") {
 		t.Fatalf("err = %v", err)
 	}
-	if _, serr := filepath.Glob(out); serr != nil {
-		t.Fatal(serr)
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(out), "*")); len(left) != 0 {
+		t.Errorf("failed run left files: %v", left)
 	}
 }
 
@@ -325,5 +325,24 @@ func TestDefaultNumBlocks(t *testing.T) {
 		if got := defaultNumBlocks(c.bytes, c.files, c.cpus); got != c.want {
 			t.Errorf("defaultNumBlocks(%d, %d, %d) = %d, want %d", c.bytes, c.files, c.cpus, got, c.want)
 		}
+	}
+}
+
+// TestTaskDurationReservoir: past the reservoir's size, later durations
+// still reach the quantiles.
+func TestTaskDurationReservoir(t *testing.T) {
+	t.Parallel()
+	var m OpMetrics
+	now := time.Now()
+	for i := range 4 * maxDurations {
+		d := time.Millisecond
+		if i >= maxDurations {
+			d = time.Second // the last three quarters are slow
+		}
+		m.OnTaskSubmitted(now)
+		m.OnTaskFinished(now, taskResult{duration: d})
+	}
+	if _, p50, _ := m.TaskDurations(); p50 != time.Second {
+		t.Errorf("p50 = %v, want 1s: the reservoir ignored later tasks", p50)
 	}
 }
