@@ -33,9 +33,15 @@ func newFlagSet(name, usage, examples string, w io.Writer) *flag.FlagSet {
 // parseFlags parses args, turning --help into printed usage and a clean
 // exit (help is true) and any other problem into a usage error (exit 2).
 func parseFlags(fs *flag.FlagSet, args []string) (help bool, err error) {
+	// Parse quietly: the flag package would print its error and the usage
+	// itself (into a discarded writer, losing the flag list). Errors are
+	// reported once, by the caller; the usage is printed here, whole.
+	out, usage := fs.Output(), fs.Usage
 	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	err = fs.Parse(args)
-	fs.SetOutput(nil)
+	fs.SetOutput(out)
+	fs.Usage = usage
 	if errors.Is(err, flag.ErrHelp) {
 		fs.Usage()
 		return true, nil

@@ -227,3 +227,28 @@ func TestRunCancelLeavesNoOutput(t *testing.T) {
 		t.Errorf("cancelled run left files: %v", ents)
 	}
 }
+
+// TestHelpShowsFlagsAndExamples: every command's --help lists its flags and
+// shows examples, once.
+func TestHelpShowsFlagsAndExamples(t *testing.T) {
+	cases := [][]string{
+		{"run"}, {"race"}, {"ablate"}, {"sweep"}, {"tune"}, {"report"}, {"doctor"},
+		{"bench", "ceiling"}, {"data", "synth"}, {"tui"}, {"submit"}, {"jobs"}, {"export", "ray"},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), &stdout, &stderr, append(c, "--help"))
+			if err != nil {
+				t.Fatalf("--help: %v", err)
+			}
+			out := stdout.String() + stderr.String()
+			if n := strings.Count(out, "Examples:"); n != 1 {
+				t.Errorf("Examples: appears %d times:\n%s", n, out)
+			}
+			if !strings.Contains(out, "\n  -") {
+				t.Errorf("no flags listed:\n%s", out)
+			}
+		})
+	}
+}
