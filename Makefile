@@ -28,10 +28,15 @@ setup-gpu:
 build:
 	$(GO) build $(GOFLAGS) -o $(BIN) .
 
-## run: set up, build, make a small synthetic dataset and run the main job
+## run: set up, build, make a small synthetic dataset, and race slow against
+## optimized: in the TUI on a terminal, headless (same race, printed) otherwise
 run: setup build
 	@[ -d $(DATA) ] || $(BIN) data synth -n $(IMAGES) -o $(DATA) --seed 1
-	$(BIN) run --data $(DATA) --model resnet18 --out results.parquet
+	@if [ -t 0 ] && [ -t 1 ]; then \
+		$(BIN) --race --data $(DATA) --model resnet18 --images $(IMAGES); \
+	else \
+		$(BIN) race slow optimized --data $(DATA) --model resnet18 --images $(IMAGES) --json results.json; \
+	fi
 
 ## test: set up, vet and run every test under the race detector
 test: setup

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,6 +40,11 @@ type RunOptions struct {
 // Run executes a planned job and measures it into a Record. A run that
 // fails returns its error and a record with Status "failed" and the reason.
 func Run(ctx context.Context, job *pipeline.Job, o RunOptions) (*Record, error) {
+	// Hand the previous run's garbage (Go and C heaps) back to the OS
+	// first: the peak is reset to the current RSS, which would otherwise
+	// include it.
+	debug.FreeOSMemory()
+	trimCHeap()
 	resetPeakRSS()
 	stopTelemetry := startTelemetry(ctx, o.SampleHz, job.Config.Exec.Bus, o.OnNoGPU)
 	cpu0 := pipeline.ProcessCPU()
