@@ -51,8 +51,9 @@ type actor struct {
 }
 
 type task struct {
-	seq int64
-	in  RefBundle
+	seq     int64
+	in      RefBundle
+	reserve int64 // output bytes reserved for it in the memory budget
 }
 
 type actorEvent struct {
@@ -377,9 +378,9 @@ func (e *StreamingExecutor) dispatch(ctx context.Context) {
 					break
 				}
 				b, _ := e.takeBundle(s)
-				e.submit(s, b, nil)
+				reserve := e.submit(s, b)
 				a.inflight++
-				a.inbox <- task{seq: b.Seq, in: b}
+				a.inbox <- task{seq: b.Seq, in: b, reserve: reserve}
 				continue
 			}
 			if !e.rm.TryAcquire(s.op.Name(), s.op.resource) {
@@ -387,9 +388,9 @@ func (e *StreamingExecutor) dispatch(ctx context.Context) {
 				break
 			}
 			b, _ := e.takeBundle(s)
-			e.submit(s, b, nil)
+			reserve := e.submit(s, b)
 			e.wg.Add(1)
-			go e.runTask(ctx, i, b)
+			go e.runTask(ctx, i, b, reserve)
 		}
 	}
 }
@@ -409,15 +410,21 @@ func (e *StreamingExecutor) retryPending(ctx context.Context) {
 	}
 }
 
-func (e *StreamingExecutor) submit(s *opState, b RefBundle, _ *actor) {
+// submit accounts a dispatched task and returns the output bytes reserved
+// for it: its input bytes times the operator's mean output/input ratio so
+// far (1 before the first task finishes). The reservation is returned to
+// the budget exactly when the task reports back.
+func (e *StreamingExecutor) submit(s *opState, b RefBundle) (reserve int64) {
 	s.running++
 	s.runningIn += b.Bytes
 	ratio := 1.0
 	if s.outSamples > 0 {
 		ratio = s.outRatio
 	}
-	s.reservedOut += int64(float64(b.Bytes) * ratio)
+	reserve = int64(float64(b.Bytes) * ratio)
+	s.reservedOut += reserve
 	s.metrics.OnTaskSubmitted(time.Now())
+	return reserve
 }
 
 // avgOutRows is the mean rows per output bundle so far (1 before any).
@@ -448,10 +455,10 @@ func (e *StreamingExecutor) opIndex(s *opState) int {
 }
 
 // runTask runs one task-pool task: constructor (if any), UDF, teardown.
-func (e *StreamingExecutor) runTask(ctx context.Context, i int, b RefBundle) {
+func (e *StreamingExecutor) runTask(ctx context.Context, i int, b RefBundle, reserve int64) {
 	defer e.wg.Done()
 	s := e.ops[i]
-	res := taskResult{op: i, seq: b.Seq, in: b, reserved: s.op.resource}
+	res := taskResult{op: i, seq: b.Seq, in: b, outReserve: reserve, reserved: s.op.resource}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	t0, cpu0 := time.Now(), threadCPU()
@@ -594,7 +601,7 @@ func (e *StreamingExecutor) runActor(ctx context.Context, i int, a *actor, inbox
 			e.actorEvts <- ev
 			// Drain until told to stop, so the scheduler never blocks on us.
 			for t := range inbox {
-				e.results <- taskResult{op: i, seq: t.seq, in: t.in, actor: a, err: ev.err}
+				e.results <- taskResult{op: i, seq: t.seq, in: t.in, outReserve: t.reserve, actor: a, err: ev.err}
 			}
 			e.actorEvts <- actorEvent{op: i, actor: a, kind: "exited"}
 			return
@@ -604,7 +611,7 @@ func (e *StreamingExecutor) runActor(ctx context.Context, i int, a *actor, inbox
 	actx := context.WithValue(ctx, actorKey{}, ActorInfo{Op: s.op.Name(), Index: a.idx, GPU: a.gpu})
 	lastPool := threadsCPU(tids)
 	for t := range inbox {
-		res := taskResult{op: i, seq: t.seq, in: t.in, actor: a}
+		res := taskResult{op: i, seq: t.seq, in: t.in, outReserve: t.reserve, actor: a}
 		t0, cpu0 := time.Now(), threadCPU()
 		blocks := s.op.process(actx, udf, t.in, &res)
 		res.out = newBundle(t.seq, blocks...)
@@ -655,17 +662,10 @@ func (e *StreamingExecutor) onResult(r taskResult) {
 	now := time.Now()
 	s.running--
 	s.runningIn -= r.in.Bytes
-	ratio := 1.0
-	if s.outSamples > 0 {
-		ratio = s.outRatio
-	}
-	s.reservedOut -= int64(float64(r.in.Bytes) * ratio)
+	s.reservedOut -= r.outReserve
 	if r.in.Bytes > 0 {
 		s.outSamples++
 		s.outRatio += (float64(r.out.Bytes)/float64(r.in.Bytes) - s.outRatio) / float64(s.outSamples)
-	}
-	if s.running == 0 {
-		s.reservedOut = 0
 	}
 	if r.actor != nil {
 		r.actor.inflight--

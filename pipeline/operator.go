@@ -183,6 +183,7 @@ type taskResult struct {
 	seq              int64
 	actor            *actor
 	in               RefBundle
+	outReserve       int64 // output bytes reserved at dispatch
 	out              RefBundle
 	err              error // fatal: ends the run
 	failed           bool  // a UDF batch failed; its rows carry the error
