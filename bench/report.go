@@ -146,7 +146,6 @@ type report struct {
 	util     *series
 	utilNote string
 	diag     []Diagnosis
-	failures table
 }
 
 type latencyRow struct {

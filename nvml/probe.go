@@ -64,9 +64,7 @@ func ProbeWith(cfg Config) Inventory {
 	}
 	defer release(cfg.NVML)
 	inv.NVMLAvailable = true
-	for _, g := range gpus {
-		inv.GPUs = append(inv.GPUs, g)
-	}
+	inv.GPUs = append(inv.GPUs, gpus...)
 	if len(gpus) > 0 {
 		inv.DriverVersion, inv.CUDADriverVersion = gpus[0].DriverVersion, gpus[0].CUDADriverVersion
 	}

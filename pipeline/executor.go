@@ -84,8 +84,6 @@ type opState struct {
 	starting     int
 	done         bool
 	blockedBy    string
-	lastState    string
-	pendingTimer bool
 }
 
 // StreamingExecutor runs a chain of MapOperators with one scheduling loop,
@@ -445,15 +443,6 @@ func (e *StreamingExecutor) freeActor(s *opState) *actor {
 	return best
 }
 
-func (e *StreamingExecutor) opIndex(s *opState) int {
-	for i, x := range e.ops {
-		if x == s {
-			return i
-		}
-	}
-	return -1
-}
-
 // runTask runs one task-pool task: constructor (if any), UDF, teardown.
 func (e *StreamingExecutor) runTask(ctx context.Context, i int, b RefBundle, reserve int64) {
 	defer e.wg.Done()
@@ -811,8 +800,8 @@ func (e *StreamingExecutor) exitedActors(s *opState) int {
 	return n
 }
 
-// retireActors closes the inboxes of a finished operator's actors, and of
-// idle actors above the pool's minimum once input is exhausted.
+// retireActors closes the inboxes of a finished operator's actors, so they
+// run their teardown (a writer commits its file) while later operators go on.
 func (e *StreamingExecutor) retireActors() {
 	for _, s := range e.ops {
 		if !s.op.actors {

@@ -93,7 +93,6 @@ type Model struct {
 	pages    map[state]page
 	help     help.Model
 	showHelp bool
-	started  bool
 }
 
 // New returns the root model. Runs started from it end when ctx does.

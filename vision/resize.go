@@ -29,18 +29,15 @@ func (k *kernel) span() (lo, hi int) {
 	return k.start[0], k.start[n-1] + k.off[n] - k.off[n-1]
 }
 
-// newKernel reproduces Pillow's precompute_coeffs and normalize_coeffs_8bpc
+// newKernelScaled reproduces Pillow's precompute_coeffs and normalize_coeffs_8bpc
 // (libImaging/Resample.c) for the bilinear filter: a triangle of radius 1
 // that, when downscaling by s, is stretched to radius s so every source
 // pixel contributes (antialiasing); upscaling is plain bilinear. Weights
 // are normalised to sum to one, then rounded to 22-bit fixed point.
 // Zero weights at either end are trimmed; they add nothing.
-func newKernel(in, out, first, n int) *kernel {
-	return newKernelScaled(in, out, first, n, float64(in)/float64(out), 0)
-}
-
-// newKernelScaled is newKernel with the source step per output sample given
-// explicitly: for an input decoded at a DCT scaling factor s, the step is
+//
+// scale is the source step per output sample, given explicitly (in/out for
+// a full decode): for an input decoded at a DCT scaling factor s, the step is
 // (full size/out)·s rather than in/out, which ⌈full·s⌉ rounding would skew.
 // shift moves every centre by that many input samples: an axis that EXIF
 // orientation flips starts at the far end of the last, partly padded,

@@ -92,7 +92,7 @@ func (m *Model) View(w int) string {
 		for _, c := range m.Cols {
 			x := m.Get(r, c)
 			var text string
-			style := lipgloss.NewStyle()
+			var style lipgloss.Style
 			switch x.Status {
 			case "":
 				text, style = "…", st.Faint
