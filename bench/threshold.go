@@ -66,7 +66,7 @@ type MetricInfo struct {
 // KnownMetrics is the registry, in the order help texts list it.
 var KnownMetrics = []MetricInfo{
 	{Name: MetricThroughput, Kind: KindRate, Unit: "img/s", HigherIsBetter: true,
-		Doc: "steady-state images per second"},
+		Doc: "images per second over the whole run (first read to last write)"},
 	{Name: MetricLatencyP50, Kind: KindDuration, Unit: UnitSeconds, Doc: "median batch latency"},
 	{Name: MetricLatencyP95, Kind: KindDuration, Unit: UnitSeconds, Doc: "95th percentile batch latency"},
 	{Name: MetricLatencyP99, Kind: KindDuration, Unit: UnitSeconds, Doc: "99th percentile batch latency"},
