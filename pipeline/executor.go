@@ -181,6 +181,11 @@ func (e *StreamingExecutor) Execute(ctx context.Context, source []RefBundle) (er
 	defer cancel()
 	e.start = time.Now()
 	e.last = e.start
+	for _, s := range e.ops {
+		// Every operator's clock starts with the execution, so time spent
+		// starved before its first input counts against the same wall.
+		s.metrics.start = e.start
+	}
 	first := e.ops[0]
 	for _, b := range source {
 		e.rowsTotal += int64(b.Rows)

@@ -37,7 +37,7 @@ type OpMetrics struct {
 	ConstructorCalls int64         `metric:"constructor_calls" group:"actors" desc:"constructor calls (model loads)"`
 	ConstructorTime  time.Duration `metric:"constructor_time" group:"actors" unit:"seconds" desc:"time spent in constructors"`
 
-	Wall         time.Duration `metric:"wall_time" group:"time" unit:"seconds" desc:"first dispatch to last completion"`
+	Wall         time.Duration `metric:"wall_time" group:"time" unit:"seconds" desc:"execution start to the operator's last completion"`
 	BusyTime     time.Duration `metric:"busy_time" group:"time" unit:"seconds" desc:"sum of task execution time"`
 	CPUTime      time.Duration `metric:"cpu_time" group:"time" unit:"seconds" desc:"CPU time of task and actor threads"`
 	StarvedTime  time.Duration `metric:"starved_time" group:"time" unit:"seconds" desc:"time with free capacity but no input"`
