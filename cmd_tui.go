@@ -16,6 +16,7 @@ import (
 	"workbench/bench"
 	"workbench/nvml"
 	"workbench/pipeline"
+	"workbench/ray"
 	"workbench/scenarios"
 	"workbench/tui"
 	"workbench/tui/backend"
@@ -27,7 +28,8 @@ const tuiUsage = `[--workshop] [flags]
 Open the terminal UI: scenarios with their teaching text, a live race of
 two scenarios side by side, tuning, sweeps and a guided workshop. With no
 flags it opens on the home screen; --race opens straight on the slow vs
-optimized race, and --workshop on the lesson.
+optimized race, --workshop on the lesson, and --jobs (with --address) on
+the jobs of a Ray cluster; with --address, c on the home screen opens them.
 
 It needs a terminal. Without one it prints help and points at the headless
 commands (race, sweep, ablate, tune), which do the same measurements.
@@ -39,7 +41,8 @@ machine with no GPU; --model tiny or --images N make it shorter.`
 const tuiExamples = `  workbench
   workbench --workshop --images 64
   workbench --race --model resnet18 --images 100
-  workbench tui --data ~/photos --model resnet50`
+  workbench tui --data ~/photos --model resnet50
+  workbench tui --jobs --address http://head-node:8265 --header 'Authorization: Bearer $RAY_TOKEN'`
 
 // tuiModel is the TUI's default model: resnet18 is heavy enough that the
 // race shows the engine's effects, light enough that slow vs optimized on
@@ -65,6 +68,9 @@ func tuiCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 	race := fs.Bool("race", false, "open on the race of --left against --right")
 	left := fs.String("left", "slow", "the race's left scenario (A)")
 	right := fs.String("right", "optimized", "the race's right scenario (B)")
+	jobsScreen := fs.Bool("jobs", false, "open on the Jobs screen of the Ray cluster at --address")
+	var cf clusterFlags
+	cf.register(fs)
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
@@ -91,8 +97,19 @@ func tuiCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 	if err != nil {
 		return err
 	}
+	if cf.address != "" {
+		cl, err := cf.client()
+		if err != nil {
+			return err
+		}
+		b.cluster = &rayJobs{cl: cl, address: cf.shownAddress()}
+	} else if *jobsScreen {
+		return usageErr("tui --jobs: --address is required (e.g. http://head-node:8265), or set RAY_ADDRESS")
+	}
 	o := tui.Options{NoColor: common.NoColorEnv()}
 	switch {
+	case *jobsScreen:
+		o.Start = common.PageJobs
 	case *workshop:
 		o.Start = common.PageWorkshop
 	case *race:
@@ -109,7 +126,8 @@ type tuiBackend struct {
 	f           *jobFlags
 	info        backend.Info
 	left, right string
-	mu          sync.Mutex // serialises runs: one measurement at a time
+	cluster     backend.Jobs // nil without --address
+	mu          sync.Mutex   // serialises runs: one measurement at a time
 	logMu       sync.Mutex
 	log         strings.Builder // engine warnings; the screen owns stderr
 }
@@ -400,4 +418,26 @@ var _ backend.Backend = (*tuiBackend)(nil)
 
 func init() {
 	register(command{name: "tui", order: 5, summary: "open the interactive workbench (the default on a terminal)", run: tuiCmd})
+}
+
+// rayJobs is the Jobs screen's view of a Ray cluster.
+type rayJobs struct {
+	cl      *ray.Client
+	address string // credentials redacted
+}
+
+func (r *rayJobs) Address() string { return r.address }
+func (r *rayJobs) List(ctx context.Context) ([]ray.JobInfo, error) {
+	return r.cl.List(ctx)
+}
+func (r *rayJobs) Logs(ctx context.Context, id string) (string, error) {
+	return r.cl.Logs(ctx, id)
+}
+
+// Jobs implements backend.JobsBackend: the cluster named by --address.
+func (b *tuiBackend) Jobs() backend.Jobs {
+	if b.cluster == nil {
+		return nil
+	}
+	return b.cluster
 }

@@ -39,6 +39,7 @@ import (
 	"workbench/tui/backend"
 	"workbench/tui/common"
 	"workbench/tui/pages/home"
+	"workbench/tui/pages/jobs"
 	"workbench/tui/pages/race"
 	"workbench/tui/pages/sweep"
 	"workbench/tui/pages/tune"
@@ -53,9 +54,10 @@ const (
 	stateTune
 	stateSweep
 	stateWorkshop
+	stateJobs
 )
 
-var stateNames = [...]string{"home", "race", "tune", "sweep", "workshop"}
+var stateNames = [...]string{"home", "race", "tune", "sweep", "workshop", "jobs"}
 
 // page is what the root needs of every page.
 type page interface {
@@ -70,8 +72,8 @@ type stopper interface{ Stop() }
 
 // Options choose where the TUI opens.
 type Options struct {
-	// Start is the first page: common.PageHome (default), PageRace or
-	// PageWorkshop.
+	// Start is the first page: common.PageHome (default), PageRace,
+	// PageWorkshop or PageJobs.
 	Start string
 	// Left and Right are the race pair for Start == PageRace; empty means
 	// the backend's default.
@@ -127,6 +129,8 @@ func (m *Model) Init() tea.Cmd {
 		return common.Nav(common.NavMsg{Page: common.PageRace, Left: l, Right: r})
 	case common.PageWorkshop:
 		return common.Nav(common.NavMsg{Page: common.PageWorkshop})
+	case common.PageJobs:
+		return common.Nav(common.NavMsg{Page: common.PageJobs})
 	}
 	return nil
 }
@@ -199,6 +203,14 @@ func (m *Model) open(n common.NavMsg) tea.Cmd {
 		w := workshop.New(c, b)
 		m.pages[stateWorkshop], m.state = w, stateWorkshop
 		return w.Start(m.ctx)
+	case common.PageJobs:
+		jb, ok := b.(backend.JobsBackend)
+		if !ok || jb.Jobs() == nil {
+			return nil
+		}
+		j := jobs.New(c, jb.Jobs())
+		m.pages[stateJobs], m.state = j, stateJobs
+		return j.Start(m.ctx)
 	}
 	return nil
 }

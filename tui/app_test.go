@@ -218,3 +218,34 @@ func TestQuitCancelsRuns(t *testing.T) {
 	}
 	w.Close()
 }
+
+// TestJobsScreenNeedsACluster: c opens the Jobs screen only when a Ray
+// cluster is configured, and esc returns home.
+func TestJobsScreenNeedsACluster(t *testing.T) {
+	for _, cluster := range []bool{false, true} {
+		f := &backend.Fake{}
+		if cluster {
+			f.Cluster = backend.NewFakeJobs()
+		}
+		m := New(context.Background(), f, Options{NoColor: true, Width: 120, Height: 30})
+		_, cmd := m.Update(tea.KeyPressMsg{Code: 'c', Text: "c"})
+		if cmd != nil {
+			if msg := cmd(); msg != nil {
+				m.Update(msg)
+			}
+		}
+		want := map[bool]string{false: "home", true: "jobs"}[cluster]
+		if m.Page() != want {
+			t.Errorf("cluster %v: c opened %q, want %q", cluster, m.Page(), want)
+		}
+		if cluster {
+			_, cmd = m.Update(tea.KeyPressMsg{Code: tea.KeyEscape})
+			if cmd != nil {
+				m.Update(cmd())
+			}
+			if m.Page() != "home" {
+				t.Errorf("esc left the Jobs screen for %q, want home", m.Page())
+			}
+		}
+	}
+}

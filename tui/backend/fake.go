@@ -26,6 +26,8 @@ type Fake struct {
 	// Gate, when set, is received from before a run's last snapshot, so a
 	// test can look at a run in flight.
 	Gate chan struct{}
+	// Cluster, when set, is the Ray cluster the Jobs screen shows.
+	Cluster *FakeJobs
 
 	mu       sync.Mutex
 	Exported []string // kinds passed to Export, in order
@@ -248,4 +250,12 @@ func (f *Fake) Lesson() []Step {
 			Spec:    RunSpec{Scenario: "step" + strconv.Itoa(i), Label: titles[i], Knobs: &ks[i]}}
 	}
 	return out
+}
+
+// Jobs implements JobsBackend: the fake cluster, or none.
+func (f *Fake) Jobs() Jobs {
+	if f.Cluster == nil {
+		return nil
+	}
+	return f.Cluster
 }

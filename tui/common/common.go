@@ -56,6 +56,7 @@ const (
 	PageTune     = "tune"
 	PageSweep    = "sweep"
 	PageWorkshop = "workshop"
+	PageJobs     = "jobs"
 )
 
 // NavMsg asks the root model to open a page. Left and Right name the

@@ -8,7 +8,7 @@ import "charm.land/bubbles/v2/key"
 type KeyMap struct {
 	Quit, Help, Back, Tab, ShiftTab, Up, Down, Left, Right, Enter key.Binding
 	// Home screen.
-	Race, Tune, Sweep, Workshop, Pick key.Binding
+	Race, Tune, Sweep, Workshop, Jobs, Pick key.Binding
 	// Running screens.
 	Export, Rerun, Save, Next, Prev key.Binding
 }
@@ -34,6 +34,7 @@ func NewKeyMap() *KeyMap {
 		Tune:     b([]string{"t"}, "t", "tune"),
 		Sweep:    b([]string{"s"}, "s", "sweep"),
 		Workshop: b([]string{"w"}, "w", "workshop"),
+		Jobs:     b([]string{"c"}, "c", "Ray cluster jobs"),
 		Pick:     b([]string{"a", "b"}, "a/b", "pick left/right"),
 
 		Export: b([]string{"e"}, "e", "export report"),

@@ -23,11 +23,15 @@ type Model struct {
 	cursor    int
 	left      int
 	right     int
+	jobs      bool // a Ray cluster is configured
 }
 
 // New returns the home screen with the backend's default race marked.
 func New(c common.Common, b backend.Backend) *Model {
 	m := &Model{common: c, info: b.Info(), scenarios: b.Scenarios(), left: -1, right: -1}
+	if jb, ok := b.(backend.JobsBackend); ok {
+		m.jobs = jb.Jobs() != nil
+	}
 	for i, s := range m.scenarios {
 		switch s.Name {
 		case m.info.Left:
@@ -90,6 +94,8 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		return common.Nav(common.NavMsg{Page: common.PageSweep, Scenario: m.Selected().Name})
 	case key.Matches(msgk, k.Workshop):
 		return common.Nav(common.NavMsg{Page: common.PageWorkshop})
+	case key.Matches(msgk, k.Jobs) && m.hasJobs():
+		return common.Nav(common.NavMsg{Page: common.PageJobs})
 	}
 	return nil
 }
@@ -97,8 +103,14 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 // Help lists the home screen's keys.
 func (m *Model) Help() common.Help {
 	k := m.common.Keys
+	if m.hasJobs() {
+		return k.PageHelp(k.Up, k.Down, k.Pick, k.Race, k.Tune, k.Sweep, k.Workshop, k.Jobs)
+	}
 	return k.PageHelp(k.Up, k.Down, k.Pick, k.Race, k.Tune, k.Sweep, k.Workshop)
 }
+
+// hasJobs reports whether a Ray cluster is configured (--address).
+func (m *Model) hasJobs() bool { return m.jobs }
 
 // View renders the screen in width × height cells.
 func (m *Model) View(width, height int) string {
