@@ -137,26 +137,46 @@ func fillFromMetrics(rec *Record, job *pipeline.Job, wall time.Duration, o RunOp
 	if l, err := LatencyPercentiles(lat); err == nil {
 		rec.LatencyP50, rec.LatencyP95, rec.LatencyP99 = l.P50.Seconds(), l.P95.Seconds(), l.P99.Seconds()
 	}
-	rec.SteadyTput = rec.Throughput
-	cfg := WindowConfig{Warmup: o.Warmup, Window: o.Window}
+	var warn string
+	rec.Windows, rec.SteadyTput, rec.Stable, warn = steadyState(events, wall, WindowConfig{Warmup: o.Warmup, Window: o.Window})
+	if rec.SteadyTput == 0 {
+		rec.SteadyTput = rec.Throughput
+	}
+	if warn != "" {
+		rec.Warnings = append(rec.Warnings, warn)
+	}
+}
+
+// steadyState cuts a run's batch completions into windows and judges them.
+// With no window length given it uses up to twelve windows over the run,
+// but never so short that a window holds fewer than about three batches: a
+// window's throughput counts the batches that finished in it, so shorter
+// windows read as 0 or a multiple of one batch, not a rate. With fewer than
+// three windows it returns no windows and says why.
+func steadyState(events []Event, wall time.Duration, cfg WindowConfig) (windows []float64, steady float64, stable bool, warn string) {
 	if cfg.Window == 0 {
-		// Ten windows over the run, so the stability rule has something to
-		// judge even for short runs.
-		cfg.Window = max(wall/12, 10*time.Millisecond)
+		perBatch := wall
+		if len(events) > 0 {
+			perBatch = wall / time.Duration(len(events))
+		}
+		cfg.Window = max(wall/12, 3*perBatch, 10*time.Millisecond)
 	}
 	if cfg.Warmup == 0 {
 		cfg.Warmup = cfg.Window
 	}
-	if ws, err := Windows(events, cfg); err == nil && len(ws) > 0 {
-		rec.Windows = Throughputs(ws)
-		rec.SteadyTput = SteadyThroughput(ws)
-		rec.Stable = Stable(ws)
-	} else if err != nil {
-		rec.Warnings = append(rec.Warnings, "steady state: "+err.Error())
+	ws, err := Windows(events, cfg)
+	switch {
+	case err != nil:
+		return nil, 0, false, "steady state: " + err.Error()
+	case len(ws) < StabilityWindows:
+		return nil, 0, false, fmt.Sprintf("steady state: only %d batches, too few for %d windows of 3 or more; "+
+			"throughput is the whole run's and stability is unknown (use more images)", len(events), StabilityWindows)
 	}
-	if !rec.Stable {
-		rec.Warnings = append(rec.Warnings, "unstable: the last 3 throughput windows differ by more than 10%")
+	stable = Stable(ws)
+	if !stable {
+		warn = "unstable: the last 3 throughput windows differ by more than 10%"
 	}
+	return Throughputs(ws), SteadyThroughput(ws), stable, warn
 }
 
 // inventory is probed once per process: NVML is initialised at most once

@@ -258,7 +258,8 @@ func (m *Model) footer(w int) string {
 func Verdict(nameA, nameB string, a, b *bench.Record) string {
 	wa, wb := windows(a), windows(b)
 	sa, sb := bench.Summarize(wa, bench.DefaultConfidence), bench.Summarize(wb, bench.DefaultConfidence)
-	if sa.Center <= 0 || sb.Center <= 0 || math.IsNaN(sa.Center) || math.IsNaN(sb.Center) {
+	if len(wa) < bench.StabilityWindows || len(wb) < bench.StabilityWindows ||
+		sa.Center <= 0 || sb.Center <= 0 || math.IsNaN(sa.Center) || math.IsNaN(sb.Center) {
 		// Too short a run for windows: compare whole-run throughput.
 		if a.Throughput > 0 && b.Throughput > 0 {
 			return fmt.Sprintf("%s %s vs %s %s: %.2f× (whole runs; too short for a spread)", nameA, common.Rate(a.Throughput),
