@@ -11,8 +11,9 @@
 //
 // The TUI never blocks the engine. Every run publishes on its own event bus;
 // a screen subscribes with a buffer (the bus drops events rather than wait)
-// and folds what is queued into its models on a 100ms tick, so however fast
-// snapshots arrive the screen redraws at most ten times a second.
+// and folds what is queued into its models once a second (common.TickInterval),
+// so however fast snapshots arrive the screen redraws for them once a
+// second, well under the ten-a-second ceiling.
 //
 // Charts are ntcharts v2 sparklines. The sweep heatmap is drawn with
 // lipgloss rather than ntcharts' heatmap, which plots a continuous field: a
