@@ -113,11 +113,18 @@ func (m *Model) Apply(ev pipeline.Event) {
 	}
 }
 
+// minRateInterval is the shortest span a throughput point is computed over.
+const minRateInterval = 100 * time.Millisecond
+
 func (m *Model) applySnapshot(s *pipeline.Snapshot) {
 	if m.status == Waiting {
 		m.status = Running
 	}
-	if dt := s.At - m.prevAt; dt > 0 {
+	// A rate over a sliver of time is noise: the final snapshot follows the
+	// previous one by milliseconds and carries the writer's last block, so
+	// it would chart as a spike that flattens the rest. Such a snapshot
+	// updates the counters but adds no chart point.
+	if dt := s.At - m.prevAt; dt >= minRateInterval {
 		m.tput.Push(float64(s.RowsDone-m.prevRows) / dt.Seconds())
 		for _, op := range s.Ops {
 			m.opRate[op.Name] = float64(op.Metrics.RowsOut-m.prevOp[op.Name]) / dt.Seconds()
