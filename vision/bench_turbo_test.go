@@ -100,25 +100,10 @@ func BenchmarkDecoders(b *testing.B) {
 	b.Run("impl=turbo-anyscale+fused", func(b *testing.B) {
 		benchPreprocess(b, turboWith(b, TurboOptions{AnyScale: true}))
 	})
-	// The resize-crop-normalise step alone, from a decoded 500×375 buffer.
-	b.Run("impl=fused-resample-only", func(b *testing.B) {
-		_, data := benchSet(b)
-		p := NewPreprocessor(RecipeFor(224, 224), 0)
-		p.SetDecoder(turboOrSkip(b, true))
-		dst := make([]float32, p.Recipe().OutputLen())
-		if err := p.Process(data[0], dst); err != nil {
-			b.Fatal(err)
-		}
-		src := append([]byte(nil), p.full[:3*500*375]...)
-		g := p.plan(500, 375, 500, 375, scaleFactor{1, 1}, 1)
-		b.ReportAllocs()
-		cpu := startCPU()
-		for b.Loop() {
-			p.resample(&g, src, 3*500, 0, 0, dst)
-		}
-		cpu.report(b)
-		reportImgPerSec(b)
-	})
+	// The resize-crop-normalise step alone, from a decoded 500×375 buffer:
+	// the native (C) resampler the fused path uses, and the Go one.
+	b.Run("impl=fused-resample-only", func(b *testing.B) { benchResample(b, true) })
+	b.Run("impl=go-resample-only", func(b *testing.B) { benchResample(b, false) })
 	// In-process reference: libjpeg-turbo full-size decode to RGB alone,
 	// what djpeg does minus process start-up and output.
 	b.Run("impl=turbo-decode-only", func(b *testing.B) {
@@ -181,6 +166,29 @@ func BenchmarkDecoders(b *testing.B) {
 			return []string{f, "--size", "100000x256", "--vips-concurrency", "1", "-o", out}
 		})
 	})
+}
+
+func benchResample(b *testing.B, native bool) {
+	_, data := benchSet(b)
+	p := NewPreprocessor(RecipeFor(224, 224), 0)
+	p.SetDecoder(turboOrSkip(b, true))
+	dst := make([]float32, p.Recipe().OutputLen())
+	if err := p.Process(data[0], dst); err != nil {
+		b.Fatal(err)
+	}
+	src := append([]byte(nil), p.full[:3*500*375]...)
+	g := p.plan(500, 375, 500, 375, scaleFactor{1, 1}, 1)
+	b.ReportAllocs()
+	cpu := startCPU()
+	for b.Loop() {
+		if native {
+			p.resampleNative(&g, src, 3*500, 0, 0, dst)
+		} else {
+			p.resampleGo(&g, src, 3*500, 0, 0, dst)
+		}
+	}
+	cpu.report(b)
+	reportImgPerSec(b)
 }
 
 // benchExec runs tool once per image of the set and reports img/s (wall)

@@ -48,13 +48,13 @@ func (p *Preprocessor) processTurbo(td *TurboDecoder, data []byte, dst []float32
 	iw, ih := upright(sw, sh, o)
 	g := p.plan(ow, oh, iw, ih, sf, o)
 	if o == 1 {
-		p.resample(&g, buf, 3*sw, 0, 0, dst)
+		p.resampleNative(&g, buf, 3*sw, 0, 0, dst)
 		return nil
 	}
 	bw, bh := g.x1-g.x0, g.y1-g.y0
 	src := grow(&p.src, 3*bw*bh)
 	orientWindow(buf, sw, sh, o, g.x0, g.y0, g.x1, g.y1, src)
-	p.resample(&g, src, 3*bw, g.x0, g.y0, dst)
+	p.resampleNative(&g, src, 3*bw, g.x0, g.y0, dst)
 	return nil
 }
 

@@ -218,7 +218,7 @@ func (p *Preprocessor) apply(img image.Image, o int, dst []float32) {
 		orientWindow(full, sw, sh, o, x0, y0, x1, y1, src)
 		p.trim()
 	}
-	p.resample(&g, src, 3*bw, x0, y0, dst)
+	p.resampleGo(&g, src, 3*bw, x0, y0, dst)
 }
 
 // upright returns the displayed size of a w×h image stored with EXIF
@@ -304,13 +304,13 @@ func (p *Preprocessor) plan(ow, oh, iw, ih int, sf scaleFactor, o int) resampleP
 	return g
 }
 
-// resample runs the two-pass resize over the plan's source window and
+// resampleGo runs the two-pass resize over the plan's source window and
 // writes the normalised CHW crop into dst. src holds packed RGB rows stride
 // bytes apart whose first pixel is source pixel (ox, oy); it must cover the
 // plan's window. This is the fused step: the horizontal pass reads only the
 // rows and columns the crop needs, the vertical pass normalises through the
 // lookup tables and stores each output once, straight into dst.
-func (p *Preprocessor) resample(g *resamplePlan, src []byte, stride, ox, oy int, dst []float32) {
+func (p *Preprocessor) resampleGo(g *resamplePlan, src []byte, stride, ox, oy int, dst []float32) {
 	r := p.recipe
 	kv, kh := g.kv, g.kh
 	y0, y1 := g.y0, g.y1
@@ -351,14 +351,7 @@ func (p *Preprocessor) resample(g *resamplePlan, src []byte, stride, ox, oy int,
 	// Vertical pass, normalisation and CHW layout.
 	plane := r.CropH * r.CropW
 	out := dst[:3*plane]
-	if r0 > top || r1 < top+r.CropH || c0 > left || c1 < left+r.CropW {
-		for c := range 3 {
-			pad := p.lut[c][0]
-			for i := range plane {
-				out[c*plane+i] = pad
-			}
-		}
-	}
+	p.padCrop(g, out)
 	// Each output row is a weighted sum of whole intermediate rows: all taps
 	// but the last accumulate row by row into acc (a loop the compiler
 	// keeps free of bounds checks), the last is folded into the loop that
@@ -389,6 +382,22 @@ func (p *Preprocessor) resample(g *resamplePlan, src []byte, stride, ox, oy int,
 			rc[j] = lr[clip8(a[0]+int32(l[0])*kl)]
 			gc[j] = lg[clip8(a[1]+int32(l[1])*kl)]
 			bc[j] = lb[clip8(a[2]+int32(l[2])*kl)]
+		}
+	}
+}
+
+// padCrop fills the whole output with the normalised value of black when
+// part of the crop lies outside the resized image (an image smaller than
+// the crop), before the resampler writes the part inside.
+func (p *Preprocessor) padCrop(g *resamplePlan, dst []float32) {
+	r := p.recipe
+	if g.r0 > g.top || g.r1 < g.top+r.CropH || g.c0 > g.left || g.c1 < g.left+r.CropW {
+		plane := r.CropH * r.CropW
+		for c := range 3 {
+			clear := dst[c*plane : (c+1)*plane]
+			for i := range clear {
+				clear[i] = p.lut[c][0]
+			}
 		}
 	}
 }
