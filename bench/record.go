@@ -29,26 +29,29 @@ type Record struct {
 	Config      RunConfig   `json:"config"`
 	Fingerprint Fingerprint `json:"fingerprint"`
 
-	Images        int        `json:"images"`
-	Errors        int        `json:"errors"`
-	WallSeconds   float64    `json:"wall_seconds"`
-	Throughput    float64    `json:"throughput"`        // images/s over the whole run
-	SteadyTput    float64    `json:"steady_throughput"` // images/s after warm-up
-	Stable        bool       `json:"stable"`
-	Windows       []float64  `json:"windows,omitempty"` // per-window images/s
-	TTFRSeconds   float64    `json:"ttfr_seconds"`
-	LatencyP50    float64    `json:"latency_p50"`
-	LatencyP95    float64    `json:"latency_p95"`
-	LatencyP99    float64    `json:"latency_p99"`
-	CPUPercent    float64    `json:"cpu_pct"` // process CPU time over wall time, 100 = one core
-	PeakRSS       int64      `json:"peak_rss"`
-	ModelLoads    int64      `json:"model_loads"`
-	ForwardPasses int64      `json:"forward_passes"`
-	Batches       int        `json:"batches"`
-	CeilingTput   float64    `json:"ceiling_throughput,omitempty"`
-	Bottleneck    string     `json:"bottleneck"`
-	Ops           []OpRecord `json:"ops"`
-	Warnings      []string   `json:"warnings,omitempty"`
+	Images        int       `json:"images"`
+	Errors        int       `json:"errors"`
+	WallSeconds   float64   `json:"wall_seconds"`
+	Throughput    float64   `json:"throughput"`        // images/s over the whole run
+	SteadyTput    float64   `json:"steady_throughput"` // images/s after warm-up
+	Stable        bool      `json:"stable"`
+	Windows       []float64 `json:"windows,omitempty"` // per-window images/s
+	TTFRSeconds   float64   `json:"ttfr_seconds"`
+	LatencyP50    float64   `json:"latency_p50"`
+	LatencyP95    float64   `json:"latency_p95"`
+	LatencyP99    float64   `json:"latency_p99"`
+	CPUPercent    float64   `json:"cpu_pct"` // process CPU time over wall time, 100 = one core
+	PeakRSS       int64     `json:"peak_rss"`
+	ModelLoads    int64     `json:"model_loads"`
+	ForwardPasses int64     `json:"forward_passes"`
+	Batches       int       `json:"batches"`
+	// TensorPool summarises the batch tensor pool (buffers mapped, reuses,
+	// pinning); empty when the run made a fresh tensor per batch.
+	TensorPool  string     `json:"tensor_pool,omitempty"`
+	CeilingTput float64    `json:"ceiling_throughput,omitempty"`
+	Bottleneck  string     `json:"bottleneck"`
+	Ops         []OpRecord `json:"ops"`
+	Warnings    []string   `json:"warnings,omitempty"`
 
 	// Telemetry is filled by the nvml sampler when it runs.
 	Telemetry *Telemetry `json:"telemetry,omitempty"`

@@ -123,6 +123,9 @@ func fillFromMetrics(rec *Record, job *pipeline.Job, wall time.Duration, o RunOp
 	}
 	rec.ModelLoads = job.Counters.ModelLoads.Load()
 	rec.ForwardPasses = job.Counters.ForwardPasses.Load()
+	if ts, ok := job.TensorStats(); ok {
+		rec.TensorPool = ts.String()
+	}
 	batches := job.Counters.Batches()
 	rec.Batches = len(batches)
 	if len(batches) > 0 {

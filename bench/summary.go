@@ -32,6 +32,9 @@ func WriteSummary(w io.Writer, r *Record) {
 		FormatValue(r.LatencyP50, UnitSeconds), FormatValue(r.LatencyP95, UnitSeconds), FormatValue(r.LatencyP99, UnitSeconds))
 	fmt.Fprintf(w, "  resources  CPU %.0f%% (100%% = one core), peak RSS %s, model loads %d, forward passes %d\n",
 		r.CPUPercent, FormatValue(float64(r.PeakRSS), UnitBytes), r.ModelLoads, r.ForwardPasses)
+	if r.TensorPool != "" {
+		fmt.Fprintf(w, "  tensors    %s\n", r.TensorPool)
+	}
 	fmt.Fprintf(w, "\n  %-12s %6s %9s %9s %9s %9s %9s %6s\n", "stage", "tasks", "busy", "cpu", "starved", "backpres", "pending", "util")
 	for _, o := range r.Ops {
 		fmt.Fprintf(w, "  %-12s %6d %9s %9s %9s %9s %9s %5.0f%%\n", o.Name, o.Tasks,

@@ -337,3 +337,22 @@ func TestCUDAPluginChild(t *testing.T) {
 	}
 	fmt.Println("PROBE:", err)
 }
+
+// TestCUDAPinnerMissing: without a CUDA runtime the pinner says which
+// libraries it tried and why, so the run can go on with pageable copies.
+func TestCUDAPinnerMissing(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "libcudart.so.13")
+	_, err := NewCUDAPinner(missing, "libwb-no-such-cudart.so")
+	if err == nil {
+		t.Fatal("a pinner from missing libraries loaded")
+	}
+	for _, want := range []string{missing, "libwb-no-such-cudart.so", "pageable"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
+		}
+	}
+	// A library that loads but is not the CUDA runtime is refused by name.
+	if _, err := NewCUDAPinner("libc.so.6"); err == nil || !strings.Contains(err.Error(), "cudaHostRegister") {
+		t.Errorf("libc as a CUDA runtime: %v", err)
+	}
+}

@@ -74,6 +74,16 @@ type JobConfig struct {
 
 	MaxPixels int64
 	Decoder   vision.Decoder
+	// TensorPool assembles batch tensors in a TensorPool (reused, off the
+	// Go heap, pinned by Pinner when one is set) rather than in a fresh
+	// slice per batch. The job makes the pool when it starts writing and
+	// closes it when it ends.
+	TensorPool bool
+	Pinner     Pinner
+	// InFlightPerActor is Ray's max_tasks_in_flight_per_actor for the
+	// inference pool: how many batches wait, assembled, on each actor while
+	// it runs one. 0 keeps the engine's default (2).
+	InFlightPerActor int
 
 	Exec ExecutionOptions
 }
@@ -128,6 +138,7 @@ type Job struct {
 	Dataset  *Dataset
 	Counters *Counters
 	recipe   vision.Recipe
+	tensors  *TensorPool // nil unless Config.TensorPool
 }
 
 // NewJob plans the job. It validates the configuration but runs nothing.
@@ -148,6 +159,9 @@ func NewJob(c JobConfig) (*Job, error) {
 		c.Concurrency = Fixed(1)
 	}
 	j := &Job{Config: c, Counters: &Counters{}, recipe: vision.RecipeFor(c.Model.InputH, c.Model.InputW)}
+	if c.TensorPool {
+		j.tensors = NewTensorPool(0, c.Pinner)
+	}
 	var ds *Dataset
 	read := ReadOptions{OverrideNumBlocks: c.Blocks, Limit: c.Images}
 	if c.Files != nil {
@@ -169,6 +183,9 @@ func NewJob(c JobConfig) (*Job, error) {
 // Write executes the job into a Parquet (or, with json, JSON lines) file.
 func (j *Job) Write(ctx context.Context, out string, json, takeAll bool) error {
 	j.Counters.begin()
+	if j.tensors != nil {
+		defer j.tensors.Close()
+	}
 	o := WriteOptions{Schema: OutputSchema, Materialize: takeAll}
 	if n := j.Config.Model.Notice(); n != "" {
 		o.Metadata = map[string]string{"workbench.notice": n, "workbench.model": j.Config.Model.Name}
@@ -219,7 +236,17 @@ func (j *Job) preprocess(p *vision.Preprocessor, b Block) (any, error) {
 	data := Column(b, DataColumn).(*array.Binary)
 	n := data.Len()
 	elems := j.recipe.OutputLen()
-	values := make([]float32, n*elems)
+	var values []float32
+	var buf *memory.Buffer
+	if j.tensors != nil {
+		var err error
+		if values, buf, err = j.tensors.Floats(n * elems); err != nil {
+			return nil, err
+		}
+	} else {
+		values = make([]float32, n*elems)
+		buf = memory.NewBufferBytes(arrow.Float32Traits.CastToBytes(values))
+	}
 	var valid []bool // nil while every row succeeds
 	errs := array.NewStringBuilder(memory.DefaultAllocator)
 	defer errs.Release()
@@ -243,7 +270,7 @@ func (j *Job) preprocess(p *vision.Preprocessor, b Block) (any, error) {
 			valid[i] = errs.IsNull(i)
 		}
 	}
-	img := NewTensorArray(values, elems, valid)
+	img := newTensorArray(buf, elems, valid)
 	defer img.Release()
 	errArr := errs.NewArray()
 	defer errArr.Release()
@@ -280,6 +307,8 @@ func (j *Job) inferenceStage() MapOptions {
 	o.FnConstructor = func(ctx context.Context) (UDF, error) { return j.newInferer(ctx) }
 	if j.Config.InferenceTasks {
 		o.Compute = TaskPool{Size: j.Config.Concurrency.Max}
+	} else if j.Config.InFlightPerActor > 0 {
+		o.Compute = ActorPool{MaxTasksInFlightPerActor: j.Config.InFlightPerActor}
 	}
 	return o
 }
@@ -444,6 +473,15 @@ func (u *inferer) log(b Block, n int) {
 			fmt.Fprintf(w, "inference: processed %d images, last %s\n", seen, paths.Value(i))
 		}
 	}
+}
+
+// TensorStats reports what the tensor pool did; ok is false when the job
+// ran without one.
+func (j *Job) TensorStats() (s TensorPoolStats, ok bool) {
+	if j.tensors == nil {
+		return s, false
+	}
+	return j.tensors.Stats(), true
 }
 
 // Errors counts output rows that carry an error.

@@ -66,6 +66,12 @@ type Knobs struct {
 	Precision         string // fp32 or fp16
 	Decoder           string // a vision.DecoderNames value
 	GraphOptimization string // disabled, basic, extended or all
+	// TensorPool assembles batch tensors in reused, off-heap buffers,
+	// pinned with cudaHostRegister on CUDA.
+	TensorPool bool
+	// InFlightPerActor is Ray's max_tasks_in_flight_per_actor: batches
+	// queued, already assembled, on each inference actor.
+	InFlightPerActor int
 	// CPUs overrides the resource manager's CPU limit: 0 = the machine's
 	// cores, CPUsFit = cores plus the inference pool's request.
 	CPUs float64
@@ -80,7 +86,7 @@ func DefaultKnobs() Knobs {
 		BatchSize: 32, Blocks: Auto, IntraOpThreads: Auto, InterOpThreads: 1,
 		Device: "auto", NumGPUs: Auto, Compute: "actors", LogEvery: 10,
 		OutputFormat: "parquet", Backpressure: true, Precision: "fp32",
-		Decoder: "auto", GraphOptimization: "all",
+		Decoder: "auto", GraphOptimization: "all", TensorPool: true, InFlightPerActor: 2,
 	}
 	return k
 }
@@ -429,6 +435,11 @@ var knobDefs = []knobDef{
 		"JPEG decoder: go, turbo (libjpeg-turbo), turbo-full (no DCT scaling) or auto (turbo when it loads)"),
 	enumKnob("graph_optimization", func(k *Knobs) *string { return &k.GraphOptimization },
 		[]string{"disabled", "basic", "extended", "all"}, "ORT graph optimisation level"),
+	boolKnob("tensor_pool", func(k *Knobs) *bool { return &k.TensorPool },
+		"assemble batch tensors in reused off-heap buffers, pinned on CUDA; false = a fresh slice per batch"),
+	intKnob("max_tasks_in_flight_per_actor", func(k *Knobs) *int { return &k.InFlightPerActor }, 1,
+		"max_tasks_in_flight_per_actor must be at least 1 (2 or more prefetches the next batch)", nil,
+		"batches queued, already assembled, on each inference actor while it runs one (Ray's ActorPoolStrategy option)"),
 	floatKnob("cpus", func(k *Knobs) *float64 { return &k.CPUs }, "fit", CPUsFit,
 		"cpus must be 0 (this machine), a positive number, or fit",
 		"CPU limit override for the resource manager: 0 = this machine, N, or fit (cores + the inference pool)"),
