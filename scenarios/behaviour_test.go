@@ -565,3 +565,51 @@ func TestSlowFinishes(t *testing.T) {
 		t.Error("slow wrote no hot-path log lines")
 	}
 }
+
+// TestCUDAKnobsReachTheProvider: the CUDA knobs arrive as ORT provider
+// options, defaults tuned for throughput and every departure explicit; on
+// CPU they change nothing.
+func TestCUDAKnobsReachTheProvider(t *testing.T) {
+	t.Parallel()
+	dir, err := testData()
+	if err != nil {
+		t.Skip(err)
+	}
+	lib := Builtin()
+	cases := []struct {
+		set  map[string]string
+		want map[string]string
+	}{
+		{nil, map[string]string{"cudnn_conv_algo_search": "EXHAUSTIVE", "arena_extend_strategy": "kNextPowerOfTwo",
+			"do_copy_in_default_stream": "1", "use_tf32": "1", "device_id": "0"}},
+		{map[string]string{"cudnn_conv_algo_search": "heuristic", "arena_extend_strategy": "ksameasrequested",
+			"do_copy_in_default_stream": "false", "use_tf32": "false"},
+			map[string]string{"cudnn_conv_algo_search": "HEURISTIC", "arena_extend_strategy": "kSameAsRequested",
+				"do_copy_in_default_stream": "0", "use_tf32": "0"}},
+	}
+	for _, c := range cases {
+		s, _ := lib.Load("optimized")
+		for k, v := range c.set {
+			if err := s.Set(k, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p, err := lib.Plan(s, Env{Cores: 2, GPUs: 1, Model: "tiny", Data: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := p.Job.Session.CUDA.ProviderOptions(0)
+		for k, v := range c.want {
+			if got[k] != v {
+				t.Errorf("set %v: provider option %s = %q, want %q", c.set, k, got[k], v)
+			}
+		}
+		if !p.Job.TensorPool || p.Job.InFlightPerActor != 2 {
+			t.Errorf("tensor_pool %v, in flight %d; want true, 2", p.Job.TensorPool, p.Job.InFlightPerActor)
+		}
+	}
+	s, _ := lib.Load("optimized")
+	if err := s.Set("use_tf32", "maybe"); err == nil {
+		t.Error("use_tf32=maybe accepted")
+	}
+}

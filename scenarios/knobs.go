@@ -66,6 +66,11 @@ type Knobs struct {
 	Precision         string // fp32 or fp16
 	Decoder           string // a vision.DecoderNames value
 	GraphOptimization string // disabled, basic, extended or all
+	// CUDA provider options (device: cuda only), named as ORT names them.
+	CUDNNConvAlgoSearch   string // EXHAUSTIVE, HEURISTIC or DEFAULT
+	ArenaExtendStrategy   string // kNextPowerOfTwo or kSameAsRequested
+	DoCopyInDefaultStream bool
+	UseTF32               bool
 	// TensorPool assembles batch tensors in reused, off-heap buffers,
 	// pinned with cudaHostRegister on CUDA.
 	TensorPool bool
@@ -87,6 +92,8 @@ func DefaultKnobs() Knobs {
 		Device: "auto", NumGPUs: Auto, Compute: "actors", LogEvery: 10,
 		OutputFormat: "parquet", Backpressure: true, Precision: "fp32",
 		Decoder: "auto", GraphOptimization: "all", TensorPool: true, InFlightPerActor: 2,
+		CUDNNConvAlgoSearch: "EXHAUSTIVE", ArenaExtendStrategy: "kNextPowerOfTwo",
+		DoCopyInDefaultStream: true, UseTF32: true,
 	}
 	return k
 }
@@ -310,11 +317,13 @@ func enumKnob(name string, field func(*Knobs) *string, allowed []string, help st
 			if err != nil {
 				return err
 			}
-			s = strings.ToLower(s)
-			if !slices.Contains(allowed, s) {
+			// Any case is accepted and stored in the canonical spelling
+			// (ORT's option values are case-sensitive: EXHAUSTIVE).
+			i := slices.IndexFunc(allowed, func(a string) bool { return strings.EqualFold(a, s) })
+			if i < 0 {
 				return fmt.Errorf("%q: want %s", s, orList(allowed))
 			}
-			*field(k) = s
+			*field(k) = allowed[i]
 			return nil
 		},
 		format: func(k *Knobs) string { return *field(k) },
@@ -435,6 +444,16 @@ var knobDefs = []knobDef{
 		"JPEG decoder: go, turbo (libjpeg-turbo), turbo-full (no DCT scaling) or auto (turbo when it loads)"),
 	enumKnob("graph_optimization", func(k *Knobs) *string { return &k.GraphOptimization },
 		[]string{"disabled", "basic", "extended", "all"}, "ORT graph optimisation level"),
+	enumKnob("cudnn_conv_algo_search", func(k *Knobs) *string { return &k.CUDNNConvAlgoSearch },
+		[]string{"EXHAUSTIVE", "HEURISTIC", "DEFAULT"},
+		"CUDA: how cuDNN picks convolution algorithms (EXHAUSTIVE benchmarks them once per shape: slow start, fastest run)"),
+	enumKnob("arena_extend_strategy", func(k *Knobs) *string { return &k.ArenaExtendStrategy },
+		[]string{"kNextPowerOfTwo", "kSameAsRequested"},
+		"CUDA: how ORT's device memory arena grows"),
+	boolKnob("do_copy_in_default_stream", func(k *Knobs) *bool { return &k.DoCopyInDefaultStream },
+		"CUDA: copy inputs on the compute stream (true, ORT's default) or on a separate stream"),
+	boolKnob("use_tf32", func(k *Knobs) *bool { return &k.UseTF32 },
+		"CUDA: let fp32 matmuls and convolutions use TF32 tensor cores (Ampere and newer)"),
 	boolKnob("tensor_pool", func(k *Knobs) *bool { return &k.TensorPool },
 		"assemble batch tensors in reused off-heap buffers, pinned on CUDA; false = a fresh slice per batch"),
 	intKnob("max_tasks_in_flight_per_actor", func(k *Knobs) *int { return &k.InFlightPerActor }, 1,

@@ -197,6 +197,10 @@ func (l *Library) Plan(s *Scenario, env Env) (*Plan, error) {
 	}
 	if k.Device == "cuda" {
 		sess.Device = model.Device{Kind: model.DeviceCUDA}
+		sess.CUDA = model.CUDAOptions{
+			ConvAlgoSearch: k.CUDNNConvAlgoSearch, ArenaExtendStrategy: k.ArenaExtendStrategy,
+			SeparateCopyStream: !k.DoCopyInDefaultStream, DisableTF32: !k.UseTF32,
+		}
 	}
 	exec := pipeline.ExecutionOptions{
 		Limits:              pipeline.ExecutionResources{CPU: k.CPUs, GPU: float64(env.GPUs), ObjectStoreMemory: k.MemoryBudget},
