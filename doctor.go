@@ -9,6 +9,7 @@ import (
 
 	"workbench/model"
 	"workbench/nvml"
+	"workbench/vision"
 )
 
 // doctorEnv is everything doctor asks the machine. Tests inject fakes; the
@@ -24,10 +25,16 @@ type doctorEnv struct {
 	JPEG func() (decoder string, turbo bool)
 }
 
-// jpegDecoderStatus is the seam for the turbo JPEG decoder: until vision
-// wires its own (e.g. vision.SelectDecoder("auto", ...)), runs use
-// vision.GoDecoder.
-var jpegDecoderStatus = func() (string, bool) { return "go (libjpeg-turbo not loaded)", false }
+// jpegDecoderStatus is what --decoder auto (the default) picks here, with
+// the library it loaded or why it could not.
+func jpegDecoderStatus() (string, bool) {
+	d, note, err := vision.SelectDecoder("auto", vision.TurboOptions{})
+	if err != nil {
+		return "go: " + err.Error(), false
+	}
+	_, turbo := d.(*vision.TurboDecoder)
+	return note, turbo
+}
 
 func realDoctorEnv() doctorEnv {
 	return doctorEnv{
