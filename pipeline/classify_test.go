@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,26 +21,9 @@ import (
 // row whose file cannot be decoded carries its error and null predictions,
 // and every other row a prediction in range.
 func TestClassifyFailedRowsHaveNoPrediction(t *testing.T) {
-	if _, err := model.InitFromFlag(""); err != nil {
-		t.Fatal(err)
-	}
-	m, err := model.Resolve("tiny")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	var files []string
-	for i := range 6 {
-		b, err := vision.SynthJPEGSized(uint64(i), 80, 60, 85)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, filepath.Join(dir, string(rune('a'+i))+".jpg"))
-		if err := os.WriteFile(files[i], b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	bad := filepath.Join(dir, "z-broken.jpg")
+	m := tinyModel(t)
+	files := synthFiles(t, 6, func(i int) (w, h int) { return 80, 60 })
+	bad := filepath.Join(filepath.Dir(files[0]), "z-broken.jpg")
 	if err := os.WriteFile(bad, []byte("not a jpeg"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -91,4 +75,36 @@ func TestClassifyFailedRowsHaveNoPrediction(t *testing.T) {
 			t.Errorf("in actor %v: %d rows, want %d", inActor, rows, len(files))
 		}
 	}
+}
+
+// tinyModel loads ONNX Runtime and the zoo's tiny model.
+func tinyModel(t *testing.T) *model.Model {
+	t.Helper()
+	if _, err := model.InitFromFlag(""); err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.Resolve("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// synthFiles writes n synthetic JPEGs, image i of size(i), named in order.
+func synthFiles(t *testing.T, n int, size func(i int) (w, h int)) []string {
+	t.Helper()
+	dir := t.TempDir()
+	files := make([]string, n)
+	for i := range files {
+		w, h := size(i)
+		b, err := vision.SynthJPEGSized(uint64(i), w, h, 85)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[i] = filepath.Join(dir, fmt.Sprintf("%02d.jpg", i))
+		if err := os.WriteFile(files[i], b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return files
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
@@ -40,7 +41,8 @@ var lengths = UDFFunc(func(_ context.Context, b Block) (any, error) {
 	return Columns{"len": out}, nil
 })
 
-func readParquet(t *testing.T, path string) (rows int64, paths []string) {
+// readTable reads a whole Parquet file; the caller releases the table.
+func readTable(t *testing.T, path string) arrow.Table {
 	t.Helper()
 	f, err := file.OpenParquetFile(path, false)
 	if err != nil {
@@ -55,6 +57,12 @@ func readParquet(t *testing.T, path string) (rows int64, paths []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return tbl
+}
+
+func readParquet(t *testing.T, path string) (rows int64, paths []string) {
+	t.Helper()
+	tbl := readTable(t, path)
 	defer tbl.Release()
 	col := tbl.Column(tbl.Schema().FieldIndices(PathColumn)[0])
 	for _, c := range col.Data().Chunks() {

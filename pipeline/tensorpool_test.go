@@ -12,11 +12,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"workbench/model"
-	"workbench/vision"
 )
 
 func TestSizeClass(t *testing.T) {
@@ -152,26 +149,9 @@ func TestTensorPoolPoison(t *testing.T) {
 // and block sizes, and wants the same bits out: a block released while a
 // later stage still read it would have read NaNs or another batch.
 func TestJobTensorPoolMatchesFresh(t *testing.T) {
-	if _, err := model.InitFromFlag(""); err != nil {
-		t.Fatal(err)
-	}
-	m, err := model.Resolve("tiny")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	var files []string
-	for i := range 23 {
-		b, err := vision.SynthJPEGSized(uint64(i), 90+i, 70, 85)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := filepath.Join(dir, fmt.Sprintf("%02d.jpg", i))
-		if err := os.WriteFile(f, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, f)
-	}
+	m := tinyModel(t)
+	files := synthFiles(t, 23, func(i int) (w, h int) { return 90 + i, 70 })
+	dir := filepath.Dir(files[0])
 	bad := filepath.Join(dir, "99-bad.jpg")
 	if err := os.WriteFile(bad, []byte{0xff, 0xd8, 0xff}, 0o644); err != nil {
 		t.Fatal(err)
@@ -218,19 +198,7 @@ func TestJobTensorPoolMatchesFresh(t *testing.T) {
 // readRows reads a run's output as path → "class confidence error".
 func readRows(t *testing.T, path string) map[string]string {
 	t.Helper()
-	f, err := file.OpenParquetFile(path, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pqarrow.NewFileReader(f, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tbl, err := r.ReadTable(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl := readTable(t, path)
 	defer tbl.Release()
 	rows := map[string]string{}
 	tr := array.NewTableReader(tbl, -1)
