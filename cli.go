@@ -224,3 +224,12 @@ func initRuntime(ortLib, device string, gpusFlag float64, stderr io.Writer) (mod
 	}
 	return dev, visible, nil
 }
+
+// zooNotice is the line every output naming a zoo model carries: its
+// weights are seeded, not trained. Empty for a user's .onnx file.
+func zooNotice(name string) string {
+	if !slices.Contains(model.ZooNames(), name) {
+		return ""
+	}
+	return fmt.Sprintf("model %s: %s", name, model.UntrainedNotice)
+}

@@ -91,6 +91,9 @@ func ablateCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	header := fmt.Sprintf("%s, %s from %s; one run at a time with the whole machine, %d repeat(s);\n"+
 		"optimized ran %d times per repeat (first, after every %d mistakes, last); %d unmeasured warm-up run(s) first",
 		f.modelName, images, f.data, *repeat, len(runs[0]) / *repeat, *every, *warmup)
+	if n := zooNotice(f.modelName); n != "" {
+		header += "\n" + n
+	}
 	writeAblate(stdout, scs, runs, header)
 	if f.json != "" {
 		if err := bench.WriteJSONFile(f.json, records(runs...)); err != nil {

@@ -101,7 +101,11 @@ func raceCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error
 			return ctx.Err()
 		}
 	}
-	writeRace(stdout, labels, runs, raceHeader(&f, *repeat, *concurrent)+fmt.Sprintf("; %d unmeasured warm-up run(s) of each first", *warmup))
+	header := raceHeader(&f, *repeat, *concurrent) + fmt.Sprintf("; %d unmeasured warm-up run(s) of each first", *warmup)
+	if n := zooNotice(f.modelName); n != "" {
+		header += "\n" + n
+	}
+	writeRace(stdout, labels, runs, header)
 	if f.json != "" {
 		if err := bench.WriteJSONFile(f.json, records(runs[0], runs[1])); err != nil {
 			return err

@@ -260,6 +260,12 @@ func firstLine(s string) string {
 
 // writeSweepSummary prints the cells and the top 3.
 func writeSweepSummary(w io.Writer, res *bench.SweepResult) {
+	for _, r := range res.Records {
+		if r.Notice != "" {
+			fmt.Fprintf(w, "model %s: %s\n", r.Config.Model, r.Notice)
+			break
+		}
+	}
 	var notes bench.Footnotes
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	shown := map[string]bool{bench.MetricThroughput: true, bench.MetricLatencyP95: true, bench.MetricPeakRSS: true}

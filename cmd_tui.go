@@ -158,7 +158,7 @@ func newTUIBackend(f *jobFlags, left, right string) (*tuiBackend, error) {
 	}
 	b.info = backend.Info{
 		Device: dev, GPU: len(inv.GPUs) > 0, Cores: runtime.NumCPU(),
-		Dataset: fmt.Sprintf("%s (%d images)", f.data, n), Model: f.modelName, Images: n,
+		Dataset: fmt.Sprintf("%s (%d images)", f.data, n), Model: f.modelName, Images: n, Notice: zooNotice(f.modelName),
 		Note: fmt.Sprintf("%s on %d images; --model tiny or --images N for a shorter race, --model resnet50 for a longer one", f.modelName, n),
 		Left: left, Right: right,
 	}

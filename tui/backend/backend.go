@@ -67,6 +67,9 @@ type Info struct {
 	Dataset string
 	Model   string
 	Images  int
+	// Notice is said wherever results show: for a zoo model, that its
+	// weights are untrained (speed real, labels meaningless).
+	Notice string
 	// Note is said once on the home screen, e.g. how long the default race
 	// takes and why its size was chosen.
 	Note string

@@ -51,7 +51,8 @@ func (f *Fake) Info() Info {
 	return Info{
 		Device: fmt.Sprintf("cpu · %d cores · no NVIDIA GPU (fake)", f.cores()), Cores: f.cores(),
 		Dataset: "data/synth (240 synthetic JPEGs)", Model: "tiny", Images: int(f.total()),
-		Note: "fake backend: numbers are scripted, not measured", Left: "slow", Right: "optimized",
+		Notice: "model tiny: untrained weights: throughput is representative, labels are not",
+		Note:   "fake backend: numbers are scripted, not measured", Left: "slow", Right: "optimized",
 	}
 }
 

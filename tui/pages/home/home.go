@@ -152,8 +152,13 @@ func (m *Model) infoView(w int) string {
 	lines := []string{
 		common.Fit(kv("device", m.info.Device), w),
 		common.Fit(kv("data", m.info.Dataset)+"   "+kv("model", m.info.Model), w),
-		common.Fit(kv("race", "")+st.Left.Bold(true).Render("A "+l)+st.Faint.Render(" vs ")+st.Right.Bold(true).Render("B "+r)+st.Faint.Render("  (enter to start)"), w),
 	}
+	if m.info.Notice != "" {
+		lines = append(lines, st.Faint.Render(common.Fit(m.info.Notice, w)))
+	}
+	lines = append(lines,
+		common.Fit(kv("race", "")+st.Left.Bold(true).Render("A "+l)+st.Faint.Render(" vs ")+st.Right.Bold(true).Render("B "+r)+st.Faint.Render("  (enter to start)"), w),
+	)
 	if m.info.Note != "" && !m.common.Compact() {
 		lines = append(lines, st.Faint.Render(common.Fit(m.info.Note, w)))
 	}

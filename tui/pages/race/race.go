@@ -245,6 +245,9 @@ func (m *Model) footer(w int) string {
 	default:
 		lines = append(lines, st.Faint.Render(common.Fit("runs go one after the other, so neither steals the other's cores", w)))
 	}
+	if n := m.backend.Info().Notice; n != "" {
+		lines = append(lines, st.Faint.Render(common.Fit(n, w)))
+	}
 	if m.status != "" {
 		lines = append(lines, st.Accent.Render(common.Fit(m.status, w)))
 	}

@@ -289,6 +289,9 @@ func (m *Model) View(w, h int) string {
 				common.Rate(m.grid.Get(r, c).Value)), w)))
 		}
 		parts = append(parts, st.Faint.Render(common.Fit("★ best · ✗ failed · · skipped (a smaller batch failed, or no gain) · … not run yet", w)))
+		if n := m.backend.Info().Notice; n != "" {
+			parts = append(parts, st.Faint.Render(common.Fit(n, w)))
+		}
 	}
 	if m.status != "" {
 		parts = append(parts, "", st.Accent.Render(common.Fit(m.status, w)))

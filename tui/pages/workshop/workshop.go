@@ -317,6 +317,9 @@ func (m *Model) summary(w, h int) string {
 	head := st.Accent.Render("What each fix bought, measured on this machine")
 	note := st.Faint.Render(common.Fit("each step keeps the fixes before it; ratios are of whole-run throughput", w))
 	out := head + "\n" + note + "\n\n" + t
+	if n := m.backend.Info().Notice; n != "" {
+		out += "\n" + st.Faint.Render(common.Fit(n, w))
+	}
 	if m.status != "" {
 		out += "\n\n" + st.Accent.Render(m.status)
 	}
