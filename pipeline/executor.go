@@ -524,6 +524,25 @@ func closeUDF(ctx context.Context, udf UDF, owned, ok bool) error {
 	return nil
 }
 
+// leastLoadedGPU picks the GPU with the fewest live actors, the lowest id
+// on a tie: round-robin while actors only start, and a replacement for a
+// failed actor takes the GPU it left rather than doubling up on another.
+func leastLoadedGPU(actors []*actor, gpus int) int {
+	load := make([]int, gpus)
+	for _, a := range actors {
+		if !a.exited && a.gpu >= 0 && a.gpu < gpus {
+			load[a.gpu]++
+		}
+	}
+	best := 0
+	for g := range load {
+		if load[g] < load[best] {
+			best = g
+		}
+	}
+	return best
+}
+
 func (e *StreamingExecutor) requestActor(ctx context.Context, i int) {
 	s := e.ops[i]
 	if !e.actorFits(s) || !e.rm.TryAcquire(s.op.Name(), s.op.resource) {
@@ -533,7 +552,7 @@ func (e *StreamingExecutor) requestActor(ctx context.Context, i int) {
 	}
 	gpu := -1
 	if s.op.resource.GPU > 0 && e.opts.Limits.GPU >= 1 {
-		gpu = len(s.actors) % int(e.opts.Limits.GPU)
+		gpu = leastLoadedGPU(s.actors, int(e.opts.Limits.GPU))
 	}
 	a := &actor{idx: len(s.actors), gpu: gpu, inbox: make(chan task, s.op.pool.MaxTasksInFlightPerActor)}
 	s.actors = append(s.actors, a)

@@ -153,3 +153,33 @@ func TestGPUOversubscribedActorsWait(t *testing.T) {
 	}
 	t.Log("\n" + ds.Stats())
 }
+
+func TestLeastLoadedGPU(t *testing.T) {
+	live := func(gpus ...int) []*actor {
+		var as []*actor
+		for _, g := range gpus {
+			as = append(as, &actor{gpu: g})
+		}
+		return as
+	}
+	dead := func(as []*actor, i int) []*actor { as[i].exited = true; return as }
+	cases := []struct {
+		name   string
+		actors []*actor
+		gpus   int
+		want   int
+	}{
+		{"first actor", nil, 2, 0},
+		{"round-robin", live(0), 2, 1},
+		{"round-robin wraps", live(0, 1), 2, 0},
+		{"half a GPU each", live(0, 1, 0), 2, 1},
+		{"a failed actor's GPU is free again", dead(live(0, 1, 0, 1), 1), 2, 1},
+		{"one GPU", live(0, 0, 0), 1, 0},
+		{"three GPUs, uneven", dead(live(0, 1, 2, 0, 1), 2), 3, 2},
+	}
+	for _, c := range cases {
+		if got := leastLoadedGPU(c.actors, c.gpus); got != c.want {
+			t.Errorf("%s: GPU %d, want %d", c.name, got, c.want)
+		}
+	}
+}
