@@ -38,6 +38,7 @@ func TestBinaryStarts(t *testing.T) {
 		{[]string{"doctor", "--ort-lib", "/nonexistent/libonnxruntime.so"}, 1, []string{"cannot run", "fix:"}},
 		{[]string{"doctor", "--device", "tpu"}, 2, []string{"--device"}},
 		{[]string{"no-such-command"}, 2, []string{"unknown command"}},
+		{[]string{"run", "--gpus", "0.5", "--images", "1"}, 2, []string{"--gpus 0.5", "num_gpus"}},
 	} {
 		cmd := exec.Command(bin, tc.args...)
 		out, err := cmd.CombinedOutput()

@@ -97,7 +97,7 @@ func (f *jobFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.interOp, "inter-op", 1, "ORT inter-op threads per session")
 	fs.StringVar(&f.graphOpt, "graph-opt", "all", "ORT graph optimisation: disabled, basic, extended or all")
 	fs.Float64Var(&f.cpus, "cpus", 0, "CPU limit for the resource manager (0 = this machine's cores)")
-	fs.Float64Var(&f.gpus, "gpus", -1, "GPU limit (default: what NVML reports)")
+	fs.Float64Var(&f.gpus, "gpus", -1, "GPU limit, whole GPUs (default: what NVML reports); fractions go in num_gpus")
 	fs.StringVar(&f.memBudget, "memory-budget", "", "bytes of blocks in flight, e.g. 2GiB (default 25% of RAM)")
 	fs.BoolVar(&f.preserve, "preserve-order", false, "write rows in input order")
 	fs.StringVar(&f.decoder, "decoder", "auto", "JPEG decoder: go, turbo (libjpeg-turbo with DCT scaling) or auto (turbo when it loads)")
@@ -208,11 +208,14 @@ func initRuntime(ortLib, device string, gpusFlag float64, stderr io.Writer) (mod
 	if err != nil {
 		return model.Device{}, 0, usageErr("--device: %v", err)
 	}
+	if gpusFlag >= 0 && gpusFlag != math.Trunc(gpusFlag) {
+		return model.Device{}, 0, usageErr("--gpus %g: it counts whole GPUs; to share one, keep --gpus 1 and put num_gpus: 0.5 in the scenario (or sweep --set num_gpus=0.5)", gpusFlag)
+	}
 	inv := nvml.Probe()
 	visible := len(inv.GPUs)
 	gpus := visible
 	if gpusFlag >= 0 {
-		gpus = int(math.Ceil(gpusFlag))
+		gpus = int(gpusFlag)
 	}
 	preferGPU := dev.Kind == model.DeviceCUDA || (dev.Kind == model.DeviceAuto && gpus > 0)
 	if _, err := model.InitFor(ortLib, preferGPU); err != nil {
