@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strings"
 
 	"workbench/bench"
 	"workbench/model"
@@ -49,6 +50,9 @@ func benchCmd(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	fmt.Fprintf(stdout, "inference ceiling, %s on %s: %s\n", m.Name, sess, res)
 	if n := m.Notice(); n != "" {
 		fmt.Fprintf(stdout, "(%s: %s)\n", m.Name, n)
+	}
+	if strings.HasSuffix(m.Name, "-fp16") && sess.Device.Kind != model.DeviceCUDA {
+		fmt.Fprintf(stdout, "note: fp16 on the CPU: %s\n", model.FP16CPUNotice)
 	}
 	return nil
 }

@@ -613,3 +613,28 @@ func TestCUDAKnobsReachTheProvider(t *testing.T) {
 		t.Error("use_tf32=maybe accepted")
 	}
 }
+
+// TestFP16OnCPUIsSaid: fp16 on a CPU is allowed and said, never hidden.
+func TestFP16OnCPUIsSaid(t *testing.T) {
+	t.Parallel()
+	dir, err := testData()
+	if err != nil {
+		t.Skip(err)
+	}
+	lib := Builtin()
+	s, _ := lib.Load("optimized-fp16")
+	p, err := lib.Plan(s, Env{Cores: 2, GPUs: 0, Model: "resnet18", Data: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Job.Model.Name != "resnet18-fp16" {
+		t.Errorf("precision fp16 ran %s, want resnet18-fp16", p.Job.Model.Name)
+	}
+	said := false
+	for _, n := range p.Notes {
+		said = said || strings.Contains(n, "fp16 on the CPU")
+	}
+	if !said {
+		t.Errorf("fp16 on the CPU not said; notes: %q", p.Notes)
+	}
+}

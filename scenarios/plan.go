@@ -187,6 +187,9 @@ func (l *Library) Plan(s *Scenario, env Env) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if strings.HasSuffix(m.Name, "-fp16") && k.Device != "cuda" {
+		notes = append(notes, "fp16 on the CPU: "+model.FP16CPUNotice)
+	}
 	dec, err := decoderFor(k.Decoder)
 	if err != nil {
 		return nil, err
