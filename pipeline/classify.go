@@ -163,7 +163,7 @@ func NewJob(c JobConfig) (*Job, error) {
 		j.tensors = NewTensorPool(0, c.Pinner)
 	}
 	var ds *Dataset
-	read := ReadOptions{OverrideNumBlocks: c.Blocks, Limit: c.Images}
+	read := ReadOptions{OverrideNumBlocks: c.Blocks, Limit: c.Images, MaxFileBytes: 8*c.MaxPixels + 1<<20}
 	if c.Files != nil {
 		ds = FromFiles(c.Files, read)
 	} else {

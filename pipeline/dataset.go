@@ -28,7 +28,15 @@ type ReadOptions struct {
 	OverrideNumBlocks int
 	// Limit reads only the first Limit files in listing order; 0 reads all.
 	Limit int
+	// MaxFileBytes refuses, as an error row, a file larger than this
+	// without reading it, so one hostile multi-gigabyte file cannot exhaust
+	// memory; 0 means DefaultMaxFileBytes.
+	MaxFileBytes int64
 }
+
+// DefaultMaxFileBytes is room for any image within the default pixel
+// limit: 8 bytes a pixel (16-bit RGBA PNG, stored) plus 1 MiB of metadata.
+const DefaultMaxFileBytes = 8*vision.DefaultMaxPixels + 1<<20
 
 // Dataset is a lazy plan: a read followed by MapBatches stages, executed only
 // by a write or an iteration. Methods return new Datasets and never modify the
@@ -170,7 +178,13 @@ func (d *Dataset) execute(ctx context.Context, sink MapOptions) error {
 	if len(d.files) == 0 {
 		return errors.New("nothing to read: the dataset has no files")
 	}
-	read := MapOptions{Name: "ReadImages", Fn: UDFFunc(readFiles), NumCPUs: 1}
+	maxBytes := d.read.MaxFileBytes
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxFileBytes
+	}
+	read := MapOptions{Name: "ReadImages", Fn: UDFFunc(func(ctx context.Context, b Block) (any, error) {
+		return readFiles(ctx, b, maxBytes)
+	}), NumCPUs: 1}
 	var ops []*MapOperator
 	for _, o := range append(append([]MapOptions{read}, d.stages...), sink) {
 		op, err := newMapOperator(o)
@@ -189,9 +203,43 @@ func (d *Dataset) execute(ctx context.Context, sink MapOptions) error {
 	return ex.Execute(ctx, d.sourceBundles(d.NumBlocks()))
 }
 
+func readFile(path string, maxBytes int64) ([]byte, error) {
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("read: %w", err)
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("read: %s is not a regular file (%s)", path, fileKind(fi.Mode()))
+	case fi.Size() > maxBytes:
+		return nil, fmt.Errorf("%w: the file is %s, more than any image within the pixel limit needs (%s); raise --max-pixels if it is real",
+			vision.ErrTooLarge, FormatBytes(fi.Size()), FormatBytes(maxBytes))
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read: %w", err)
+	}
+	return b, nil
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	case m.IsDir():
+		return "a directory"
+	}
+	return m.Type().String()
+}
+
 // readFiles is the read task: it loads each file's bytes. A file that
-// cannot be read becomes an error row.
-func readFiles(_ context.Context, batch Block) (any, error) {
+// cannot be read becomes an error row: gone, a dangling or looping link,
+// not a regular file (a named pipe would block the read forever), or
+// larger than maxBytes.
+func readFiles(_ context.Context, batch Block, maxBytes int64) (any, error) {
 	paths := Column(batch, PathColumn).(*array.String)
 	n := paths.Len()
 	data := array.NewBinaryBuilder(memory.DefaultAllocator, arrow.BinaryTypes.Binary)
@@ -199,10 +247,10 @@ func readFiles(_ context.Context, batch Block) (any, error) {
 	errs := array.NewStringBuilder(memory.DefaultAllocator)
 	defer errs.Release()
 	for i := range n {
-		b, err := os.ReadFile(paths.Value(i))
+		b, err := readFile(paths.Value(i), maxBytes)
 		if err != nil {
 			data.AppendNull()
-			errs.Append("read: " + err.Error())
+			errs.Append(err.Error())
 			continue
 		}
 		data.Append(b)

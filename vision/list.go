@@ -22,6 +22,11 @@ import (
 // because they carry image extensions but hold no image: macOS AppleDouble
 // files ("._IMG_0001.jpg") and "__MACOSX" directories from zip archives.
 //
+// Entries with an image name that are not readable files (a dangling or
+// looping link, a named pipe, a socket, a device) are listed too: they are
+// inputs the user will look for, and the read stage turns each into an
+// error row, without opening anything that could block.
+//
 // A missing dir, or one that is not a directory, is an error; so is an
 // unreadable subdirectory.
 func ListImages(dir string) ([]string, error) {
@@ -70,7 +75,12 @@ func (l *lister) walk(dir string) error {
 		if mode&fs.ModeSymlink != 0 {
 			fi, err := os.Stat(path)
 			if err != nil {
-				continue // dangling link: nothing to read
+				// A dangling or looping link: an input that cannot be
+				// read, when it is named like one.
+				if IsImageName(name) {
+					l.files = append(l.files, path)
+				}
+				continue
 			}
 			mode = fi.Mode().Type()
 		}
@@ -82,7 +92,7 @@ func (l *lister) walk(dir string) error {
 			if err := l.walk(path); err != nil {
 				return err
 			}
-		case mode.IsRegular() && IsImageName(name):
+		case IsImageName(name):
 			l.files = append(l.files, path)
 		}
 	}

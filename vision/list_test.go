@@ -28,9 +28,11 @@ func TestListImages(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "empty.jpg"), 0o755); err != nil { // a directory, not a file
 		t.Fatal(err)
 	}
-	// A link loop, a second link to a listed directory, a file link and a
-	// dangling link.
-	for _, l := range [][2]string{{"..", "c/d/loop"}, {"b", "blink"}, {"a.png", "link.png"}, {"missing", "dangling.jpg"}} {
+	// A link loop, a second link to a listed directory, a file link, a
+	// dangling link, and two links to each other, named like images: the
+	// last three are listed, so the read stage can report them.
+	for _, l := range [][2]string{{"..", "c/d/loop"}, {"b", "blink"}, {"a.png", "link.png"}, {"missing", "dangling.jpg"},
+		{"loop2.jpg", "loop1.jpg"}, {"loop1.jpg", "loop2.jpg"}} {
 		if err := os.Symlink(l[0], filepath.Join(dir, l[1])); err != nil {
 			t.Fatal(err)
 		}
@@ -42,7 +44,8 @@ func TestListImages(t *testing.T) {
 	for i := range got {
 		got[i] = strings.TrimPrefix(got[i], dir+string(filepath.Separator))
 	}
-	want := []string{".dot.jpg", ".hidden/h.jpg", "A.PNG", "a.png", "b/a.jpeg", "b/z.JPG", "c/d/e/deep.JpEg", "link.png"}
+	want := []string{".dot.jpg", ".hidden/h.jpg", "A.PNG", "a.png", "b/a.jpeg", "b/z.JPG", "c/d/e/deep.JpEg",
+		"dangling.jpg", "link.png", "loop1.jpg", "loop2.jpg"}
 	if !slices.Equal(got, want) {
 		t.Errorf("ListImages =\n%q\nwant\n%q", got, want)
 	}
