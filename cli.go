@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -130,6 +131,23 @@ func parseConcurrency(s string) (pipeline.Concurrency, error) {
 	return pipeline.Range(a, b), nil
 }
 
+// checkData refuses a --data that is not a folder, naming the command that
+// makes one.
+func (f *jobFlags) checkData() error {
+	if st, err := os.Stat(f.data); err != nil || !st.IsDir() {
+		return usageErr("--data %s: no such folder (make one with: workbench data synth -n 200 -o %s)", f.data, f.data)
+	}
+	return nil
+}
+
+// checkGPUsFlag refuses a fractional --gpus: it is a count of devices.
+func checkGPUsFlag(g float64) error {
+	if g >= 0 && g != math.Trunc(g) {
+		return fmt.Errorf("--gpus %g: it counts whole GPUs; to share one, keep --gpus 1 and put num_gpus: 0.5 in the scenario (or sweep --set num_gpus=0.5)", g)
+	}
+	return nil
+}
+
 // validate reports every bad flag value at once.
 func (f *jobFlags) validate() error {
 	var errs []error
@@ -150,6 +168,9 @@ func (f *jobFlags) validate() error {
 	}
 	if f.intraOp < 0 || f.interOp < 0 {
 		errs = append(errs, errors.New("--intra-op and --inter-op must be 0 or more"))
+	}
+	if err := checkGPUsFlag(f.gpus); err != nil {
+		errs = append(errs, err)
 	}
 	if f.maxPixels <= 0 {
 		errs = append(errs, fmt.Errorf("--max-pixels %d: must be positive", f.maxPixels))
@@ -208,8 +229,8 @@ func initRuntime(ortLib, device string, gpusFlag float64, stderr io.Writer) (mod
 	if err != nil {
 		return model.Device{}, 0, usageErr("--device: %v", err)
 	}
-	if gpusFlag >= 0 && gpusFlag != math.Trunc(gpusFlag) {
-		return model.Device{}, 0, usageErr("--gpus %g: it counts whole GPUs; to share one, keep --gpus 1 and put num_gpus: 0.5 in the scenario (or sweep --set num_gpus=0.5)", gpusFlag)
+	if err := checkGPUsFlag(gpusFlag); err != nil {
+		return model.Device{}, 0, usageErr("%v", err)
 	}
 	inv := nvml.Probe()
 	visible := len(inv.GPUs)

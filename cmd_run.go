@@ -90,8 +90,8 @@ func isJSONPath(p string) bool {
 // plan turns the shared flags into a planned job: ORT initialised, model
 // resolved, dataset listed. Problems with the user's inputs exit 2.
 func (f *jobFlags) plan(stderr io.Writer) (*pipeline.Job, error) {
-	if st, err := os.Stat(f.data); err != nil || !st.IsDir() {
-		return nil, usageErr("--data %s: no such folder (make one with: workbench data synth -n 200 -o %s)", f.data, f.data)
+	if err := f.checkData(); err != nil {
+		return nil, err
 	}
 	dev, visibleGPUs, err := initRuntime(f.ortLib, f.device, f.gpus, stderr)
 	if err != nil {

@@ -65,8 +65,8 @@ type scenarioSession struct {
 }
 
 func newScenarioSession(f *jobFlags, stderr io.Writer) (*scenarioSession, error) {
-	if st, err := os.Stat(f.data); err != nil || !st.IsDir() {
-		return nil, usageErr("--data %s: no such folder (make one with: workbench data synth -n 200 -o %s)", f.data, f.data)
+	if err := f.checkData(); err != nil {
+		return nil, err
 	}
 	if _, err := model.InitFromFlag(f.ortLib); err != nil {
 		return nil, err
