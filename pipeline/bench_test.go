@@ -96,7 +96,7 @@ func BenchmarkPeakRSS(b *testing.B) {
 			runtime.GC()
 			debug.FreeOSMemory()
 			_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
-			job, err := NewJob(JobConfig{Files: files[:n], Model: m, BatchSize: 64,
+			job, err := NewJob(JobConfig{Files: files[:n], Model: m, BatchSize: 64, TensorPool: true,
 				Session: model.SessionOptions{IntraOpThreads: 1, InterOpThreads: 1}})
 			if err != nil {
 				b.Fatal(err)
