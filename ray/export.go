@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -145,6 +146,37 @@ type view struct {
 	ORTPackage        string
 	UsesCompute       bool
 	RuntimePip        []string
+	CUDAOptions       string // a Python dict literal; "" without GPUs
+	InFlight          bool   // MAX_TASKS_IN_FLIGHT is set and used
+}
+
+// inFlightArg is the max_tasks_in_flight_per_actor argument of an
+// ActorPoolStrategy, when the spec sets one.
+func (v *view) inFlightArg() string {
+	if v.MaxTasksInFlightPerActor <= 0 {
+		return ""
+	}
+	v.InFlight = true
+	return ", max_tasks_in_flight_per_actor=MAX_TASKS_IN_FLIGHT"
+}
+
+// pyDict renders m as a Python dict literal, a key per line in sorted
+// order, leaving out the keys in skip.
+func pyDict(m map[string]string, skip ...string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		if !slices.Contains(skip, k) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString("{\n")
+	for _, k := range keys {
+		b.WriteString("    " + pyStr(k) + ": " + pyStr(m[k]) + ",\n")
+	}
+	b.WriteString("}")
+	return b.String()
 }
 
 // mistakeFlags has one field per catalogued mistake, so a misspelt name in
@@ -210,6 +242,9 @@ func newView(s JobSpec, local bool) (*view, error) {
 	}
 
 	v.NumGPUs = pyFloat(s.NumGPUs)
+	if s.NumGPUs > 0 && len(s.CUDAOptions) > 0 {
+		v.CUDAOptions = pyDict(s.CUDAOptions, "device_id")
+	}
 	if s.NumCPUs > 0 {
 		v.NumCPUs = pyFloat(s.NumCPUs)
 	}
@@ -236,9 +271,9 @@ func newView(s JobSpec, local bool) (*view, error) {
 			v.PoolArg = "concurrency=POOL_SIZE"
 		}
 	case c.IsFixed() && v.UsesCompute:
-		v.PoolArg = "compute=ray.data.ActorPoolStrategy(size=POOL_SIZE)"
+		v.PoolArg = "compute=ray.data.ActorPoolStrategy(size=POOL_SIZE" + v.inFlightArg() + ")"
 	case v.UsesCompute:
-		v.PoolArg = "compute=ray.data.ActorPoolStrategy(min_size=POOL_MIN, max_size=POOL_MAX)"
+		v.PoolArg = "compute=ray.data.ActorPoolStrategy(min_size=POOL_MIN, max_size=POOL_MAX" + v.inFlightArg() + ")"
 	case c.IsFixed():
 		v.PoolArg = "concurrency=POOL_SIZE"
 	default:

@@ -51,6 +51,16 @@ type JobSpec struct {
 	// (DataContext.execution_options.preserve_order).
 	PreserveOrder bool
 
+	// CUDAOptions are ONNX Runtime's CUDA provider options (the tuned
+	// cudnn_conv_algo_search, arena_extend_strategy, …), passed to
+	// CUDAExecutionProvider when NumGPUs > 0. device_id is left to Ray,
+	// which gives each worker its GPUs through CUDA_VISIBLE_DEVICES.
+	CUDAOptions map[string]string
+	// MaxTasksInFlightPerActor is ActorPoolStrategy's
+	// max_tasks_in_flight_per_actor (batches queued on each worker); 0 =
+	// Ray's default. Emitted with the compute= idiom (Ray ≥ 2.51).
+	MaxTasksInFlightPerActor int
+
 	// Output is the output folder (s3://… or a cluster path). Format is
 	// FormatParquet (default) or FormatJSON.
 	Output string

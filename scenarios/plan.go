@@ -131,6 +131,14 @@ func (s *Scenario) effective(env Env, images int) (Knobs, []string) {
 	return k, notes
 }
 
+// CUDAOptions maps the CUDA knobs onto the provider's options.
+func (k *Knobs) CUDAOptions() model.CUDAOptions {
+	return model.CUDAOptions{
+		ConvAlgoSearch: k.CUDNNConvAlgoSearch, ArenaExtendStrategy: k.ArenaExtendStrategy,
+		SeparateCopyStream: !k.DoCopyInDefaultStream, DisableTF32: !k.UseTF32,
+	}
+}
+
 func isZoo(name string) bool { return slices.Contains(model.ZooNames(), name) }
 
 // modelName is the model the plan loads: the zoo's -fp16 sibling when
@@ -200,10 +208,7 @@ func (l *Library) Plan(s *Scenario, env Env) (*Plan, error) {
 	}
 	if k.Device == "cuda" {
 		sess.Device = model.Device{Kind: model.DeviceCUDA}
-		sess.CUDA = model.CUDAOptions{
-			ConvAlgoSearch: k.CUDNNConvAlgoSearch, ArenaExtendStrategy: k.ArenaExtendStrategy,
-			SeparateCopyStream: !k.DoCopyInDefaultStream, DisableTF32: !k.UseTF32,
-		}
+		sess.CUDA = k.CUDAOptions()
 	}
 	exec := pipeline.ExecutionOptions{
 		Limits:              pipeline.ExecutionResources{CPU: k.CPUs, GPU: float64(env.GPUs), ObjectStoreMemory: k.MemoryBudget},
