@@ -138,10 +138,15 @@ func (f *jobFlags) plan(stderr io.Writer) (*pipeline.Job, error) {
 	cfg := pipeline.JobConfig{
 		Data: f.data, Images: f.images, Model: m, Session: sess,
 		BatchSize: f.batch, Blocks: f.blocks, Concurrency: conc,
-		MaxPixels: f.maxPixels, Decoder: dec, Exec: exec,
+		MaxPixels: f.maxPixels, Decoder: dec, Exec: exec, TensorPool: true,
 	}
 	if dev.Kind == model.DeviceCUDA {
 		cfg.NumGPUs = 1
+		if pin, err := model.SharedCUDAPinner(); err != nil {
+			fmt.Fprintln(stderr, err)
+		} else {
+			cfg.Pinner = pin
+		}
 	}
 	job, err := pipeline.NewJob(cfg)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -210,7 +211,18 @@ func (s TensorPoolStats) String() string {
 	case s.PinError != "":
 		pin = "not pinned: " + s.PinError
 	case s.Pinned > 0:
-		pin = fmt.Sprintf("%d pinned", s.Pinned)
+		pin = fmt.Sprintf("%s pinned", plural(s.Pinned, "buffer"))
 	}
-	return fmt.Sprintf("%d buffers mapped (peak %s), %d batches reused one, %s", s.Mapped, FormatBytes(s.PeakBytes), s.Reused, pin)
+	return fmt.Sprintf("%s mapped (peak %s), reused for %s, %s",
+		plural(s.Mapped, "buffer"), FormatBytes(s.PeakBytes), plural(s.Reused, "batch"), pin)
+}
+
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	if strings.HasSuffix(noun, "ch") {
+		return fmt.Sprintf("%d %ses", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
