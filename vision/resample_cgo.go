@@ -11,9 +11,16 @@ package vision
 #endif
 
 // The same fixed-point arithmetic as resampleGo, bit for bit (Pillow's
-// 22-bit bilinear weights, 8-bit intermediate), in C so that the compiler
-// can vectorise the vertical pass; target_clones builds an AVX2 copy next
-// to the baseline one and picks between them once, when the library loads.
+// 22-bit bilinear weights, 8-bit intermediate), in C: the horizontal pass
+// has an SSE4.1 path chosen at run time, and the compiler vectorises the
+// vertical pass, for which on x86-64 target_clones builds an AVX2 copy next
+// to the baseline one and picks between them once, when the program loads.
+// Elsewhere (arm64) both passes are plain C, vectorised for the baseline.
+#if defined(__x86_64__)
+#define WB_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define WB_CLONES
+#endif
 
 #define WB_PB 22
 #define WB_HALF (1 << (WB_PB - 1))
@@ -122,7 +129,7 @@ static void wb_hpass(const wb_resample_args *a) {
 	wb_hpass_scalar(a);
 }
 
-__attribute__((target_clones("avx2", "default")))
+WB_CLONES
 void wb_vpass(const wb_resample_args *a) {
 	const int64_t n = 3 * a->cw;
 	int32_t *acc = a->acc;
