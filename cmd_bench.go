@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"strings"
 
 	"workbench/bench"
 	"workbench/model"
@@ -51,8 +50,8 @@ func benchCmd(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	if n := m.Notice(); n != "" {
 		fmt.Fprintf(stdout, "(%s: %s)\n", m.Name, n)
 	}
-	if strings.HasSuffix(m.Name, "-fp16") && sess.Device.Kind != model.DeviceCUDA {
-		fmt.Fprintf(stdout, "note: fp16 on the CPU: %s\n", model.FP16CPUNotice)
+	if n := model.FP16OnCPU(m, sess.Device.Kind); n != "" {
+		fmt.Fprintf(stdout, "note: %s\n", n)
 	}
 	return nil
 }

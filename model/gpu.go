@@ -12,6 +12,16 @@ const FP16CPUNotice = "fp16 zoo models (resnet50-fp16, resnet18-fp16) are meant 
 	"but ONNX Runtime has no CPU fp16 kernels for most operators and casts to fp32 around them: " +
 	"expect no speed-up, possibly a slowdown (measure: go test -bench InferResNet18 ./model/)"
 
+// FP16OnCPU is the note a run or ceiling carries when m holds fp16 weights
+// (a zoo -fp16 variant or a user's file, as countParams found them) and
+// runs on a device kind other than DeviceCUDA; "" otherwise.
+func FP16OnCPU(m *Model, kind string) string {
+	if m.Precision != FP16 || kind == DeviceCUDA {
+		return ""
+	}
+	return "fp16 on the CPU: " + FP16CPUNotice
+}
+
 // ResolveDevice turns DeviceAuto into CUDA or CPU; cpu and cuda[:N] pass
 // through unchanged with an empty why. Auto picks cuda:0 when gpus > 0 (the
 // number of GPUs NVML sees) and probe(0) (normally ProbeCUDA, after Init)

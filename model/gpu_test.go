@@ -356,3 +356,20 @@ func TestCUDAPinnerMissing(t *testing.T) {
 		t.Errorf("libc as a CUDA runtime: %v", err)
 	}
 }
+
+func TestFP16OnCPU(t *testing.T) {
+	fp16, fp32 := &Model{Name: "mine.onnx", Precision: FP16}, &Model{Name: "resnet18-fp16-named", Precision: FP32}
+	for _, c := range []struct {
+		m    *Model
+		kind string
+		said bool
+	}{
+		{fp16, DeviceCPU, true}, // a user's fp16 file, found by its weights, not its name
+		{fp16, DeviceCUDA, false},
+		{fp32, DeviceCPU, false},
+	} {
+		if got := FP16OnCPU(c.m, c.kind) != ""; got != c.said {
+			t.Errorf("%s (%s) on %s: said %v, want %v", c.m.Name, c.m.Precision, c.kind, got, c.said)
+		}
+	}
+}

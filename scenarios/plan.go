@@ -195,9 +195,6 @@ func (l *Library) Plan(s *Scenario, env Env) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	if strings.HasSuffix(m.Name, "-fp16") && k.Device != "cuda" {
-		notes = append(notes, "fp16 on the CPU: "+model.FP16CPUNotice)
-	}
 	dec, err := decoderFor(k.Decoder)
 	if err != nil {
 		return nil, err
@@ -209,6 +206,9 @@ func (l *Library) Plan(s *Scenario, env Env) (*Plan, error) {
 	if k.Device == "cuda" {
 		sess.Device = model.Device{Kind: model.DeviceCUDA}
 		sess.CUDA = k.CUDAOptions()
+	}
+	if n := model.FP16OnCPU(m, sess.Device.Kind); n != "" {
+		notes = append(notes, n)
 	}
 	exec := pipeline.ExecutionOptions{
 		Limits:              pipeline.ExecutionResources{CPU: k.CPUs, GPU: float64(env.GPUs), ObjectStoreMemory: k.MemoryBudget},
