@@ -142,11 +142,6 @@ func (f *jobFlags) plan(stderr io.Writer) (*pipeline.Job, error) {
 	}
 	if dev.Kind == model.DeviceCUDA {
 		cfg.NumGPUs = 1
-		if pin, err := model.SharedCUDAPinner(); err != nil {
-			fmt.Fprintln(stderr, err)
-		} else {
-			cfg.Pinner = pin
-		}
 	}
 	job, err := pipeline.NewJob(cfg)
 	if err != nil {

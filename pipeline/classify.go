@@ -75,11 +75,9 @@ type JobConfig struct {
 	MaxPixels int64
 	Decoder   vision.Decoder
 	// TensorPool assembles batch tensors in a TensorPool (reused, off the
-	// Go heap, pinned by Pinner when one is set) rather than in a fresh
-	// slice per batch. The job makes the pool when it starts writing and
-	// closes it when it ends.
+	// Go heap, pinned when Session runs on CUDA) rather than in a fresh
+	// slice per batch. The job closes the pool when it finishes writing.
 	TensorPool bool
-	Pinner     Pinner
 	// InFlightPerActor is Ray's max_tasks_in_flight_per_actor for the
 	// inference pool: how many batches wait, assembled, on each actor while
 	// it runs one. 0 keeps the engine's default (2).
@@ -160,7 +158,7 @@ func NewJob(c JobConfig) (*Job, error) {
 	}
 	j := &Job{Config: c, Counters: &Counters{}, recipe: vision.RecipeFor(c.Model.InputH, c.Model.InputW)}
 	if c.TensorPool {
-		j.tensors = NewTensorPool(0, c.Pinner)
+		j.tensors = jobTensorPool(c.Session.Device.Kind)
 	}
 	var ds *Dataset
 	read := ReadOptions{OverrideNumBlocks: c.Blocks, Limit: c.Images, MaxFileBytes: 8*c.MaxPixels + 1<<20}
@@ -178,6 +176,22 @@ func NewJob(c JobConfig) (*Job, error) {
 	ds = ds.MapBatches(j.inferenceStage())
 	j.Dataset = ds.WithExecutionOptions(c.Exec)
 	return j, nil
+}
+
+// jobTensorPool makes a job's tensor pool, pinning its buffers when the
+// model runs on CUDA. Without a CUDA runtime to pin with, the pool records
+// why (its stats reach the run's summary) and the run goes on pageable.
+func jobTensorPool(device string) *TensorPool {
+	if device != model.DeviceCUDA {
+		return NewTensorPool(0, nil)
+	}
+	pin, err := model.SharedCUDAPinner()
+	if err != nil {
+		p := NewTensorPool(0, nil)
+		p.stats.PinError = err.Error()
+		return p
+	}
+	return NewTensorPool(0, pin)
 }
 
 // Write executes the job into a Parquet (or, with json, JSON lines) file.

@@ -41,7 +41,8 @@ type TensorPool struct {
 	free    map[int][][]byte // idle buffers by size class (their cap)
 	idle    int64
 	maxIdle int64
-	out     int // buffers handed out and not yet returned
+	out     int   // buffers handed out and not yet returned
+	mapped  int64 // bytes mapped now, idle or out
 	closed  bool
 	pin     Pinner
 	pinned  map[*byte]bool // buffers the pinner registered, by first byte
@@ -55,7 +56,6 @@ type TensorPoolStats struct {
 	Mapped, Reused, Pinned int64
 	PeakBytes              int64 // mapped at once
 	PinError               string
-	mapped                 int64
 }
 
 // DefaultTensorPoolIdle bounds the bytes a pool keeps idle: a dozen
@@ -117,8 +117,8 @@ func (p *TensorPool) get(class int) ([]byte, error) {
 	}
 	p.out++
 	p.stats.Mapped++
-	p.stats.mapped += int64(class)
-	p.stats.PeakBytes = max(p.stats.PeakBytes, p.stats.mapped)
+	p.mapped += int64(class)
+	p.stats.PeakBytes = max(p.stats.PeakBytes, p.mapped)
 	if p.pin != nil && p.stats.PinError == "" {
 		if err := p.pin.Pin(b); err != nil {
 			p.stats.PinError = err.Error()
@@ -157,16 +157,23 @@ func (p *TensorPool) Free(b []byte) {
 		p.mu.Unlock()
 		return
 	}
+	pinned := p.forgetLocked(b)
 	p.mu.Unlock()
-	p.unmap(b)
+	p.release(b, pinned)
 }
 
-func (p *TensorPool) unmap(b []byte) {
-	p.mu.Lock()
-	pinned := p.pinned[&b[0]]
+// forgetLocked drops b from the pool's accounting before it is unmapped
+// and reports whether the pinner registered it. p.mu must be held.
+func (p *TensorPool) forgetLocked(b []byte) (pinned bool) {
+	pinned = p.pinned[&b[0]]
 	delete(p.pinned, &b[0])
-	p.stats.mapped -= int64(len(b))
-	p.mu.Unlock()
+	p.mapped -= int64(len(b))
+	return pinned
+}
+
+// release unpins and unmaps b, outside the lock: cudaHostRegister's
+// undoing can take milliseconds.
+func (p *TensorPool) release(b []byte, pinned bool) {
 	if pinned {
 		_ = p.pin.Unpin(b) // nothing to do about a failure but unmap anyway
 	}
@@ -194,13 +201,16 @@ func (p *TensorPool) Close() {
 	p.mu.Lock()
 	p.closed = true
 	var all [][]byte
+	var pinned []bool
 	for _, l := range p.free {
-		all = append(all, l...)
+		for _, b := range l {
+			all, pinned = append(all, b), append(pinned, p.forgetLocked(b))
+		}
 	}
 	p.free, p.idle = map[int][][]byte{}, 0
 	p.mu.Unlock()
-	for _, b := range all {
-		p.unmap(b)
+	for i, b := range all {
+		p.release(b, pinned[i])
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -249,4 +250,25 @@ func BenchmarkBatchTensor(b *testing.B) {
 			buf.Release()
 		}
 	})
+}
+
+// TestJobTensorPoolPinning: a CPU job's pool pins nothing and says nothing;
+// a CUDA job's pool pins, or says why it cannot (here: no CUDA runtime).
+func TestJobTensorPoolPinning(t *testing.T) {
+	cpu := jobTensorPool(model.DeviceCPU)
+	defer cpu.Close()
+	if cpu.pin != nil || cpu.Stats().PinError != "" {
+		t.Errorf("CPU pool: pinner %v, pin error %q", cpu.pin, cpu.Stats().PinError)
+	}
+	gpu := jobTensorPool(model.DeviceCUDA)
+	defer gpu.Close()
+	if _, err := model.SharedCUDAPinner(); err == nil {
+		if gpu.pin == nil {
+			t.Error("a CUDA runtime loads, but the CUDA job's pool has no pinner")
+		}
+		return
+	}
+	if s := gpu.Stats(); !strings.Contains(s.PinError, "libcudart") || !strings.Contains(s.String(), "not pinned: ") {
+		t.Errorf("CUDA pool without a CUDA runtime: %q", s)
+	}
 }

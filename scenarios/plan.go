@@ -228,16 +228,6 @@ func (l *Library) Plan(s *Scenario, env Env) (*Plan, error) {
 		MaxPixels: env.MaxPixels, Decoder: dec, Exec: exec,
 		TensorPool: k.TensorPool, InFlightPerActor: k.InFlightPerActor,
 	}
-	if k.TensorPool && k.Device == "cuda" {
-		// Pinned input is what lets the CUDA provider's host-to-device copy
-		// run as an asynchronous DMA; without a CUDA runtime to pin with,
-		// the run goes on with pageable buffers and says so.
-		if pin, err := model.SharedCUDAPinner(); err != nil {
-			notes = append(notes, err.Error())
-		} else {
-			job.Pinner = pin
-		}
-	}
 	if job.Blocks == BlocksDefault {
 		job.Blocks = 0
 	}
