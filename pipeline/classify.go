@@ -161,7 +161,7 @@ func NewJob(c JobConfig) (*Job, error) {
 		j.tensors = jobTensorPool(c.Session.Device.Kind)
 	}
 	var ds *Dataset
-	read := ReadOptions{OverrideNumBlocks: c.Blocks, Limit: c.Images, MaxFileBytes: 8*c.MaxPixels + 1<<20}
+	read := ReadOptions{OverrideNumBlocks: c.Blocks, Limit: c.Images, MaxFileBytes: MaxFileBytes(c.MaxPixels)}
 	if c.Files != nil {
 		ds = FromFiles(c.Files, read)
 	} else {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"slices"
+	"syscall"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -30,13 +32,13 @@ type ReadOptions struct {
 	Limit int
 	// MaxFileBytes refuses, as an error row, a file larger than this
 	// without reading it, so one hostile multi-gigabyte file cannot exhaust
-	// memory; 0 means DefaultMaxFileBytes.
+	// memory; 0 means MaxFileBytes(vision.DefaultMaxPixels).
 	MaxFileBytes int64
 }
 
-// DefaultMaxFileBytes is room for any image within the default pixel
-// limit: 8 bytes a pixel (16-bit RGBA PNG, stored) plus 1 MiB of metadata.
-const DefaultMaxFileBytes = 8*vision.DefaultMaxPixels + 1<<20
+// MaxFileBytes is room for any image within a pixel limit: 8 bytes a
+// pixel (16-bit RGBA PNG, stored) plus 1 MiB of metadata.
+func MaxFileBytes(maxPixels int64) int64 { return 8*maxPixels + 1<<20 }
 
 // Dataset is a lazy plan: a read followed by MapBatches stages, executed only
 // by a write or an iteration. Methods return new Datasets and never modify the
@@ -180,7 +182,7 @@ func (d *Dataset) execute(ctx context.Context, sink MapOptions) error {
 	}
 	maxBytes := d.read.MaxFileBytes
 	if maxBytes <= 0 {
-		maxBytes = DefaultMaxFileBytes
+		maxBytes = MaxFileBytes(vision.DefaultMaxPixels)
 	}
 	read := MapOptions{Name: "ReadImages", Fn: UDFFunc(func(ctx context.Context, b Block) (any, error) {
 		return readFiles(ctx, b, maxBytes)
@@ -203,8 +205,17 @@ func (d *Dataset) execute(ctx context.Context, sink MapOptions) error {
 	return ex.Execute(ctx, d.sourceBundles(d.NumBlocks()))
 }
 
+// readFile opens path without blocking (a named pipe would otherwise wait
+// for a writer), then checks on the open file that it is a regular file
+// within maxBytes before reading it: one open and one fstat, as
+// os.ReadFile does, and no window between the check and the read.
 func readFile(path string, maxBytes int64) ([]byte, error) {
-	fi, err := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("read: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
 	switch {
 	case err != nil:
 		return nil, fmt.Errorf("read: %w", err)
@@ -214,11 +225,14 @@ func readFile(path string, maxBytes int64) ([]byte, error) {
 		return nil, fmt.Errorf("%w: the file is %s, more than any image within the pixel limit needs (%s); raise --max-pixels if it is real",
 			vision.ErrTooLarge, FormatBytes(fi.Size()), FormatBytes(maxBytes))
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
+	// As os.ReadFile: one buffer of the size fstat gave. A file that
+	// shrank meanwhile reads short and its decoder calls it truncated.
+	b := make([]byte, fi.Size())
+	n, err := io.ReadFull(f, b)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return nil, fmt.Errorf("read: %w", err)
 	}
-	return b, nil
+	return b[:n], nil
 }
 
 func fileKind(m os.FileMode) string {

@@ -394,9 +394,9 @@ func (p *Preprocessor) padCrop(g *resamplePlan, dst []float32) {
 	if g.r0 > g.top || g.r1 < g.top+r.CropH || g.c0 > g.left || g.c1 < g.left+r.CropW {
 		plane := r.CropH * r.CropW
 		for c := range 3 {
-			clear := dst[c*plane : (c+1)*plane]
-			for i := range clear {
-				clear[i] = p.lut[c][0]
+			out := dst[c*plane : (c+1)*plane]
+			for i := range out {
+				out[i] = p.lut[c][0]
 			}
 		}
 	}
