@@ -210,9 +210,7 @@ func specFromScenario(lib *scenarios.Library, s *scenarios.Scenario, prov map[st
 	if spec.NumGPUs > 0 {
 		spec.CUDAOptions = k.CUDAOptions().ProviderOptions(0)
 	}
-	if k.Compute != "tasks" {
-		spec.MaxTasksInFlightPerActor = k.InFlightPerActor
-	}
+	spec.MaxTasksInFlightPerActor = k.InFlightPerActor
 	if k.OutputFormat == "json" {
 		spec.Format = ray.FormatJSON
 	}

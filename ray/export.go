@@ -147,17 +147,7 @@ type view struct {
 	UsesCompute       bool
 	RuntimePip        []string
 	CUDAOptions       string // a Python dict literal; "" without GPUs
-	InFlight          bool   // MAX_TASKS_IN_FLIGHT is set and used
-}
-
-// inFlightArg is the max_tasks_in_flight_per_actor argument of an
-// ActorPoolStrategy, when the spec sets one.
-func (v *view) inFlightArg() string {
-	if v.MaxTasksInFlightPerActor <= 0 {
-		return ""
-	}
-	v.InFlight = true
-	return ", max_tasks_in_flight_per_actor=MAX_TASKS_IN_FLIGHT"
+	InFlight          bool   // MAX_TASKS_IN_FLIGHT is set and used (actor pool, compute= idiom)
 }
 
 // pyDict renders m as a Python dict literal, a key per line in sorted
@@ -258,6 +248,11 @@ func newView(s JobSpec, local bool) (*view, error) {
 	v.UsesCompute = !ver.less(computeSince)
 	c := s.Concurrency
 	v.PoolMin, v.PoolMax, v.PoolFixed = c.Min, c.Max, c.IsFixed()
+	v.InFlight = v.UsesCompute && !v.M.TasksNotActors && s.MaxTasksInFlightPerActor > 0
+	inFlight := ""
+	if v.InFlight {
+		inFlight = ", max_tasks_in_flight_per_actor=MAX_TASKS_IN_FLIGHT"
+	}
 	switch {
 	case v.M.TasksNotActors:
 		// A task pool takes only an upper bound.
@@ -271,9 +266,9 @@ func newView(s JobSpec, local bool) (*view, error) {
 			v.PoolArg = "concurrency=POOL_SIZE"
 		}
 	case c.IsFixed() && v.UsesCompute:
-		v.PoolArg = "compute=ray.data.ActorPoolStrategy(size=POOL_SIZE" + v.inFlightArg() + ")"
+		v.PoolArg = "compute=ray.data.ActorPoolStrategy(size=POOL_SIZE" + inFlight + ")"
 	case v.UsesCompute:
-		v.PoolArg = "compute=ray.data.ActorPoolStrategy(min_size=POOL_MIN, max_size=POOL_MAX" + v.inFlightArg() + ")"
+		v.PoolArg = "compute=ray.data.ActorPoolStrategy(min_size=POOL_MIN, max_size=POOL_MAX" + inFlight + ")"
 	case c.IsFixed():
 		v.PoolArg = "concurrency=POOL_SIZE"
 	default:

@@ -591,3 +591,33 @@ func TestScriptUDFsRun(t *testing.T) {
 		}
 	}
 }
+
+// TestInFlightOnlyForActorPools: max_tasks_in_flight_per_actor is an
+// ActorPoolStrategy option, so a task pool and the pre-2.51 concurrency=
+// idiom leave it out, and an actor pool under compute= carries it.
+func TestInFlightOnlyForActorPools(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		edit func(*JobSpec)
+		want bool
+	}{
+		{"actor pool", func(*JobSpec) {}, true},
+		{"task pool", func(s *JobSpec) { s.Mistakes = []Mistake{{ID: "tasks-not-actors"}} }, false},
+		{"Ray 2.46", func(s *JobSpec) { s.RayVersion = "2.46" }, false},
+		{"unset", func(s *JobSpec) { s.MaxTasksInFlightPerActor = 0 }, false},
+	} {
+		s := optimizedSpec()
+		c.edit(&s)
+		files, err := Render(s, false)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		main := string(files["main.py"])
+		if got := strings.Contains(main, "max_tasks_in_flight_per_actor=MAX_TASKS_IN_FLIGHT"); got != c.want {
+			t.Errorf("%s: passes max_tasks_in_flight_per_actor: %v, want %v", c.name, got, c.want)
+		}
+		if strings.Contains(main, "MAX_TASKS_IN_FLIGHT =") != c.want {
+			t.Errorf("%s: defines MAX_TASKS_IN_FLIGHT without using it, or uses it undefined", c.name)
+		}
+	}
+}
