@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"workbench/bench"
+	"workbench/classify"
 	"workbench/model"
 	"workbench/pipeline"
 	"workbench/scenarios"
@@ -89,7 +90,7 @@ func isJSONPath(p string) bool {
 
 // plan turns the shared flags into a planned job: ORT initialised, model
 // resolved, dataset listed. Problems with the user's inputs exit 2.
-func (f *jobFlags) plan(stderr io.Writer) (*pipeline.Job, error) {
+func (f *jobFlags) plan(stderr io.Writer) (*classify.Job, error) {
 	if err := f.checkData(); err != nil {
 		return nil, err
 	}
@@ -135,7 +136,7 @@ func (f *jobFlags) plan(stderr io.Writer) (*pipeline.Job, error) {
 	if f.decoder == "auto" && note != "" {
 		fmt.Fprintln(stderr, note)
 	}
-	cfg := pipeline.JobConfig{
+	cfg := classify.JobConfig{
 		Data: f.data, Images: f.images, Model: m, Session: sess,
 		BatchSize: f.batch, Blocks: f.blocks, Concurrency: conc,
 		MaxPixels: f.maxPixels, Decoder: dec, Exec: exec, TensorPool: true,
@@ -143,7 +144,7 @@ func (f *jobFlags) plan(stderr io.Writer) (*pipeline.Job, error) {
 	if dev.Kind == model.DeviceCUDA {
 		cfg.NumGPUs = 1
 	}
-	job, err := pipeline.NewJob(cfg)
+	job, err := classify.NewJob(cfg)
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}

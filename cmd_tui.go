@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"workbench/bench"
+	"workbench/classify"
 	"workbench/nvml"
 	"workbench/pipeline"
 	"workbench/ray"
@@ -280,7 +281,7 @@ func (b *tuiBackend) Run(ctx context.Context, spec backend.RunSpec, bus *pipelin
 	if err != nil {
 		return nil, err
 	}
-	job, err := pipeline.NewJob(plan.Job)
+	job, err := classify.NewJob(plan.Job)
 	if err != nil {
 		return nil, err
 	}

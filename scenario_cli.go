@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"workbench/bench"
+	"workbench/classify"
 	"workbench/model"
 	"workbench/nvml"
 	"workbench/pipeline"
@@ -164,7 +165,7 @@ func (ss *scenarioSession) run(ctx context.Context, s *scenarios.Scenario, label
 		return r
 	}
 	r.notes = plan.Notes
-	job, err := pipeline.NewJob(plan.Job)
+	job, err := classify.NewJob(plan.Job)
 	if err != nil {
 		r.err = err
 		return r

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"workbench/classify"
 	"workbench/model"
 	"workbench/nvml"
 	"workbench/pipeline"
@@ -39,7 +40,7 @@ type RunOptions struct {
 
 // Run executes a planned job and measures it into a Record. A run that
 // fails returns its error and a record with Status "failed" and the reason.
-func Run(ctx context.Context, job *pipeline.Job, o RunOptions) (*Record, error) {
+func Run(ctx context.Context, job *classify.Job, o RunOptions) (*Record, error) {
 	// Hand the previous run's garbage (Go and C heaps) back to the OS
 	// first: the peak is reset to the current RSS, which would otherwise
 	// include it.
@@ -67,7 +68,7 @@ func Run(ctx context.Context, job *pipeline.Job, o RunOptions) (*Record, error) 
 	return rec, nil
 }
 
-func newRecord(job *pipeline.Job, o RunOptions) *Record {
+func newRecord(job *classify.Job, o RunOptions) *Record {
 	c := job.Config
 	m := c.Model
 	files := job.Dataset.Files()
@@ -98,7 +99,7 @@ func newRecord(job *pipeline.Job, o RunOptions) *Record {
 	return rec
 }
 
-func fillFromMetrics(rec *Record, job *pipeline.Job, wall time.Duration, o RunOptions) {
+func fillFromMetrics(rec *Record, job *classify.Job, wall time.Duration, o RunOptions) {
 	ops := job.Dataset.Metrics()
 	for _, s := range ops {
 		mm := s.Metrics

@@ -142,13 +142,13 @@ func TensorValues(col arrow.Array) ([]float32, int, error) {
 // NewTensorArray wraps values (rows×size float32, row-major) as a tensor
 // column without copying. The array keeps values alive.
 func NewTensorArray(values []float32, size int, valid []bool) arrow.Array {
-	return newTensorArray(memory.NewBufferBytes(arrow.Float32Traits.CastToBytes(values)), size, valid)
+	return NewTensorArrayFromBuffer(memory.NewBufferBytes(arrow.Float32Traits.CastToBytes(values)), size, valid)
 }
 
-// newTensorArray wraps the float32 values in buf as a tensor column. It
-// takes over the caller's reference to buf: a pooled buffer goes back to
-// its pool when the last array using it is released.
-func newTensorArray(buf *memory.Buffer, size int, valid []bool) arrow.Array {
+// NewTensorArrayFromBuffer wraps the float32 values in buf as a tensor
+// column. It takes over the caller's reference to buf: a pooled buffer goes
+// back to its pool when the last array using it is released.
+func NewTensorArrayFromBuffer(buf *memory.Buffer, size int, valid []bool) arrow.Array {
 	n := buf.Len() / 4
 	rows := n / size
 	child := array.NewData(arrow.PrimitiveTypes.Float32, n, []*memory.Buffer{nil, buf}, nil, 0, 0)

@@ -13,8 +13,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-
-	"workbench/vision"
 )
 
 // Ray's block-size bounds: reads aim for blocks between these sizes.
@@ -23,8 +21,12 @@ const (
 	DefaultTargetMaxBlockSize = 128 << 20 // 128 MiB
 )
 
-// ReadOptions configure ReadImages.
+// ReadOptions configure a ReadBinaryFiles datasource.
 type ReadOptions struct {
+	// Name is the read operator's name in stats and events, as Ray names
+	// ReadImages or ReadParquet after its datasource; default
+	// "ReadBinaryFiles".
+	Name string
 	// OverrideNumBlocks sets the number of read tasks (and so blocks), as
 	// Ray's override_num_blocks. 0 picks a default by Ray's rule.
 	OverrideNumBlocks int
@@ -32,13 +34,16 @@ type ReadOptions struct {
 	Limit int
 	// MaxFileBytes refuses, as an error row, a file larger than this
 	// without reading it, so one hostile multi-gigabyte file cannot exhaust
-	// memory; 0 means MaxFileBytes(vision.DefaultMaxPixels).
+	// memory; 0 means DefaultMaxFileBytes.
 	MaxFileBytes int64
 }
 
-// MaxFileBytes is room for any image within a pixel limit: 8 bytes a
-// pixel (16-bit RGBA PNG, stored) plus 1 MiB of metadata.
-func MaxFileBytes(maxPixels int64) int64 { return 8*maxPixels + 1<<20 }
+// DefaultMaxFileBytes bounds a file's size when the caller sets none.
+const DefaultMaxFileBytes = 1 << 30
+
+// ErrFileTooLarge marks a file refused, unread, for exceeding
+// ReadOptions.MaxFileBytes.
+var ErrFileTooLarge = errors.New("file too large")
 
 // Dataset is a lazy plan: a read followed by MapBatches stages, executed only
 // by a write or an iteration. Methods return new Datasets and never modify the
@@ -54,25 +59,27 @@ type Dataset struct {
 	last   *StreamingExecutor
 }
 
-// ReadImages plans a read of every image under dir (recursively; .jpg,
-// .jpeg and .png in any case), in a stable order. Each row has the file's
-// path, its bytes and an error column for files that cannot be read.
-func ReadImages(dir string, o ReadOptions) *Dataset {
-	files, err := vision.ListImages(dir)
-	if err == nil && len(files) == 0 {
-		err = fmt.Errorf("no images (.jpg, .jpeg, .png) under %s", dir)
-	}
-	d := FromFiles(files, o)
-	d.err = err
-	return d
-}
-
-// FromFiles plans a read of the given files, in the given order.
-func FromFiles(files []string, o ReadOptions) *Dataset {
+// ReadBinaryFiles plans a read of the given files, in the given order, as
+// Ray's read_binary_files: each row has the file's path, its bytes
+// (DataColumn) and an error column for a file that cannot be read. What the
+// bytes mean is the next stage's business.
+func ReadBinaryFiles(files []string, o ReadOptions) *Dataset {
 	if o.Limit > 0 && o.Limit < len(files) {
 		files = files[:o.Limit]
 	}
+	if o.Name == "" {
+		o.Name = "ReadBinaryFiles"
+	}
 	return &Dataset{files: files, read: o, target: DefaultTargetMaxBlockSize}
+}
+
+// WithErr returns a copy of d that fails with err when executed: a
+// datasource that could not be planned (an empty folder) reports it where
+// the plan runs.
+func (d *Dataset) WithErr(err error) *Dataset {
+	c := d.clone()
+	c.err = err
+	return c
 }
 
 func (d *Dataset) clone() *Dataset {
@@ -182,9 +189,9 @@ func (d *Dataset) execute(ctx context.Context, sink MapOptions) error {
 	}
 	maxBytes := d.read.MaxFileBytes
 	if maxBytes <= 0 {
-		maxBytes = MaxFileBytes(vision.DefaultMaxPixels)
+		maxBytes = DefaultMaxFileBytes
 	}
-	read := MapOptions{Name: "ReadImages", Fn: UDFFunc(func(ctx context.Context, b Block) (any, error) {
+	read := MapOptions{Name: d.read.Name, Fn: UDFFunc(func(ctx context.Context, b Block) (any, error) {
 		return readFiles(ctx, b, maxBytes)
 	}), NumCPUs: 1}
 	var ops []*MapOperator
@@ -222,8 +229,8 @@ func readFile(path string, maxBytes int64) ([]byte, error) {
 	case !fi.Mode().IsRegular():
 		return nil, fmt.Errorf("read: %s is not a regular file (%s)", path, fileKind(fi.Mode()))
 	case fi.Size() > maxBytes:
-		return nil, fmt.Errorf("%w: the file is %s, more than any image within the pixel limit needs (%s); raise --max-pixels if it is real",
-			vision.ErrTooLarge, FormatBytes(fi.Size()), FormatBytes(maxBytes))
+		return nil, fmt.Errorf("%w: the file is %s, more than the %s allowed (ReadOptions.MaxFileBytes)",
+			ErrFileTooLarge, FormatBytes(fi.Size()), FormatBytes(maxBytes))
 	}
 	// As os.ReadFile: one buffer of the size fstat gave. A file that
 	// shrank meanwhile reads short and its decoder calls it truncated.
@@ -275,7 +282,7 @@ func readFiles(_ context.Context, batch Block, maxBytes int64) (any, error) {
 	return Columns{PathColumn: paths, DataColumn: data.NewArray(), ErrorColumn: errs.NewArray()}, nil
 }
 
-// DataColumn holds each file's raw bytes after ReadImages.
+// DataColumn holds each file's raw bytes after ReadBinaryFiles.
 const DataColumn = "bytes"
 
 // IterBatches executes the plan and calls fn with each output block, one at

@@ -1,10 +1,13 @@
 // Package pipeline is workbench's streaming engine. It borrows Ray Data's
-// execution model and vocabulary so that a Ray user can read it at a glance:
+// execution model and vocabulary so that a Ray user can read it at a glance,
+// and like Ray Data's executor it knows nothing about what a row means: no
+// images, no models. The classification job (package classify) is built
+// from its parts.
 //
-//   - A Dataset is a lazy plan: ReadImages → MapBatches … → WriteParquet.
-//     Nothing runs until a write or an iteration.
-//   - A block is an Arrow record batch. Preprocessed images travel as a
-//     FixedSizeList<float32> tensor column, so no per-row Go objects exist.
+//   - A Dataset is a lazy plan: a datasource (ReadBinaryFiles) → MapBatches …
+//     → WriteParquet. Nothing runs until a write or an iteration.
+//   - A block is an Arrow record batch. Tensors travel as a
+//     FixedSizeList<float32> column, so no per-row Go objects exist.
 //   - Each MapBatches stage becomes a physical MapOperator backed by a task
 //     pool (stateless; the constructor runs per task) or an actor pool (the
 //     constructor, which is where a model loads, runs once per actor).
@@ -14,8 +17,6 @@
 //     backpressure policy allow it.
 //   - Each operator keeps one OpMetrics value, changed only through On…
 //     callbacks. Dataset.Stats renders them like Ray's ds.stats() and names the
-//     bottleneck operator; Snapshots publishes them on an event stream.
-//
-// The image-classification job that the CLI runs is assembled from these
-// parts in classify.go.
+//     bottleneck operator; the executor publishes a Snapshot of them on the
+//     EventBus at a fixed interval and once more at the end.
 package pipeline

@@ -77,7 +77,7 @@ func readParquet(t *testing.T, path string) (rows int64, paths []string) {
 func TestEndToEndParquet(t *testing.T) {
 	files := makeFiles(t, 50)
 	out := filepath.Join(t.TempDir(), "out.parquet")
-	ds := FromFiles(files, ReadOptions{OverrideNumBlocks: 7}).
+	ds := ReadBinaryFiles(files, ReadOptions{OverrideNumBlocks: 7}).
 		MapBatches(MapOptions{Name: "Len", Fn: lengths, BatchSize: 8}).
 		WithExecutionOptions(ExecutionOptions{PreserveOrder: true})
 	if err := ds.WriteParquet(context.Background(), out, WriteOptions{}); err != nil {

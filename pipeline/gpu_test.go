@@ -53,7 +53,7 @@ func TestFractionalGPUPinning(t *testing.T) {
 	t.Parallel()
 	files := makeFiles(t, 40)
 	p := newGPUProbe()
-	ds := FromFiles(files, ReadOptions{OverrideNumBlocks: 20}).
+	ds := ReadBinaryFiles(files, ReadOptions{OverrideNumBlocks: 20}).
 		MapBatches(MapOptions{Name: "FakeGPU", FnConstructor: p.constructor, BatchSize: 2,
 			Concurrency: Fixed(4), NumGPUs: 0.5}).
 		WithExecutionOptions(ExecutionOptions{Limits: ExecutionResources{GPU: 2}})
@@ -122,7 +122,7 @@ func TestGPUOversubscribedActorsWait(t *testing.T) {
 		}
 	}()
 
-	ds := FromFiles(files, ReadOptions{OverrideNumBlocks: 6}).
+	ds := ReadBinaryFiles(files, ReadOptions{OverrideNumBlocks: 6}).
 		MapBatches(MapOptions{Name: "FakeGPU", FnConstructor: p.constructor, BatchSize: 2,
 			Concurrency: Fixed(3), NumGPUs: 1}).
 		WithExecutionOptions(ExecutionOptions{Limits: ExecutionResources{GPU: 1},

@@ -8,8 +8,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"workbench/vision"
 )
 
 // TestReadFileHostile: what a hostile folder holds becomes an error that
@@ -37,7 +35,7 @@ func TestReadFileHostile(t *testing.T) {
 		kind error
 	}{
 		{"ok.jpg", "", nil},
-		{"big.jpg", "the file is 101 B", vision.ErrTooLarge},
+		{"big.jpg", "the file is 101 B", ErrFileTooLarge},
 		{"dangling.jpg", "no such file", nil},
 		{"loop1.jpg", "too many levels of symbolic links", nil},
 		{"dir.jpg", "not a regular file (a directory)", nil},

@@ -84,7 +84,7 @@ func TestEveryRowExactlyOnce(t *testing.T) {
 			} else {
 				o.Fn = udf
 			}
-			ds := FromFiles(files, ReadOptions{OverrideNumBlocks: c.blocks}).MapBatches(o).
+			ds := ReadBinaryFiles(files, ReadOptions{OverrideNumBlocks: c.blocks}).MapBatches(o).
 				WithExecutionOptions(ExecutionOptions{PreserveOrder: c.preserve})
 			if err := ds.WriteParquet(context.Background(), out, WriteOptions{}); err != nil {
 				t.Fatal(err)
@@ -122,7 +122,7 @@ func TestResourceLimitsAndMemoryBudget(t *testing.T) {
 	obs := observe(4096)
 	const budget = 2000 // bytes: far below the data, so backpressure must act
 	limits := ExecutionResources{CPU: 3, ObjectStoreMemory: budget}
-	ds := FromFiles(files, ReadOptions{OverrideNumBlocks: 50}).
+	ds := ReadBinaryFiles(files, ReadOptions{OverrideNumBlocks: 50}).
 		MapBatches(MapOptions{Name: "Slow", Fn: sleepUDF(2 * time.Millisecond), BatchSize: 4}).
 		WithExecutionOptions(ExecutionOptions{Limits: limits, OverrideLimits: true, Bus: obs.bus, SnapshotInterval: time.Millisecond})
 	if err := ds.WriteParquet(context.Background(), filepath.Join(t.TempDir(), "o.parquet"), WriteOptions{}); err != nil {
@@ -156,7 +156,7 @@ func TestNoBackpressureGrowsQueues(t *testing.T) {
 	t.Parallel()
 	peak := func(disable bool) int64 {
 		files := makeFiles(t, 150)
-		ds := FromFiles(files, ReadOptions{OverrideNumBlocks: 50}).
+		ds := ReadBinaryFiles(files, ReadOptions{OverrideNumBlocks: 50}).
 			MapBatches(MapOptions{Name: "Slow", Fn: sleepUDF(3 * time.Millisecond), BatchSize: 3, Concurrency: Fixed(1)}).
 			WithExecutionOptions(ExecutionOptions{Limits: ExecutionResources{CPU: 4, ObjectStoreMemory: 1000}, OverrideLimits: true, DisableBackpressure: disable})
 		if err := ds.WriteParquet(context.Background(), filepath.Join(t.TempDir(), "o.parquet"), WriteOptions{}); err != nil {
@@ -186,7 +186,7 @@ func TestConstructorCounts(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			var calls atomic.Int64
-			ds := FromFiles(makeFiles(t, 48), ReadOptions{OverrideNumBlocks: c.blocks}).MapBatches(MapOptions{
+			ds := ReadBinaryFiles(makeFiles(t, 48), ReadOptions{OverrideNumBlocks: c.blocks}).MapBatches(MapOptions{
 				Name: "Model", BatchSize: 4, Compute: c.compute, Concurrency: c.conc,
 				FnConstructor: func(context.Context) (UDF, error) { calls.Add(1); return lengths, nil },
 			}).WithExecutionOptions(ExecutionOptions{Limits: ExecutionResources{CPU: 4}, OverrideLimits: true})
@@ -207,7 +207,7 @@ func TestConstructorCounts(t *testing.T) {
 
 func TestBottleneckNamed(t *testing.T) {
 	t.Parallel()
-	ds := FromFiles(makeFiles(t, 60), ReadOptions{OverrideNumBlocks: 20}).
+	ds := ReadBinaryFiles(makeFiles(t, 60), ReadOptions{OverrideNumBlocks: 20}).
 		MapBatches(MapOptions{Name: "Fast", Fn: lengths, BatchSize: 3}).
 		MapBatches(MapOptions{Name: "Sleepy", BatchSize: 3, Concurrency: Fixed(1),
 			FnConstructor: func(context.Context) (UDF, error) {
@@ -238,7 +238,7 @@ func TestUDFErrorFailsOnlyItsBatch(t *testing.T) {
 		return lengths(ctx, b)
 	})
 	out := filepath.Join(t.TempDir(), "o.parquet")
-	ds := FromFiles(files, ReadOptions{OverrideNumBlocks: 5}).MapBatches(MapOptions{Name: "Bad", Fn: bad, BatchSize: 4})
+	ds := ReadBinaryFiles(files, ReadOptions{OverrideNumBlocks: 5}).MapBatches(MapOptions{Name: "Bad", Fn: bad, BatchSize: 4})
 	if err := ds.WriteParquet(context.Background(), out, WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +252,7 @@ func TestUDFErrorFailsOnlyItsBatch(t *testing.T) {
 
 func TestConstructorFailureEndsRun(t *testing.T) {
 	t.Parallel()
-	ds := FromFiles(makeFiles(t, 10), ReadOptions{}).MapBatches(MapOptions{Name: "Model", Concurrency: Fixed(2),
+	ds := ReadBinaryFiles(makeFiles(t, 10), ReadOptions{}).MapBatches(MapOptions{Name: "Model", Concurrency: Fixed(2),
 		FnConstructor: func(context.Context) (UDF, error) { return nil, errors.New("no such model") }})
 	out := filepath.Join(t.TempDir(), "o.parquet")
 	err := ds.WriteParquet(context.Background(), out, WriteOptions{})
@@ -274,7 +274,7 @@ func TestStrictRowObjects(t *testing.T) {
 		return out, nil
 	})
 	for _, strict := range []bool{false, true} {
-		ds := FromFiles(makeFiles(t, 8), ReadOptions{}).MapBatches(MapOptions{Name: "Rows", Fn: rowsUDF, BatchSize: 4, Strict: strict})
+		ds := ReadBinaryFiles(makeFiles(t, 8), ReadOptions{}).MapBatches(MapOptions{Name: "Rows", Fn: rowsUDF, BatchSize: 4, Strict: strict})
 		err := ds.WriteParquet(context.Background(), filepath.Join(t.TempDir(), "o.parquet"), WriteOptions{})
 		if strict && !errors.Is(err, ErrRowObjects) {
 			t.Errorf("strict: err = %v, want ErrRowObjects", err)
@@ -290,7 +290,7 @@ func TestStrictRowObjects(t *testing.T) {
 // goroutine ended.
 func TestCancelWithinOneSecond(t *testing.T) {
 	t.Parallel()
-	ds := FromFiles(makeFiles(t, 40), ReadOptions{}).MapBatches(MapOptions{Name: "Slow", Fn: sleepUDF(time.Minute), BatchSize: 1, Concurrency: Fixed(2)})
+	ds := ReadBinaryFiles(makeFiles(t, 40), ReadOptions{}).MapBatches(MapOptions{Name: "Slow", Fn: sleepUDF(time.Minute), BatchSize: 1, Concurrency: Fixed(2)})
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	out := filepath.Join(t.TempDir(), "o.parquet")

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"workbench/bench"
+	"workbench/classify"
 	"workbench/model"
 	"workbench/pipeline"
 	"workbench/vision"
@@ -48,10 +49,10 @@ type harness struct {
 	name   string
 	images int
 	set    map[string]string
-	tweak  func(*pipeline.JobConfig)
+	tweak  func(*classify.JobConfig)
 
 	plan   *Plan
-	job    *pipeline.Job
+	job    *classify.Job
 	res    *Result
 	out    string
 	log    *strings.Builder
@@ -86,7 +87,7 @@ func (h *harness) run(t *testing.T) *harness {
 	if h.tweak != nil {
 		h.tweak(&cfg)
 	}
-	if h.job, err = pipeline.NewJob(cfg); err != nil {
+	if h.job, err = classify.NewJob(cfg); err != nil {
 		t.Fatal(err)
 	}
 	opts := h.plan.Run
@@ -409,7 +410,7 @@ func TestTakeAllMaterialises(t *testing.T) {
 			}()
 			h := &harness{name: tc.name, images: 32,
 				set: map[string]string{"batch_size": "8", "blocks": "4", "hot_path_logging": "true", "log_every": "8"},
-				tweak: func(c *pipeline.JobConfig) {
+				tweak: func(c *classify.JobConfig) {
 					c.HotPathLog = g
 					c.Exec.Bus, c.Exec.SnapshotInterval = bus, 5*time.Millisecond
 				}}
@@ -455,7 +456,7 @@ func (h *harness) runIn(t *testing.T, dir string) *harness {
 	if h.tweak != nil {
 		h.tweak(&cfg)
 	}
-	if h.job, err = pipeline.NewJob(cfg); err != nil {
+	if h.job, err = classify.NewJob(cfg); err != nil {
 		t.Fatal(err)
 	}
 	opts := h.plan.Run
@@ -486,7 +487,7 @@ func TestNoBackpressureQueuesGrow(t *testing.T) {
 			h := &harness{name: name, images: 48,
 				set: map[string]string{"batch_size": "8", "blocks": "6", "memory_budget": "1KiB",
 					"hot_path_logging": "true", "log_every": "8"},
-				tweak: func(c *pipeline.JobConfig) {
+				tweak: func(c *classify.JobConfig) {
 					c.HotPathLog = g
 					c.Exec.Bus, c.Exec.SnapshotInterval = bus, 5*time.Millisecond
 				}}

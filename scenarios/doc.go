@@ -12,7 +12,7 @@
 // same names and values as the files, for --set key=value.
 //
 // Library.Plan maps a resolved scenario plus the machine (Env) onto a
-// pipeline.JobConfig and bench.RunOptions. Nothing is special-cased by
+// classify.JobConfig and bench.RunOptions. Nothing is special-cased by
 // scenario name: two scenarios whose knobs mean the same on a machine get the
 // same plan, and the plan says so in a note.
 package scenarios

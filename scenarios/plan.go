@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"workbench/bench"
+	"workbench/classify"
 	"workbench/model"
 	"workbench/pipeline"
 	"workbench/vision"
@@ -47,7 +48,7 @@ func (e Env) cores() int {
 // bench.Run should write and label it, and notes for the reader.
 type Plan struct {
 	Scenario *Scenario
-	Job      pipeline.JobConfig
+	Job      classify.JobConfig
 	Run      bench.RunOptions // Out and Version are the caller's
 	// Effective holds every knob with auto values replaced by what they
 	// mean on this machine.
@@ -218,7 +219,7 @@ func (l *Library) Plan(s *Scenario, env Env) (*Plan, error) {
 		Bus:                 env.Bus,
 		Warnf:               env.Warnf,
 	}
-	job := pipeline.JobConfig{
+	job := classify.JobConfig{
 		Data: env.Data, Files: env.Files, Images: env.Images, Model: m, Session: sess,
 		BatchSize: k.BatchSize, Blocks: k.Blocks, Concurrency: pipeline.Range(k.Concurrency.Min, k.Concurrency.Max),
 		PreprocessConcurrency: k.PreprocessConcurrency, NumGPUs: k.NumGPUs,

@@ -1,4 +1,4 @@
-package pipeline
+package classify
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"workbench/model"
+	"workbench/pipeline"
 )
 
 func TestSizeClass(t *testing.T) {
@@ -161,7 +162,7 @@ func TestJobTensorPoolMatchesFresh(t *testing.T) {
 	run := func(pooled bool, actors, inFlight, blocks int) (map[string]string, *TensorPool) {
 		out := filepath.Join(t.TempDir(), "o.parquet")
 		job, err := NewJob(JobConfig{Files: files, Model: m, BatchSize: 4, Blocks: blocks,
-			Concurrency: Fixed(actors), InFlightPerActor: inFlight, TensorPool: pooled,
+			Concurrency: pipeline.Fixed(actors), InFlightPerActor: inFlight, TensorPool: pooled,
 			Session: model.SessionOptions{IntraOpThreads: 1, InterOpThreads: 1}})
 		if err != nil {
 			t.Fatal(err)
@@ -206,10 +207,10 @@ func readRows(t *testing.T, path string) map[string]string {
 	defer tr.Release()
 	for tr.Next() {
 		rec := tr.RecordBatch()
-		paths := Column(rec, PathColumn).(*array.String)
-		pred := Column(rec, "predicted_class").(*array.Int32)
-		conf := Column(rec, "confidence").(*array.Float32)
-		errs := Column(rec, ErrorColumn).(*array.String)
+		paths := pipeline.Column(rec, pipeline.PathColumn).(*array.String)
+		pred := pipeline.Column(rec, "predicted_class").(*array.Int32)
+		conf := pipeline.Column(rec, "confidence").(*array.Float32)
+		errs := pipeline.Column(rec, pipeline.ErrorColumn).(*array.String)
 		for i := range int(rec.NumRows()) {
 			rows[paths.Value(i)] = fmt.Sprintf("%v %v %q", pred.ValueStr(i), conf.ValueStr(i), errs.ValueStr(i))
 		}

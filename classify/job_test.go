@@ -1,4 +1,4 @@
-package pipeline
+package classify
 
 import (
 	"context"
@@ -8,12 +8,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"workbench/model"
+	"workbench/pipeline"
 	"workbench/vision"
 )
 
@@ -54,9 +56,9 @@ func TestClassifyFailedRowsHaveNoPrediction(t *testing.T) {
 		rows := 0
 		for tr.Next() {
 			rec := tr.RecordBatch()
-			paths := Column(rec, PathColumn).(*array.String)
-			pred := Column(rec, "predicted_class").(*array.Int32)
-			errs := Column(rec, ErrorColumn).(*array.String)
+			paths := pipeline.Column(rec, pipeline.PathColumn).(*array.String)
+			pred := pipeline.Column(rec, "predicted_class").(*array.Int32)
+			errs := pipeline.Column(rec, pipeline.ErrorColumn).(*array.String)
 			for i := range int(rec.NumRows()) {
 				rows++
 				broken := strings.HasSuffix(paths.Value(i), "z-broken.jpg")
@@ -107,4 +109,24 @@ func synthFiles(t *testing.T, n int, size func(i int) (w, h int)) []string {
 		}
 	}
 	return files
+}
+
+// readTable reads a whole Parquet file with the Arrow reader, not the
+// writer's bookkeeping; the caller releases the table.
+func readTable(t *testing.T, path string) arrow.Table {
+	t.Helper()
+	f, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pqarrow.NewFileReader(f, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := r.ReadTable(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tbl
 }

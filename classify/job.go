@@ -1,4 +1,4 @@
-package pipeline
+package classify
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"workbench/model"
+	"workbench/pipeline"
 	"workbench/vision"
 )
 
@@ -23,11 +24,11 @@ const ImageColumn = "image"
 
 // OutputSchema is the schema `workbench run` writes.
 var OutputSchema = arrow.NewSchema([]arrow.Field{
-	{Name: PathColumn, Type: arrow.BinaryTypes.String},
+	{Name: pipeline.PathColumn, Type: arrow.BinaryTypes.String},
 	{Name: "predicted_class", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
 	{Name: "confidence", Type: arrow.PrimitiveTypes.Float32, Nullable: true},
 	{Name: "top5", Type: arrow.ListOf(arrow.PrimitiveTypes.Int32), Nullable: true},
-	{Name: ErrorColumn, Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: pipeline.ErrorColumn, Type: arrow.BinaryTypes.String, Nullable: true},
 }, nil)
 
 // JobConfig is the image-classification job: ReadImages → Preprocess →
@@ -35,8 +36,8 @@ var OutputSchema = arrow.NewSchema([]arrow.Field{
 // behaviour; the scenarios package sets them, and nothing here knows a
 // scenario by name.
 type JobConfig struct {
-	Data   string   // folder of images
-	Files  []string // explicit files instead of Data (tests)
+	Data   string   // folder of images, listed by ListImages
+	Files  []string // the listing, when the caller has it: Data is then not walked again
 	Images int      // use the first N images; 0 = all
 	Model  *model.Model
 	// Session holds ORT's options: intra/inter-op threads, graph
@@ -47,7 +48,7 @@ type JobConfig struct {
 	// Blocks is override_num_blocks for the read; 0 uses Ray's default.
 	Blocks int
 	// Concurrency sizes the inference stage's pool.
-	Concurrency Concurrency
+	Concurrency pipeline.Concurrency
 	// PreprocessConcurrency caps preprocessing tasks; 0 leaves it to CPUs.
 	PreprocessConcurrency int
 	// NumGPUs per inference actor (fractional allowed).
@@ -83,7 +84,7 @@ type JobConfig struct {
 	// it runs one. 0 keeps the engine's default (2).
 	InFlightPerActor int
 
-	Exec ExecutionOptions
+	Exec pipeline.ExecutionOptions
 }
 
 // Counters are live counts a job exposes beyond operator metrics.
@@ -133,7 +134,7 @@ func (c *Counters) Batches() []BatchEvent {
 // Job is a planned classification run.
 type Job struct {
 	Config   JobConfig
-	Dataset  *Dataset
+	Dataset  *pipeline.Dataset
 	Counters *Counters
 	recipe   vision.Recipe
 	tensors  *TensorPool // nil unless Config.TensorPool
@@ -154,22 +155,20 @@ func NewJob(c JobConfig) (*Job, error) {
 		c.LogEvery = 10
 	}
 	if !c.Concurrency.IsSet() {
-		c.Concurrency = Fixed(1)
+		c.Concurrency = pipeline.Fixed(1)
 	}
 	j := &Job{Config: c, Counters: &Counters{}, recipe: vision.RecipeFor(c.Model.InputH, c.Model.InputW)}
 	if c.TensorPool {
 		j.tensors = jobTensorPool(c.Session.Device.Kind)
 	}
-	var ds *Dataset
-	read := ReadOptions{OverrideNumBlocks: c.Blocks, Limit: c.Images, MaxFileBytes: MaxFileBytes(c.MaxPixels)}
-	if c.Files != nil {
-		ds = FromFiles(c.Files, read)
-	} else {
-		ds = ReadImages(c.Data, read)
+	files := c.Files
+	if files == nil {
+		var err error
+		if files, err = ListImages(c.Data, c.Images); err != nil {
+			return nil, err
+		}
 	}
-	if ds.Err() != nil {
-		return nil, ds.Err()
-	}
+	ds := ReadImages(files, pipeline.ReadOptions{OverrideNumBlocks: c.Blocks, Limit: c.Images, MaxFileBytes: MaxFileBytes(c.MaxPixels)})
 	if !c.PreprocessInActor {
 		ds = ds.MapBatches(j.preprocessStage())
 	}
@@ -200,7 +199,7 @@ func (j *Job) Write(ctx context.Context, out string, json, takeAll bool) error {
 	if j.tensors != nil {
 		defer j.tensors.Close()
 	}
-	o := WriteOptions{Schema: OutputSchema, Materialize: takeAll}
+	o := pipeline.WriteOptions{Schema: OutputSchema, Materialize: takeAll}
 	if n := j.Config.Model.Notice(); n != "" {
 		o.Metadata = map[string]string{"workbench.notice": n, "workbench.model": j.Config.Model.Name}
 	}
@@ -225,10 +224,10 @@ func (j *Job) newPreprocessor() *vision.Preprocessor {
 	return p
 }
 
-func (j *Job) preprocessStage() MapOptions {
+func (j *Job) preprocessStage() pipeline.MapOptions {
 	pp := &preprocessPool{}
 	pp.pool.New = func() any { return j.newPreprocessor() }
-	fn := UDFFunc(func(ctx context.Context, b Block) (any, error) {
+	fn := pipeline.UDFFunc(func(ctx context.Context, b pipeline.Block) (any, error) {
 		var p *vision.Preprocessor
 		if j.Config.TransformPerBatch {
 			p = j.newPreprocessor()
@@ -238,16 +237,16 @@ func (j *Job) preprocessStage() MapOptions {
 		}
 		return j.preprocess(p, b)
 	})
-	return MapOptions{
+	return pipeline.MapOptions{
 		Name: "Preprocess", Fn: fn, BatchSize: j.Config.BatchSize,
-		Concurrency: Fixed(j.Config.PreprocessConcurrency), NumCPUs: 1,
+		Concurrency: pipeline.Fixed(j.Config.PreprocessConcurrency), NumCPUs: 1,
 	}
 }
 
 // preprocess decodes each row's bytes into its slot of one tensor buffer.
 // A row that fails carries its error and a null tensor.
-func (j *Job) preprocess(p *vision.Preprocessor, b Block) (any, error) {
-	data := Column(b, DataColumn).(*array.Binary)
+func (j *Job) preprocess(p *vision.Preprocessor, b pipeline.Block) (any, error) {
+	data := pipeline.Column(b, pipeline.DataColumn).(*array.Binary)
 	n := data.Len()
 	elems := j.recipe.OutputLen()
 	var values []float32
@@ -284,21 +283,21 @@ func (j *Job) preprocess(p *vision.Preprocessor, b Block) (any, error) {
 			valid[i] = errs.IsNull(i)
 		}
 	}
-	img := newTensorArray(buf, elems, valid)
+	img := pipeline.NewTensorArrayFromBuffer(buf, elems, valid)
 	defer img.Release()
 	errArr := errs.NewArray()
 	defer errArr.Release()
 	shape := j.recipe.Shape()
-	paths := Column(b, PathColumn)
+	paths := pipeline.Column(b, pipeline.PathColumn)
 	schema := arrow.NewSchema([]arrow.Field{
-		{Name: PathColumn, Type: paths.DataType()}, TensorField(ImageColumn, shape[:]...),
-		{Name: ErrorColumn, Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: pipeline.PathColumn, Type: paths.DataType()}, pipeline.TensorField(ImageColumn, shape[:]...),
+		{Name: pipeline.ErrorColumn, Type: arrow.BinaryTypes.String, Nullable: true},
 	}, nil)
 	return array.NewRecordBatch(schema, []arrow.Array{paths, img, errArr}, int64(n)), nil
 }
 
-func (j *Job) inferenceStage() MapOptions {
-	o := MapOptions{
+func (j *Job) inferenceStage() pipeline.MapOptions {
+	o := pipeline.MapOptions{
 		Name: "Inference", BatchSize: j.Config.BatchSize, Concurrency: j.Config.Concurrency,
 		NumCPUs: 1, NumGPUs: j.Config.NumGPUs, Strict: j.Config.Strict,
 	}
@@ -307,7 +306,7 @@ func (j *Job) inferenceStage() MapOptions {
 	}
 	if j.Config.ModelPerBatch {
 		// The mistake: a plain function that loads the model on every call.
-		o.Fn = UDFFunc(func(ctx context.Context, b Block) (any, error) {
+		o.Fn = pipeline.UDFFunc(func(ctx context.Context, b pipeline.Block) (any, error) {
 			u, err := j.newInferer(ctx)
 			if err != nil {
 				return nil, err
@@ -315,14 +314,14 @@ func (j *Job) inferenceStage() MapOptions {
 			defer u.Close()
 			return u.Call(ctx, b)
 		})
-		o.Compute = ActorPool{MinSize: j.Config.Concurrency.Min, MaxSize: j.Config.Concurrency.Max}
+		o.Compute = pipeline.ActorPool{MinSize: j.Config.Concurrency.Min, MaxSize: j.Config.Concurrency.Max}
 		return o
 	}
-	o.FnConstructor = func(ctx context.Context) (UDF, error) { return j.newInferer(ctx) }
+	o.FnConstructor = func(ctx context.Context) (pipeline.UDF, error) { return j.newInferer(ctx) }
 	if j.Config.InferenceTasks {
-		o.Compute = TaskPool{Size: j.Config.Concurrency.Max}
+		o.Compute = pipeline.TaskPool{Size: j.Config.Concurrency.Max}
 	} else if j.Config.InFlightPerActor > 0 {
-		o.Compute = ActorPool{MaxTasksInFlightPerActor: j.Config.InFlightPerActor}
+		o.Compute = pipeline.ActorPool{MaxTasksInFlightPerActor: j.Config.InFlightPerActor}
 	}
 	return o
 }
@@ -338,7 +337,7 @@ type inferer struct {
 
 func (j *Job) newInferer(ctx context.Context) (*inferer, error) {
 	opts := j.Config.Session
-	if a, ok := ActorFromContext(ctx); ok && a.GPU >= 0 && opts.Device.Kind == model.DeviceCUDA {
+	if a, ok := pipeline.ActorFromContext(ctx); ok && a.GPU >= 0 && opts.Device.Kind == model.DeviceCUDA {
 		opts.Device.ID = a.GPU
 	}
 	s, err := model.NewSession(j.Config.Model, opts)
@@ -355,7 +354,7 @@ func (j *Job) newInferer(ctx context.Context) (*inferer, error) {
 
 func (u *inferer) Close() error { return u.sess.Close() }
 
-func (u *inferer) Call(ctx context.Context, b Block) (any, error) {
+func (u *inferer) Call(ctx context.Context, b pipeline.Block) (any, error) {
 	m := u.j.Config.Model
 	n := int(b.NumRows())
 	var failed arrow.Array // preprocess-in-actor only: rows that failed here
@@ -364,16 +363,16 @@ func (u *inferer) Call(ctx context.Context, b Block) (any, error) {
 		res, _ := u.j.preprocess(u.pre, b)
 		rb := res.(arrow.RecordBatch)
 		defer rb.Release()
-		if ec := Column(rb, ErrorColumn); ec.NullN() != ec.Len() {
+		if ec := pipeline.Column(rb, pipeline.ErrorColumn); ec.NullN() != ec.Len() {
 			failed = ec
 		}
 		b = rb
 	}
-	col := Column(b, ImageColumn)
+	col := pipeline.Column(b, ImageColumn)
 	if col == nil {
 		return nil, fmt.Errorf("inference input has no %q column", ImageColumn)
 	}
-	input, size, err := TensorValues(col)
+	input, size, err := pipeline.TensorValues(col)
 	if err != nil {
 		return nil, err
 	}
@@ -405,7 +404,7 @@ func (u *inferer) Call(ctx context.Context, b Block) (any, error) {
 
 // columns builds the output batch straight into Arrow builders: no per-row
 // Go objects. Rows that failed preprocessing get null predictions.
-func (u *inferer) columns(logits []float32, n, k int, failed arrow.Array) Block {
+func (u *inferer) columns(logits []float32, n, k int, failed arrow.Array) pipeline.Block {
 	mem := memory.DefaultAllocator
 	pred := array.NewInt32Builder(mem)
 	conf := array.NewFloat32Builder(mem)
@@ -440,7 +439,7 @@ func (u *inferer) columns(logits []float32, n, k int, failed arrow.Array) Block 
 	if failed != nil {
 		failed.Retain()
 		cols = append(cols, failed)
-		fields = append(fields, arrow.Field{Name: ErrorColumn, Type: arrow.BinaryTypes.String, Nullable: true})
+		fields = append(fields, arrow.Field{Name: pipeline.ErrorColumn, Type: arrow.BinaryTypes.String, Nullable: true})
 	}
 	out := array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, int64(n))
 	for _, c := range cols {
@@ -451,8 +450,8 @@ func (u *inferer) columns(logits []float32, n, k int, failed arrow.Array) Block 
 
 // rows is the row-objects mistake: one map per row, as people write
 // `[{"class": ..., "score": ...} for ...]`.
-func (u *inferer) rows(logits []float32, n, k int) Rows {
-	rows := make(Rows, n)
+func (u *inferer) rows(logits []float32, n, k int) pipeline.Rows {
+	rows := make(pipeline.Rows, n)
 	for i := range n {
 		p, c, t := model.Classify(logits[i*k:(i+1)*k], u.top[:])
 		rows[i] = map[string]any{"predicted_class": p, "confidence": c, "top5": slices.Clone(t)}
@@ -473,12 +472,12 @@ func (u *inferer) forward(ctx context.Context, in []float32, n int, logits []flo
 }
 
 // log writes the hot-path-logging mistake's line every LogEvery images.
-func (u *inferer) log(b Block, n int) {
+func (u *inferer) log(b pipeline.Block, n int) {
 	w := u.j.Config.HotPathLog
 	if w == nil {
 		return
 	}
-	paths := Column(b, PathColumn).(*array.String)
+	paths := pipeline.Column(b, pipeline.PathColumn).(*array.String)
 	for i := range n {
 		// Counted job-wide, not per inferer: with a model loaded per batch
 		// each inferer lives for one batch and would never reach LogEvery.

@@ -1,4 +1,4 @@
-package pipeline
+package classify
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"workbench/pipeline"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -224,7 +225,7 @@ func (s TensorPoolStats) String() string {
 		pin = fmt.Sprintf("%s pinned", plural(s.Pinned, "buffer"))
 	}
 	return fmt.Sprintf("%s mapped (peak %s), reused for %s, %s",
-		plural(s.Mapped, "buffer"), FormatBytes(s.PeakBytes), plural(s.Reused, "batch"), pin)
+		plural(s.Mapped, "buffer"), pipeline.FormatBytes(s.PeakBytes), plural(s.Reused, "batch"), pin)
 }
 
 func plural(n int64, noun string) string {

@@ -1,0 +1,42 @@
+package classify
+
+import (
+	"fmt"
+
+	"workbench/pipeline"
+	"workbench/vision"
+)
+
+// ReadOperator is the read stage's name, as Ray names the operator after
+// read_images.
+const ReadOperator = "ReadImages"
+
+// MaxFileBytes is room for any image within a pixel limit: 8 bytes a
+// pixel (16-bit RGBA PNG, stored) plus 1 MiB of metadata. A larger file is
+// refused unread, as an error row.
+func MaxFileBytes(maxPixels int64) int64 { return 8*maxPixels + 1<<20 }
+
+// ListImages is the one image lister: every front end (run, the TUI, the
+// exporter) lists a folder through it, so all apply the same rules
+// (vision.ListImages) and a run walks its folder once.
+func ListImages(dir string, limit int) ([]string, error) {
+	files, err := vision.ListImages(dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no images (.jpg, .jpeg, .png) under %s", dir)
+	}
+	if limit > 0 && limit < len(files) {
+		files = files[:limit]
+	}
+	return files, nil
+}
+
+// ReadImages is Ray's read_images over the given files: a binary-file read
+// whose rows the Preprocess stage decodes. Files that cannot be read become
+// error rows there.
+func ReadImages(files []string, o pipeline.ReadOptions) *pipeline.Dataset {
+	o.Name = ReadOperator
+	return pipeline.ReadBinaryFiles(files, o)
+}
