@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
 	"workbench/vision"
 )
 
@@ -169,7 +167,7 @@ func KnobList() []KnobInfo {
 type knobDef struct {
 	name  string
 	help  string
-	parse func(k *Knobs, n *yaml.Node) error
+	parse func(k *Knobs, n *node) error
 	// format and copy reach the same field parse writes.
 	format func(k *Knobs) string
 	copy   func(dst, src *Knobs)
@@ -185,30 +183,18 @@ func findKnob(name string) *knobDef {
 }
 
 // scalar returns n's value, refusing sequences and maps.
-func scalar(n *yaml.Node) (string, error) {
-	if n.Kind != yaml.ScalarNode {
-		return "", fmt.Errorf("want a single value, not a %s", kindName(n.Kind))
+func scalar(n *node) (string, error) {
+	if n.kind != scalarNode {
+		return "", fmt.Errorf("want a single value, not a %s", kindName(n.kind))
 	}
-	return strings.TrimSpace(n.Value), nil
-}
-
-func kindName(k yaml.Kind) string {
-	switch k {
-	case yaml.SequenceNode:
-		return "list"
-	case yaml.MappingNode:
-		return "mapping"
-	case yaml.AliasNode:
-		return "alias"
-	}
-	return "value"
+	return strings.TrimSpace(n.value), nil
 }
 
 // intKnob accepts a whole number ≥ lo, or one of the words in words.
 func intKnob(name string, field func(*Knobs) *int, lo int, fix string, words map[string]int, help string) knobDef {
 	return knobDef{
 		name: name, help: help,
-		parse: func(k *Knobs, n *yaml.Node) error {
+		parse: func(k *Knobs, n *node) error {
 			s, err := scalar(n)
 			if err != nil {
 				return err
@@ -245,7 +231,7 @@ func intKnob(name string, field func(*Knobs) *int, lo int, fix string, words map
 func floatKnob(name string, field func(*Knobs) *float64, word string, wordValue float64, fix, help string) knobDef {
 	return knobDef{
 		name: name, help: help,
-		parse: func(k *Knobs, n *yaml.Node) error {
+		parse: func(k *Knobs, n *node) error {
 			s, err := scalar(n)
 			if err != nil {
 				return err
@@ -289,7 +275,7 @@ func wordsHint(words map[string]int) string {
 func boolKnob(name string, field func(*Knobs) *bool, help string) knobDef {
 	return knobDef{
 		name: name, help: help,
-		parse: func(k *Knobs, n *yaml.Node) error {
+		parse: func(k *Knobs, n *node) error {
 			s, err := scalar(n)
 			if err != nil {
 				return err
@@ -312,7 +298,7 @@ func boolKnob(name string, field func(*Knobs) *bool, help string) knobDef {
 func enumKnob(name string, field func(*Knobs) *string, allowed []string, help string) knobDef {
 	return knobDef{
 		name: name, help: help,
-		parse: func(k *Knobs, n *yaml.Node) error {
+		parse: func(k *Knobs, n *node) error {
 			s, err := scalar(n)
 			if err != nil {
 				return err
@@ -346,7 +332,7 @@ var knobDefs = []knobDef{
 	{
 		name: "concurrency",
 		help: "inference actors: N, [min, max] to autoscale, or auto (one per GPU; one on CPU)",
-		parse: func(k *Knobs, n *yaml.Node) error {
+		parse: func(k *Knobs, n *node) error {
 			lo, hi, err := parseConcurrency(n)
 			if err != nil {
 				return err
@@ -412,7 +398,7 @@ var knobDefs = []knobDef{
 	{
 		name: "memory_budget",
 		help: "bytes of blocks in flight, e.g. 2GiB; default = 25% of RAM",
-		parse: func(k *Knobs, n *yaml.Node) error {
+		parse: func(k *Knobs, n *node) error {
 			s, err := scalar(n)
 			if err != nil {
 				return err
@@ -465,7 +451,7 @@ var knobDefs = []knobDef{
 }
 
 // parseConcurrency reads N, auto, MIN-MAX or a [min, max] sequence.
-func parseConcurrency(n *yaml.Node) (lo, hi int, err error) {
+func parseConcurrency(n *node) (lo, hi int, err error) {
 	const fix = "concurrency must be at least 1 (e.g. 1), a [min, max] pair with 1 <= min <= max, or auto"
 	num := func(s string) (int, error) {
 		v, err := strconv.Atoi(strings.TrimSpace(s))
@@ -477,19 +463,19 @@ func parseConcurrency(n *yaml.Node) (lo, hi int, err error) {
 		}
 		return v, nil
 	}
-	switch n.Kind {
-	case yaml.SequenceNode:
-		if len(n.Content) != 2 || n.Content[0].Kind != yaml.ScalarNode || n.Content[1].Kind != yaml.ScalarNode {
-			return 0, 0, fmt.Errorf("want [min, max], got a list of %d", len(n.Content))
+	switch n.kind {
+	case sequenceNode:
+		if len(n.items) != 2 || n.items[0].kind != scalarNode || n.items[1].kind != scalarNode {
+			return 0, 0, fmt.Errorf("want [min, max], got a list of %d", len(n.items))
 		}
-		if lo, err = num(n.Content[0].Value); err != nil {
+		if lo, err = num(n.items[0].value); err != nil {
 			return 0, 0, err
 		}
-		if hi, err = num(n.Content[1].Value); err != nil {
+		if hi, err = num(n.items[1].value); err != nil {
 			return 0, 0, err
 		}
-	case yaml.ScalarNode:
-		s := strings.TrimSpace(n.Value)
+	case scalarNode:
+		s := strings.TrimSpace(n.value)
 		if strings.EqualFold(s, "auto") {
 			return 0, 0, nil
 		}
@@ -507,7 +493,7 @@ func parseConcurrency(n *yaml.Node) (lo, hi int, err error) {
 			hi = lo
 		}
 	default:
-		return 0, 0, fmt.Errorf("want N, [min, max] or auto, not a %s", kindName(n.Kind))
+		return 0, 0, fmt.Errorf("want N, [min, max] or auto, not a %s", kindName(n.kind))
 	}
 	if lo > hi {
 		return 0, 0, fmt.Errorf("[%d, %d] has min > max: %s", lo, hi, fix)
