@@ -12,13 +12,16 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"workbench/bench"
 	"workbench/model"
+	"workbench/pipeline"
 	"workbench/ray"
+	"workbench/runner"
 	"workbench/scenarios"
 )
 
@@ -208,7 +211,7 @@ func specFromScenario(lib *scenarios.Library, s *scenarios.Scenario, prov map[st
 		spec.NumGPUs = k.NumGPUs
 	}
 	if spec.NumGPUs > 0 {
-		spec.CUDAOptions = k.CUDAOptions().ProviderOptions(0)
+		spec.CUDAOptions = runner.CUDAOptions(k).ProviderOptions(0)
 	}
 	spec.MaxTasksInFlightPerActor = k.InFlightPerActor
 	if k.OutputFormat == "json" {
@@ -665,4 +668,21 @@ func init() {
 	register(command{name: "export", order: 85, summary: "write a scenario as a Ray Data job folder (export ray)", run: exportCmd})
 	register(command{name: "submit", order: 86, summary: "run a job folder on a Ray cluster (Ray Jobs REST API)", run: submitCmd})
 	register(command{name: "jobs", order: 87, summary: "list a Ray cluster's jobs, or print one's logs", run: jobsCmd})
+}
+
+// parseConcurrency parses the cluster's pool size: "N" or "MIN-MAX".
+func parseConcurrency(s string) (pipeline.Concurrency, error) {
+	lo, hi, isRange := strings.Cut(s, "-")
+	a, err := strconv.Atoi(strings.TrimSpace(lo))
+	if err != nil || a < 1 {
+		return pipeline.Concurrency{}, fmt.Errorf("--concurrency %q: want a positive number N or a range MIN-MAX, e.g. 1-4", s)
+	}
+	if !isRange {
+		return pipeline.Fixed(a), nil
+	}
+	b, err := strconv.Atoi(strings.TrimSpace(hi))
+	if err != nil || b < a {
+		return pipeline.Concurrency{}, fmt.Errorf("--concurrency %q: want MIN-MAX with MIN <= MAX, e.g. 1-4", s)
+	}
+	return pipeline.Range(a, b), nil
 }

@@ -60,6 +60,9 @@ type Record struct {
 	Bottleneck  string     `json:"bottleneck"`
 	Ops         []OpRecord `json:"ops"`
 	Warnings    []string   `json:"warnings,omitempty"`
+	// Notes are what the run path said about the configuration on this
+	// machine ("identical to optimized here"); they are in Warnings too.
+	Notes []string `json:"notes,omitempty"`
 
 	// Telemetry is filled by the nvml sampler when it runs.
 	Telemetry *Telemetry `json:"telemetry,omitempty"`
@@ -151,7 +154,6 @@ type Fingerprint struct {
 	Commit      string    `json:"git_commit,omitempty"`
 	Time        time.Time `json:"time"`
 }
-
 
 // WriteJSONFile writes records as one JSON document, atomically.
 func WriteJSONFile(path string, recs []*Record) error {

@@ -78,6 +78,7 @@ func execute(ctx context.Context, p *Plan) (*bench.Record, *classify.Job, error)
 	rec.OutputBytes = fileSize(out)
 	rec.PreprocessSetups = job.Counters.Preprocessors.Load()
 	rec.Warnings = append(rec.Warnings, p.Notes...)
+	rec.Notes = p.Notes
 	if err != nil {
 		return rec, job, err
 	}

@@ -152,6 +152,14 @@ func Resolve(cfg Config) (*Plan, error) {
 	return resolve(cfg, s, sources, cfg.machine())
 }
 
+// ResolveModel is Resolve without the data: the model, session and pool as
+// a run would have them, for measurements that feed the model tensors
+// from memory (bench ceiling). Plan.Files is nil and Images 0.
+func ResolveModel(cfg Config) (*Plan, error) {
+	cfg.Files = []string{}
+	return Resolve(cfg)
+}
+
 func resolve(cfg Config, s *scenarios.Scenario, sources map[string]Layer, m machine) (*Plan, error) {
 	p := &Plan{Config: cfg, Scenario: s, Asked: s.Knobs, Sources: sources, GPUs: m.gpus}
 	dev, err := model.ParseDevice(s.Knobs.Device)
@@ -167,6 +175,8 @@ func resolve(cfg Config, s *scenarios.Scenario, sources map[string]Layer, m mach
 	}
 	p.Device = resolveDevice(dev, m, cfg.warnf)
 	if p.Files = cfg.Files; p.Files == nil {
+		// The one listing of the run: the job reads these files and the
+		// folder is not walked again.
 		if p.Files, err = classify.ListImages(cfg.Data, cfg.Images); err != nil {
 			return nil, &DataError{What: "data", Err: err}
 		}
@@ -174,7 +184,7 @@ func resolve(cfg Config, s *scenarios.Scenario, sources map[string]Layer, m mach
 		p.Files = p.Files[:cfg.Images]
 	}
 	p.Images = len(p.Files)
-	if p.Images == 0 {
+	if p.Images == 0 && cfg.Files == nil {
 		return nil, &DataError{What: "data", Err: fmt.Errorf("no images (.jpg, .jpeg, .png) under %s", cfg.Data)}
 	}
 	p.Effective, p.Notes = effective(s.Knobs, p.Device, m, p.Images, cfg.Model)
@@ -283,8 +293,8 @@ func modelName(name string, k *scenarios.Knobs) string {
 	return name
 }
 
-// cudaOptions maps the CUDA knobs onto the provider's options.
-func cudaOptions(k *scenarios.Knobs) model.CUDAOptions {
+// CUDAOptions maps the CUDA knobs onto the provider's options.
+func CUDAOptions(k *scenarios.Knobs) model.CUDAOptions {
 	return model.CUDAOptions{
 		ConvAlgoSearch: k.CUDNNConvAlgoSearch, ArenaExtendStrategy: k.ArenaExtendStrategy,
 		SeparateCopyStream: !k.DoCopyInDefaultStream, DisableTF32: !k.UseTF32,
@@ -314,7 +324,7 @@ func (p *Plan) job(m machine) error {
 		GraphOptimization: k.GraphOptimization, Device: p.Device,
 	}
 	if p.Device.Kind == model.DeviceCUDA {
-		sess.CUDA = cudaOptions(k)
+		sess.CUDA = CUDAOptions(k)
 	}
 	if n := model.FP16OnCPU(mdl, sess.Device.Kind); n != "" {
 		p.Notes = append(p.Notes, n)

@@ -276,7 +276,7 @@ func (s *Scenario) Validate() []error {
 func (s *Scenario) CheckEnv(gpus int) []error {
 	var errs []error
 	k := &s.Knobs
-	if k.Device == "cuda" && gpus == 0 {
+	if strings.HasPrefix(k.Device, "cuda") && gpus == 0 {
 		errs = append(errs, fmt.Errorf("%s: device cuda, but this machine has no visible GPU; use device: auto or cpu", s.Name))
 	}
 	if k.NumGPUs > float64(gpus) && k.NumGPUs != Auto {
