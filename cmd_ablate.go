@@ -33,6 +33,7 @@ func ablateCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	fs := newFlagSet("ablate", ablateUsage, ablateExamples, stderr)
 	var f jobFlags
 	f.register(fs)
+	f.registerSet(fs)
 	repeat := fs.Int("repeat", 1, "runs of each scenario, interleaved")
 	only := fs.String("only", "", "comma-separated mistakes to run (default: all)")
 	every := fs.Int("baseline-every", 4, "run optimized again after every N mistakes, so drift hits the baseline too")

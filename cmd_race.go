@@ -33,6 +33,7 @@ func raceCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	fs := newFlagSet("race", raceUsage, raceExamples, stderr)
 	var f jobFlags
 	f.register(fs)
+	f.registerSet(fs)
 	repeat := fs.Int("repeat", 1, "runs of each scenario, interleaved A B A B")
 	concurrent := fs.Bool("concurrent", false, "run both at once, sharing the machine")
 	warmup := fs.Int("warmup", 1, "unmeasured runs of each scenario first (model file, page cache, allocator)")

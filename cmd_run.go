@@ -35,12 +35,17 @@ func runCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 		return usageErr("run: unexpected argument %q (flags go before nothing else; see workbench run --help)", fs.Arg(0))
 	}
 	if _, set := f.explicit()["out"]; set && !f.knobs["output-format"].set {
-		// The file's name says its format, as the user would expect.
-		format := "parquet"
-		if isJSONPath(f.out) {
-			format = "json"
+		// The file's name says its format, as the user would expect; a
+		// name without an extension takes the scenario's format.
+		switch ext := strings.ToLower(filepath.Ext(f.out)); ext {
+		case ".parquet":
+			f.knobs["output-format"].Set("parquet")
+		case ".json", ".jsonl":
+			f.knobs["output-format"].Set("json")
+		case "":
+		default:
+			return invalidConfig(fmt.Errorf("--out %s: %s is not an output format; use .parquet (columnar, zstd) or .json/.jsonl (JSON lines), or --output-format", f.out, ext))
 		}
-		f.knobs["output-format"].Set(format)
 	}
 	if err := f.validate(); err != nil {
 		return err
@@ -59,6 +64,8 @@ func runCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 	out := f.out
 	if s.Knobs.OutputFormat == "json" && !isJSONPath(out) {
 		out = strings.TrimSuffix(out, filepath.Ext(out)) + ".jsonl"
+	} else if s.Knobs.OutputFormat == "parquet" && filepath.Ext(out) == "" {
+		out += ".parquet"
 	}
 	ss.base.Ceiling = *ceiling
 	r := ss.run(ctx, f.scenario, nil, s.Name, out, 0)

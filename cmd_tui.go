@@ -65,6 +65,7 @@ func tuiCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 	fs := newFlagSet("tui", tuiUsage, tuiExamples, stderr)
 	var f jobFlags
 	f.register(fs)
+	f.registerSet(fs)
 	workshop := fs.Bool("workshop", false, "open the guided workshop")
 	race := fs.Bool("race", false, "open on the race of --left against --right")
 	left := fs.String("left", "slow", "the race's left scenario (A)")

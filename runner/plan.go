@@ -269,8 +269,12 @@ func effective(k scenarios.Knobs, dev model.Device, m machine, images int, model
 			k.Decoder = d.Name()
 		}
 	}
-	if k.Precision == "fp16" && !isZoo(modelName) {
-		notes = append(notes, fmt.Sprintf("precision fp16 picks a zoo model's -fp16 variant; %s is a file, so it runs as it is", modelName))
+	if k.Precision == "fp16" && !strings.HasSuffix(modelName, "-fp16") && !isZoo(modelName+"-fp16") {
+		what := "is a file"
+		if isZoo(modelName) {
+			what = "has no -fp16 variant in the zoo"
+		}
+		notes = append(notes, fmt.Sprintf("precision fp16 picks a zoo model's -fp16 variant; %s %s, so it runs as it is (fp32)", modelName, what))
 		k.Precision = "fp32"
 	}
 	if k.Strict && !k.RowObjects {
