@@ -41,6 +41,10 @@ const exportExamples = `  workbench export ray --scenario optimized --data s3://
   workbench export ray --scenario slow --model tiny --out slow-job/ --ray-version 2.46
   workbench submit --address http://head-node:8265 job/ --follow`
 
+// currentRay is export's default --ray-version: the current Ray release,
+// 2.60.0 on PyPI as of November 2026. Only the major.minor picks idioms.
+const currentRay = "2.60"
+
 // Placeholders for the storage the cluster reads and writes. They are
 // obviously not real, so a job exported without --data fails loudly on the
 // cluster instead of reading the wrong thing.
@@ -73,7 +77,8 @@ func exportCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	output := fs.String("output", placeholderOutput, "where the cluster writes predictions: s3://… or a path on every node")
 	out := fs.String("out", "job", "job folder to write (replaced only if it is an earlier export)")
 	from := fs.String("from", "", "sweep or tune results file (.json, .csv, .parquet); its best cell's settings override the scenario")
-	rayVersion := fs.String("ray-version", "", "the cluster's Ray version, e.g. 2.46 (default: current API, 2.51 and later)")
+	rayVersion := fs.String("ray-version", currentRay, "the cluster's Ray version, e.g. 2.46 (2.51 and later share the current API)")
+	modelURI := fs.String("model-uri", "", "load the model on the cluster from here (s3://…, gs://… or an absolute path on every node) instead of bundling --model; needed past Ray's 500 MiB working_dir limit")
 	conc := fs.String("concurrency", "", "inference workers on the cluster: N or MIN-MAX (default: the scenario's; auto = 1)")
 	gpus := fs.Float64("num-gpus", -1, "GPUs per inference worker on the cluster (default: the scenario's; auto = 1)")
 	blocks := fs.Int("blocks", 0, "override_num_blocks on the cluster (default: the scenario's)")
@@ -143,9 +148,13 @@ func exportCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 		return err
 	}
 	spec.Model, spec.ModelPath, spec.InputH, spec.InputW = m.Name, m.Path, m.InputH, m.InputW
-	if m.Zoo {
+	spec.ModelURI = *modelURI
+	switch {
+	case *modelURI != "":
+		prov["model"] = "--model-uri " + *modelURI + " (input size read from --model " + *modelName + ")"
+	case m.Zoo:
 		prov["model"] = "zoo model " + m.Name + ", exported by workbench (untrained weights: for measuring speed, not for predictions)"
-	} else {
+	default:
 		prov["model"] = "--model " + *modelName
 	}
 	spec.Provenance = prov
@@ -471,8 +480,10 @@ REST API (the dashboard port, 8265): it uploads the folder as the job's
 working_dir, installs requirements.txt's extra packages with runtime_env pip,
 and runs python main.py. --follow streams status and logs until the job ends
 and exits non-zero if it FAILED or was STOPPED. --stop ID stops a job.
-Header values (tokens) are read from the environment with $NAME and never
-printed.`
+The Ray auth token is found as Ray finds it: RAY_AUTH_TOKEN, then the file
+RAY_AUTH_TOKEN_PATH names, then ~/.ray/auth_token; an explicit
+--header Authorization wins. Header values (tokens) are read from the
+environment with $NAME and never printed.`
 
 const submitExamples = `  workbench submit --address http://head-node:8265 job/ --follow
   workbench submit --address https://ray.example.com job/ --header 'Authorization: Bearer $RAY_TOKEN'
@@ -489,7 +500,7 @@ type clusterFlags struct {
 func (c *clusterFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.address, "address", os.Getenv("RAY_ADDRESS"), "Ray dashboard address, e.g. http://head-node:8265 (default $RAY_ADDRESS)")
 	fs.Var(&c.headers, "header", "extra HTTP header 'Name: value' (repeatable); $NAME in the value reads the environment")
-	fs.DurationVar(&c.poll, "poll", ray.DefaultPollInterval, "how often --follow asks for status and logs")
+	fs.DurationVar(&c.poll, "poll", ray.DefaultPollInterval, "how often --follow and --watch ask for status, logs and dataset metrics")
 	fs.DurationVar(&c.timeout, "request-timeout", ray.DefaultRequestTimeout, "limit for each request to the cluster")
 }
 
@@ -509,7 +520,19 @@ func (c *clusterFlags) client() (*ray.Client, error) {
 	if c.poll <= 0 || c.timeout <= 0 {
 		return nil, usageErr("--poll and --request-timeout must be positive")
 	}
-	cl, err := ray.NewClient(ray.Config{Address: c.address, Headers: hs, PollInterval: c.poll, RequestTimeout: c.timeout})
+	auth := ray.Auth{Source: "--header Authorization"}
+	if !hs.HasHeader("Authorization") {
+		home, _ := os.UserHomeDir()
+		tok, a, err := ray.FindToken(os.LookupEnv, os.ReadFile, home)
+		if err != nil {
+			return nil, usageErr("%v", err)
+		}
+		auth = a
+		if tok != "" {
+			hs = append(hs, ray.BearerHeader(tok))
+		}
+	}
+	cl, err := ray.NewClient(ray.Config{Address: c.address, Headers: hs, PollInterval: c.poll, RequestTimeout: c.timeout, Auth: auth})
 	if err != nil {
 		return nil, usageErr("--address: %v", err)
 	}
@@ -528,16 +551,15 @@ func (c *clusterFlags) shownAddress() string {
 // clusterErr adds a hint to errors the user can act on.
 func (c *clusterFlags) clusterErr(err error) error {
 	var ne *ray.NetworkError
-	var he *ray.HTTPError
 	var je *ray.JobError
 	switch {
 	case errors.As(err, &je):
 		return &exitError{code: 1, err: err}
 	case errors.As(err, &ne):
 		return fmt.Errorf("%w\n(is the Ray dashboard listening at %s? start the head with `ray start --head --dashboard-host=0.0.0.0`)", err, c.shownAddress())
-	case errors.As(err, &he) && (he.StatusCode == 401 || he.StatusCode == 403):
-		return fmt.Errorf("%w\n(the cluster or its proxy refused the credentials; check --header)", err)
 	}
+	// A 401 or 403 already says which token sources were tried and how to
+	// get a token (ray.Auth.Hint).
 	return err
 }
 

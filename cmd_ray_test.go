@@ -245,3 +245,88 @@ func TestJobsAndStop(t *testing.T) {
 		})
 	}
 }
+
+// TestClusterAuthToken runs submit and jobs against a cluster that demands
+// Ray's bearer token, with the token in each of Ray's sources in turn. It
+// sets the environment and HOME, so it cannot run in parallel.
+func TestClusterAuthToken(t *testing.T) {
+	const token = "rAy-t0ken-0123456789abcdef"
+	fake := &fakeRay{statuses: []string{"RUNNING", "SUCCEEDED"}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if got := r.Header.Get("Authorization"); got != "Bearer "+token {
+			// Echo what came, as a careless proxy would: the client must
+			// scrub it from its error.
+			http.Error(w, "Unauthorized: "+got, http.StatusUnauthorized)
+			return
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	homeWith := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(homeWith, ".ray"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(homeWith, ".ray", "auth_token"), []byte(token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	emptyHome := t.TempDir()
+	tests := []struct {
+		name     string
+		env      map[string]string // RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH, HOME, WB_TOK
+		extra    []string
+		wantCode int
+		wantErr  []string
+	}{
+		{"RAY_AUTH_TOKEN", map[string]string{"RAY_AUTH_TOKEN": token, "HOME": emptyHome}, nil, 0, nil},
+		{"RAY_AUTH_TOKEN_PATH", map[string]string{"RAY_AUTH_TOKEN_PATH": tokenFile, "HOME": emptyHome}, nil, 0, nil},
+		{"~/.ray/auth_token", map[string]string{"HOME": homeWith}, nil, 0, nil},
+		{"--header wins over a wrong RAY_AUTH_TOKEN", map[string]string{"RAY_AUTH_TOKEN": "wrong-wrong-wrong", "WB_TOK": token, "HOME": emptyHome},
+			[]string{"--header", "Authorization: Bearer $WB_TOK"}, 0, nil},
+		{"wrong token", map[string]string{"RAY_AUTH_TOKEN": "wrong-wrong-wrong", "HOME": homeWith}, nil, 1,
+			[]string{"401 Unauthorized", "refused the token from RAY_AUTH_TOKEN", "ray get-auth-token"}},
+		{"no token", map[string]string{"HOME": emptyHome}, nil, 1,
+			[]string{"no token was sent", "RAY_AUTH_TOKEN: not set", "RAY_AUTH_TOKEN_PATH: not set", "auth_token: no such file", "ray get-auth-token"}},
+		{"unreadable RAY_AUTH_TOKEN_PATH", map[string]string{"RAY_AUTH_TOKEN_PATH": filepath.Join(emptyHome, "nope"), "HOME": homeWith}, nil, 2,
+			[]string{"RAY_AUTH_TOKEN_PATH names", "no such file", "does not fall back"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, k := range []string{"RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "WB_TOK"} {
+				t.Setenv(k, "")
+				os.Unsetenv(k)
+			}
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			for _, args := range [][]string{
+				{"jobs", "--address", srv.URL},
+				{"submit", "--address", srv.URL, jobFolder(t), "--follow", "--poll", "5ms"},
+			} {
+				fake.mu.Lock()
+				fake.polls = 0
+				fake.mu.Unlock()
+				var stdout, stderr bytes.Buffer
+				err := run(context.Background(), &stdout, &stderr, append(args, tt.extra...))
+				code := exitCode(&stderr, err)
+				if code != tt.wantCode {
+					t.Fatalf("%s: exit code %d, want %d\nstdout: %s\nstderr: %s", args[0], code, tt.wantCode, stdout.String(), stderr.String())
+				}
+				for _, w := range tt.wantErr {
+					if !strings.Contains(stderr.String(), w) {
+						t.Errorf("%s: stderr lacks %q:\n%s", args[0], w, stderr.String())
+					}
+				}
+				all := stdout.String() + stderr.String()
+				for _, secret := range []string{token, "wrong-wrong-wrong"} {
+					if strings.Contains(all, secret) {
+						t.Errorf("%s: the token was printed:\n%s", args[0], all)
+					}
+				}
+			}
+		})
+	}
+}
