@@ -357,6 +357,7 @@ type request struct {
 	contentType  string
 	jobID        string        // for 404 messages
 	timeout      time.Duration // 0 = the client's RequestTimeout
+	noRetry      bool          // a poll: the next poll is the retry
 }
 
 // doJSON sends req and decodes a 2xx body into out.
@@ -384,7 +385,7 @@ const maxBody = 256 << 20
 // *TimeoutError, or the caller's context error.
 func (c *Client) do(ctx context.Context, req request) ([]byte, error) {
 	attempts := 1
-	if req.method == http.MethodGet {
+	if req.method == http.MethodGet && !req.noRetry {
 		attempts = c.retry.MaxAttempts
 	}
 	start := time.Now()
