@@ -350,4 +350,3 @@ func TestDataLinesGolden(t *testing.T) {
 		}
 	}
 }
-
