@@ -877,6 +877,8 @@ func WriteComparison(w io.Writer, a, b []*Record, aName, bName, format string) e
 			titles = append(titles, m.label)
 		}
 	}
+	ct, cts := localVsCluster(a, b)
+	tables, titles = append(tables, ct...), append(titles, cts...)
 	if len(tables) == 0 {
 		return fmt.Errorf("%s and %s share no configuration (same scenario and label) with completed runs", aName, bName)
 	}
