@@ -24,11 +24,11 @@ const (
 )
 
 // The job metadata keys `workbench submit` sets from the exported folder's
-// provenance, which the cluster record carries back.
+// provenance (ray.ProvenanceFile), which the cluster record carries back.
 const (
-	MetaScenario  = "workbench_scenario"
-	MetaTunedFrom = "workbench_tuned_from"
-	MetaDataset   = "workbench_dataset"
+	MetaScenario  = ray.MetaScenario
+	MetaTunedFrom = ray.MetaTunedFrom
+	MetaDataset   = ray.MetaDataset
 )
 
 // ClusterInfo is what only a cluster record has. Cores are Ray Data's

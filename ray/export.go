@@ -124,7 +124,33 @@ func Render(spec JobSpec, localModel bool) (map[string][]byte, error) {
 		}
 		out[name] = b.Bytes()
 	}
+	prov, err := json.MarshalIndent(spec.Meta(), "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	out[ProvenanceFile] = append(prov, '\n')
 	return out, nil
+}
+
+// ProvenanceFile is the job folder's record of where it came from; submit
+// sends it as the job's metadata, so a watch can name the scenario, the
+// local results it was tuned from and the dataset to follow.
+const ProvenanceFile = "workbench.json"
+
+// The job metadata keys of ProvenanceFile.
+const (
+	MetaScenario  = "workbench_scenario"
+	MetaTunedFrom = "workbench_tuned_from"
+	MetaDataset   = "workbench_dataset"
+)
+
+// Meta is the job's provenance as Ray job metadata (string to string).
+func (s JobSpec) Meta() map[string]string {
+	m := map[string]string{MetaScenario: s.Name, MetaDataset: s.DatasetName()}
+	if s.TunedFrom != "" {
+		m[MetaTunedFrom] = s.TunedFrom
+	}
+	return m
 }
 
 // view is what the templates see: the spec plus every derived value, so the

@@ -90,6 +90,22 @@ type JobSpec struct {
 	// favour of compute=ray.data.ActorPoolStrategy(…). Older than 2.10 is
 	// refused (read_images has no override_num_blocks there).
 	RayVersion string
+
+	// TunedFrom names the local results the tuned values come from (the
+	// --from file and its best cell), carried to the cluster record.
+	TunedFrom string
+}
+
+// DatasetName is the name main.py gives its dataset (Dataset.set_name), by
+// which a watch finds it among a job's datasets: "workbench_" and the
+// scenario name, with anything but letters, digits and '-' made '-'.
+func (s JobSpec) DatasetName() string {
+	return "workbench_" + strings.Map(func(r rune) rune {
+		if r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
+			return r
+		}
+		return '-'
+	}, s.Name)
 }
 
 // Format is the output file format.
