@@ -158,6 +158,9 @@ func exportCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 		prov["model"] = "--model " + *modelName
 	}
 	spec.Provenance = prov
+	if best != nil {
+		spec.TunedFrom = *from + " (" + best.summary + ")"
+	}
 
 	if err := ray.Export(spec, *out); err != nil {
 		return err
@@ -486,6 +489,7 @@ RAY_AUTH_TOKEN_PATH names, then ~/.ray/auth_token; an explicit
 environment with $NAME and never printed.`
 
 const submitExamples = `  workbench submit --address http://head-node:8265 job/ --follow
+  workbench submit --address http://head-node:8265 job/ --follow --json cluster.json --compare results.json
   workbench submit --address https://ray.example.com job/ --header 'Authorization: Bearer $RAY_TOKEN'
   workbench submit --address http://head-node:8265 --stop raysubmit_AbC123`
 
@@ -567,7 +571,9 @@ func submitCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	fs := newFlagSet("submit", submitUsage, submitExamples, stdout)
 	var cf clusterFlags
 	cf.register(fs)
-	follow := fs.Bool("follow", false, "stream the job's status and logs until it ends; exit non-zero if it FAILED or STOPPED")
+	follow := fs.Bool("follow", false, "stream the job's status, logs and Ray Data operators until it ends; exit non-zero if it FAILED or STOPPED")
+	var wf watchFlags
+	wf.register(fs)
 	subID := fs.String("submission-id", "", "the job's submission ID (default: Ray picks raysubmit_…)")
 	stop := fs.String("stop", "", "stop the job with this submission ID instead of submitting")
 	pos, help, err := parseWithArgs(fs, args)
@@ -612,19 +618,109 @@ func submitCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 		fmt.Fprintf(stdout, "follow it:  workbench jobs --address %s --logs %s\nstop it:    workbench submit --address %s --stop %s\n", addr, id, addr, id)
 		return nil
 	}
-	info, err := cl.Follow(ctx, id, stdout)
-	if err != nil {
-		return cf.clusterErr(err)
+	return wf.watch(ctx, cl, &cf, id, stdout, stderr)
+}
+
+// watchFlags are what submit --follow and jobs --watch share: where the
+// finished job's record goes and which local record to compare it with.
+type watchFlags struct {
+	json, compare string
+}
+
+func (w *watchFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&w.json, "json", "", "when the job ends, write it as a record of kind cluster (FILE.json, .csv or .parquet) for workbench report")
+	fs.StringVar(&w.compare, "compare", "", "when the job ends, compare it with this local results file (as workbench report local.json cluster.json does)")
+}
+
+// watch follows job id to its end: its log as it grows, a status line per
+// poll for each dataset, the operator table at the end, then the record and
+// the comparison when asked. A job that FAILED still gets its record.
+func (w *watchFlags) watch(ctx context.Context, cl *ray.Client, cf *clusterFlags, id string, stdout, stderr io.Writer) error {
+	var local *bench.Record
+	if w.compare != "" {
+		recs, err := bench.ReadRecordsFile(w.compare)
+		if err != nil || len(recs) == 0 {
+			return usageErr("--compare: %v", cmpOr(err, errors.New(w.compare+" holds no records")))
+		}
+		local = recs[0]
 	}
-	fmt.Fprintf(stdout, "job %s %s\n", id, info.Status)
+	lastNote := ""
+	snap, werr := cl.Watch(ctx, id, ray.WatchOptions{Log: stdout, OnPoll: func(s ray.Snapshot) {
+		if s.DataNote != "" && s.DataNote != lastNote {
+			fmt.Fprintln(stderr, "note:", s.DataNote) // once per change, not every poll
+		}
+		lastNote = s.DataNote
+		for _, d := range s.Datasets {
+			fmt.Fprintln(stdout, datasetLine(d))
+		}
+	}})
+	if len(snap.Datasets) > 0 {
+		for _, l := range ray.DataLines(snap, 120) {
+			fmt.Fprintln(stdout, l)
+		}
+	}
+	if snap.Job.Status.Terminal() && (w.json != "" || local != nil) {
+		rec, err := bench.NewClusterRecord(snap, cf.shownAddress())
+		switch {
+		case err != nil:
+			fmt.Fprintln(stderr, "note:", err)
+		default:
+			if w.json != "" {
+				if err := bench.WriteRecordsFile(w.json, []*bench.Record{rec}); err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "wrote %s (kind cluster)\n", w.json)
+			}
+			if local != nil {
+				fmt.Fprintln(stdout)
+				if err := bench.WriteClusterComparison(stdout, local, rec); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if werr != nil {
+		return cf.clusterErr(werr)
+	}
+	fmt.Fprintf(stdout, "job %s %s\n", id, snap.Job.Status)
 	return nil
 }
 
+// datasetLine is one dataset's progress on one line, for a terminal that
+// scrolls: the full table comes once, at the end.
+func datasetLine(d ray.DatasetView) string {
+	line := fmt.Sprintf("[ray data] %s %s %d/%d blocks", d.Dataset, d.State, d.Progress, d.Total)
+	if d.HasRate {
+		line += fmt.Sprintf(", %.0f rows/s", d.RowsPerSec)
+	}
+	if d.CPUCores.HasValue {
+		line += fmt.Sprintf(", CPU %.1f", d.CPUCores.Value)
+	}
+	if d.GPUCores.HasValue {
+		line += fmt.Sprintf(", GPU %.1f", d.GPUCores.Value)
+	}
+	if d.Bottleneck.Op != "" {
+		line += ", bottleneck " + d.Bottleneck.Op
+	}
+	return line
+}
+
+func cmpOr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
 const jobsUsage = `jobs lists the jobs a Ray cluster knows (submission ID, status, start time,
-entrypoint), or with --logs ID prints one job's log so far.`
+entrypoint), or with --logs ID prints one job's log so far. --watch ID follows
+a job to its end as submit --follow does: its log, and its Ray Data operators
+from the dashboard (state, progress, rows/s, CPU and GPU cores, memory);
+--json FILE then writes it as a record for workbench report.`
 
 const jobsExamples = `  workbench jobs --address http://head-node:8265
   workbench jobs --address http://head-node:8265 --logs raysubmit_AbC123
+  workbench jobs --address http://head-node:8265 --watch raysubmit_AbC123 --json cluster.json --compare results.json
   workbench jobs --address https://ray.example.com --header 'Authorization: Bearer $RAY_TOKEN'`
 
 func jobsCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error {
@@ -632,6 +728,9 @@ func jobsCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	var cf clusterFlags
 	cf.register(fs)
 	logs := fs.String("logs", "", "print the log of the job with this submission ID")
+	watch := fs.String("watch", "", "follow the job with this submission ID to its end: log, status and Ray Data operators")
+	var wf watchFlags
+	wf.register(fs)
 	pos, help, err := parseWithArgs(fs, args)
 	if help || err != nil {
 		return err
@@ -642,6 +741,9 @@ func jobsCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	cl, err := cf.client()
 	if err != nil {
 		return err
+	}
+	if *watch != "" {
+		return wf.watch(ctx, cl, &cf, *watch, stdout, stderr)
 	}
 	if *logs != "" {
 		text, err := cl.Logs(ctx, *logs)

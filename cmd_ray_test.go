@@ -330,3 +330,93 @@ func TestClusterAuthToken(t *testing.T) {
 		})
 	}
 }
+
+// dataCluster is a cluster whose job runs the exported dataset: each job
+// poll moves it a step, and the dashboard's Ray Data view answers with the
+// recorded data_head.py payloads in ray/testdata/datasets.
+type dataCluster struct {
+	mu    sync.Mutex
+	steps []struct{ status, file string }
+	i     int
+}
+
+func (f *dataCluster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch p := r.URL.Path; {
+	case strings.HasPrefix(p, "/api/packages/gcs/"):
+		if r.Method == http.MethodGet {
+			http.NotFound(w, r)
+		}
+	case r.Method == http.MethodPost && p == "/api/jobs/":
+		json.NewEncoder(w).Encode(map[string]string{"submission_id": "raysubmit_1"})
+	case p == "/api/jobs/raysubmit_1":
+		f.i++
+		st := f.steps[min(f.i, len(f.steps))-1].status
+		json.NewEncoder(w).Encode(map[string]any{"submission_id": "raysubmit_1", "job_id": "02000000", "status": st,
+			"metadata": map[string]string{"workbench_scenario": "optimized", "workbench_dataset": "workbench_optimized"}})
+	case p == "/api/jobs/raysubmit_1/logs":
+		json.NewEncoder(w).Encode(map[string]string{"logs": "Running Dataset: workbench_optimized\n"})
+	case p == "/api/data/datasets/02000000":
+		b, err := os.ReadFile(filepath.Join("ray", "testdata", "datasets", f.steps[min(max(f.i, 1), len(f.steps))-1].file))
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		w.Write(b)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func TestWatchWritesClusterRecord(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	local := filepath.Join(dir, "local.json")
+	lrec := &bench.Record{SchemaVersion: bench.SchemaVersion, Kind: bench.KindRun, Scenario: "optimized", Status: bench.StatusOK,
+		Images: 512, WallSeconds: 4, Throughput: 128, CPUPercent: 400, Bottleneck: "Inference (busy 97%; Preprocess backpressured 40%)",
+		Ops: []bench.OpRecord{{Name: "ReadImages", RowsOut: 512, CPUSeconds: 1}, {Name: "Preprocess", RowsOut: 512, CPUSeconds: 6},
+			{Name: "Inference", RowsOut: 512, CPUSeconds: 8}, {Name: "Write", RowsOut: 512, CPUSeconds: 0.5}}}
+	if err := bench.WriteRecordsFile(local, []*bench.Record{lrec}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		args       []string
+		last       struct{ status, file string }
+		wantCode   int
+		wantStatus string
+	}{
+		{"submit --follow succeeded", []string{"submit", jobFolder(t), "--follow"}, struct{ status, file string }{"SUCCEEDED", "finished.json"}, 0, bench.StatusOK},
+		{"jobs --watch failed", []string{"jobs", "--watch", "raysubmit_1"}, struct{ status, file string }{"FAILED", "failed.json"}, 1, bench.StatusFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fake := &dataCluster{steps: []struct{ status, file string }{{"RUNNING", "running_1.json"}, {"RUNNING", "running_2.json"}, tt.last}}
+			srv := httptest.NewServer(fake)
+			defer srv.Close()
+			out := filepath.Join(t.TempDir(), "cluster.json")
+			var stdout, stderr bytes.Buffer
+			args := append(tt.args, "--address", srv.URL, "--poll", "5ms", "--json", out, "--compare", local)
+			code := exitCode(&stderr, run(context.Background(), &stdout, &stderr, args))
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.wantCode, stdout.String(), stderr.String())
+			}
+			for _, want := range []string{"Running Dataset: workbench_optimized", "[ray data] workbench_optimized_", "bottleneck MapBatches(Predictor)",
+				"OPERATOR", "MapBatches(Predictor)", "wrote " + out, "throughput per GPU", "Inference", "where they differ"} {
+				if !strings.Contains(stdout.String(), want) {
+					t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
+				}
+			}
+			recs, err := bench.ReadRecordsFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := recs[0]
+			if r.Kind != bench.KindCluster || r.Status != tt.wantStatus || r.Scenario != "optimized" || r.Cluster == nil || r.Cluster.PeakGPUCores != 4 {
+				t.Errorf("record: kind %q status %q scenario %q cluster %+v", r.Kind, r.Status, r.Scenario, r.Cluster)
+			}
+		})
+	}
+}
