@@ -243,12 +243,9 @@ func (c *Client) pollData(ctx context.Context, info JobInfo, w *watcher, at time
 		return nil, "no Ray Data metrics yet: the job has no Ray job ID until it starts"
 	}
 	ds, err := c.Datasets(ctx, info.JobID)
-	var dv *DataViewError
 	switch {
-	case errors.As(err, &dv):
-		return nil, dv.Error()
 	case err != nil:
-		return nil, "no Ray Data metrics this poll: " + err.Error()
+		return nil, Note(err)
 	case len(ds) == 0:
 		return nil, "no datasets yet: Ray Data registers a dataset when it starts executing"
 	}
@@ -283,4 +280,28 @@ func (l *logWriter) emit(logs string, final bool) error {
 	_, err := io.WriteString(l.w, fresh)
 	l.printed += fresh // after a final emit, nothing more is written
 	return err
+}
+
+// Tracker turns successive datasets answers into views with rates, core
+// averages and bottleneck votes, for a caller that polls on its own
+// schedule (the TUI) rather than through Watch.
+type Tracker struct{ w *watcher }
+
+// NewTracker returns a Tracker that has seen nothing yet.
+func NewTracker() *Tracker { return &Tracker{w: newWatcher()} }
+
+// Observe adds one poll taken at at and returns its views.
+func (t *Tracker) Observe(ds []DatasetInfo, at time.Time) []DatasetView { return t.w.observe(ds, at) }
+
+// Note is the one line a poll error becomes on a status line: a cluster
+// without the Ray Data view, a 503, or any other failure; "" for nil.
+func Note(err error) string {
+	var dv *DataViewError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &dv):
+		return dv.Error()
+	}
+	return "no Ray Data metrics this poll: " + err.Error()
 }
