@@ -363,6 +363,11 @@ func WriteClusterComparison(w io.Writer, local, cluster *Record) error {
 	if tables == nil {
 		return fmt.Errorf("need one local run and one cluster run to compare")
 	}
+	return writeTextTables(w, tables)
+}
+
+// writeTextTables writes tables as aligned text, a blank line between.
+func writeTextTables(w io.Writer, tables []table) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for i, t := range tables {
 		if i > 0 {
