@@ -18,7 +18,7 @@ const SchemaVersion = 1
 // in bytes, rates in images per second.
 type Record struct {
 	SchemaVersion int    `json:"schema_version"`
-	Kind          string `json:"kind"` // "run"
+	Kind          string `json:"kind"` // KindRun, or KindCluster for a job watched on Ray
 	Scenario      string `json:"scenario,omitempty"`
 	Label         string `json:"label,omitempty"` // the configuration, e.g. "batch=64 concurrency=2"
 	Repeat        int    `json:"repeat"`
@@ -66,6 +66,9 @@ type Record struct {
 
 	// Telemetry is filled by the nvml sampler when it runs.
 	Telemetry *Telemetry `json:"telemetry,omitempty"`
+	// Cluster is set on a Kind "cluster" record: the job on Ray (see
+	// NewClusterRecord).
+	Cluster *ClusterInfo `json:"cluster,omitempty"`
 
 	// The fields below are filled by Sweep for records that belong to a
 	// sweep cell, so that a results file alone (JSON, CSV or Parquet)
