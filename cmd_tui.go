@@ -16,7 +16,6 @@ import (
 	"workbench/classify"
 	"workbench/nvml"
 	"workbench/pipeline"
-	"workbench/ray"
 	"workbench/runner"
 	"workbench/scenarios"
 	"workbench/tui"
@@ -104,7 +103,7 @@ func tuiCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 		if err != nil {
 			return err
 		}
-		b.cluster = &rayJobs{cl: cl, address: cf.shownAddress()}
+		b.cluster = &backend.RayJobs{Client: cl, Addr: cf.shownAddress()}
 	} else if *jobsScreen {
 		return usageErr("tui --jobs: --address is required (e.g. http://head-node:8265), or set RAY_ADDRESS")
 	}
@@ -328,20 +327,6 @@ var _ backend.Backend = (*tuiBackend)(nil)
 
 func init() {
 	register(command{name: "tui", order: 5, summary: "open the interactive workbench (the default on a terminal)", run: tuiCmd})
-}
-
-// rayJobs is the Jobs screen's view of a Ray cluster.
-type rayJobs struct {
-	cl      *ray.Client
-	address string // credentials redacted
-}
-
-func (r *rayJobs) Address() string { return r.address }
-func (r *rayJobs) List(ctx context.Context) ([]ray.JobInfo, error) {
-	return r.cl.List(ctx)
-}
-func (r *rayJobs) Logs(ctx context.Context, id string) (string, error) {
-	return r.cl.Logs(ctx, id)
 }
 
 // Jobs implements backend.JobsBackend: the cluster named by --address.
