@@ -235,6 +235,8 @@ func defaultRecipe(m *Model) (vision.Recipe, string) {
 		name = "uint8-baked"
 	}
 	r, _ := vision.PresetRecipe(name, m.InputH, m.InputW)
+	// The input, not the preset, decides layout and dtype.
+	r.Layout, r.DType = "", ""
 	return r, "default (" + name + ")"
 }
 
