@@ -222,16 +222,22 @@ func TestClosedSession(t *testing.T) {
 // writeModel encodes g with the zoo's versions into a temporary .onnx file.
 func writeModel(t *testing.T, g *onnxpb.GraphProto) string {
 	t.Helper()
-	m := &onnxpb.ModelProto{
+	return writeModelProto(t, &onnxpb.ModelProto{
 		IrVersion:   irVersion,
 		OpsetImport: []*onnxpb.OperatorSetIdProto{{Version: opsetVersion}},
 		Graph:       g,
-	}
+	})
+}
+
+// writeModelProto writes m into the test's temporary folder as
+// <graph name>.onnx and returns the path.
+func writeModelProto(t *testing.T, m *onnxpb.ModelProto) string {
+	t.Helper()
 	data, err := proto.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(t.TempDir(), g.Name+".onnx")
+	p := filepath.Join(t.TempDir(), m.GetGraph().GetName()+".onnx")
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
 	}

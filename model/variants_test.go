@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"google.golang.org/protobuf/proto"
-
 	"workbench/model/onnxpb"
 	"workbench/vision"
 )
@@ -99,15 +97,7 @@ func buildVariant(t *testing.T, v variant) string {
 	if v.metadata != "" {
 		m.MetadataProps = []*onnxpb.StringStringEntryProto{{Key: RecipeMetadataKey, Value: v.metadata}}
 	}
-	data, err := proto.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), v.name+".onnx")
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return writeModelProto(t, m)
 }
 
 // classifyImages preprocesses the first n synthetic images by the model's

@@ -301,28 +301,7 @@ func TestInterpolationsMatchDefinition(t *testing.T) {
 // filter stretched by the downscale factor.
 func floatResize(img *image.RGBA, nw, nh int, filter func(float64) float64, support float64) [][][3]float64 {
 	sw, sh := img.Bounds().Dx(), img.Bounds().Dy()
-	weights := func(in, out int) [][]float64 {
-		scale := float64(in) / float64(out)
-		stretch := math.Max(scale, 1)
-		ws := make([][]float64, out)
-		for i := range out {
-			center := (float64(i) + 0.5) * scale
-			w := make([]float64, in)
-			var sum float64
-			for x := range in {
-				if d := (float64(x) + 0.5 - center) / stretch; math.Abs(d) < support {
-					w[x] = filter(d)
-					sum += w[x]
-				}
-			}
-			for x := range w {
-				w[x] /= sum
-			}
-			ws[i] = w
-		}
-		return ws
-	}
-	wx, wy := weights(sw, nw), weights(sh, nh)
+	wx, wy := filterWeights(sw, nw, filter, support), filterWeights(sh, nh, filter, support)
 	out := make([][][3]float64, nh)
 	for i := range nh {
 		out[i] = make([][3]float64, nw)
@@ -344,6 +323,31 @@ func floatResize(img *image.RGBA, nw, nh int, filter func(float64) float64, supp
 		}
 	}
 	return out
+}
+
+// filterWeights is the weight of every source sample in each of out
+// output samples: filter(distance/stretch) within its support, the filter
+// stretched by the downscale factor, normalised to sum to one.
+func filterWeights(in, out int, filter func(float64) float64, support float64) [][]float64 {
+	scale := float64(in) / float64(out)
+	stretch := math.Max(scale, 1)
+	ws := make([][]float64, out)
+	for i := range out {
+		center := (float64(i) + 0.5) * scale
+		w := make([]float64, in)
+		var sum float64
+		for x := range in {
+			if d := (float64(x) + 0.5 - center) / stretch; math.Abs(d) < support {
+				w[x] = filter(d)
+				sum += w[x]
+			}
+		}
+		for x := range w {
+			w[x] /= sum
+		}
+		ws[i] = w
+	}
+	return ws
 }
 
 // The native resampler matches the Go one bit for bit for every
