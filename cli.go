@@ -66,6 +66,8 @@ type jobFlags struct {
 	maxPixels int64
 	gpus      float64
 	sampleHz  float64
+	output    string    // the model output to classify from
+	labels    string    // class names, one per line
 	sets      multiFlag // --set knob=value, where the command takes it
 
 	knobs map[string]*knobFlag // by flag name
@@ -110,6 +112,8 @@ func (f *jobFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&f.maxPixels, "max-pixels", vision.DefaultMaxPixels, "refuse images above this many pixels without decoding them")
 	fs.Float64Var(&f.gpus, "gpus", -1, "GPU limit, whole GPUs (default: what NVML reports); fractions go in num_gpus")
 	fs.Float64Var(&f.sampleHz, "sample-hz", nvml.DefaultHz, "GPU and host telemetry samples per second (0 = off)")
+	fs.StringVar(&f.output, "output", "", "the model output to classify from, by name (default: the only [N,K] output)")
+	fs.StringVar(&f.labels, "labels", "", "class names, one per line in index order; results gain a predicted_label column")
 	f.knobs = map[string]*knobFlag{}
 	for _, kf := range scenarios.KnobFlags() {
 		k := &knobFlag{KnobFlag: kf}
@@ -168,7 +172,7 @@ func (f *jobFlags) config(stderr io.Writer) (runner.Config, error) {
 	return runner.Config{
 		Scenario: f.scenario, Set: set, Flags: f.knobSettings(),
 		Data: f.data, Images: f.images, Model: f.modelName, MaxPixels: f.maxPixels, ORTLib: f.ortLib,
-		GPUs: f.gpus, SampleHz: f.sampleHz,
+		GPUs: f.gpus, SampleHz: f.sampleHz, Output: f.output, Labels: f.labels,
 		Warnf: func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) },
 	}, nil
 }
