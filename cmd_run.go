@@ -67,7 +67,7 @@ func runCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 	} else if s.Knobs.OutputFormat == "parquet" && filepath.Ext(out) == "" {
 		out += ".parquet"
 	}
-	ss.base.Ceiling = *ceiling
+	ss.base.Ceiling, ss.base.Peak = *ceiling, *ceiling
 	r := ss.run(ctx, f.scenario, nil, s.Name, out, 0)
 	if r.rec == nil {
 		return r.err

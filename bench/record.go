@@ -55,11 +55,14 @@ type Record struct {
 	PreprocessSetups int64 `json:"preprocess_setups,omitempty"`
 	// TensorPool summarises the batch tensor pool (buffers mapped, reuses,
 	// pinning); empty when the run made a fresh tensor per batch.
-	TensorPool  string     `json:"tensor_pool,omitempty"`
-	CeilingTput float64    `json:"ceiling_throughput,omitempty"`
-	Bottleneck  string     `json:"bottleneck"`
-	Ops         []OpRecord `json:"ops"`
-	Warnings    []string   `json:"warnings,omitempty"`
+	TensorPool  string  `json:"tensor_pool,omitempty"`
+	CeilingTput float64 `json:"ceiling_throughput,omitempty"`
+	// PeakGFLOPS is the device's measured GEMM peak (model.CachedPeak),
+	// when the run asked for it; 0 otherwise.
+	PeakGFLOPS float64    `json:"peak_gflops,omitempty"`
+	Bottleneck string     `json:"bottleneck"`
+	Ops        []OpRecord `json:"ops"`
+	Warnings   []string   `json:"warnings,omitempty"`
 	// Notes are what the run path said about the configuration on this
 	// machine ("identical to optimized here"); they are in Warnings too.
 	Notes []string `json:"notes,omitempty"`
@@ -109,7 +112,13 @@ type RunConfig struct {
 	Concurrency string  `json:"concurrency"`
 	Blocks      int     `json:"blocks"`
 	Output      string  `json:"output"`
-	Format      string  `json:"format"`
+	// Input is the model input as fed, e.g. "N×3×224×224 float32 NCHW";
+	// Recipe the preprocessing applied, in one line, and RecipeFrom where
+	// it came from (model metadata, the default preset, knobs).
+	Input      string `json:"input,omitempty"`
+	Recipe     string `json:"recipe,omitempty"`
+	RecipeFrom string `json:"recipe_from,omitempty"`
+	Format     string `json:"format"`
 	// Knobs is every knob as it ran, auto values resolved; Asked the same
 	// knobs as the user's layers left them ("auto" stays "auto"); Sources
 	// the layer (scenario, set, flag) that set each knob above the

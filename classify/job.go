@@ -78,6 +78,12 @@ type JobConfig struct {
 
 	MaxPixels int64
 	Decoder   vision.Decoder
+	// Recipe is the preprocessing recipe; the zero value takes the model's
+	// (Model.Recipe, else the default for its input size).
+	Recipe vision.Recipe
+	// Labels names the classes; with it the output gains a
+	// predicted_label column.
+	Labels model.Labels
 	// TensorPool assembles batch tensors in a TensorPool (reused, off the
 	// Go heap, pinned when Session runs on CUDA) rather than in a fresh
 	// slice per batch. The job closes the pool when it finishes writing.
@@ -160,7 +166,13 @@ func NewJob(c JobConfig) (*Job, error) {
 	if !c.Concurrency.IsSet() {
 		c.Concurrency = pipeline.Fixed(1)
 	}
-	j := &Job{Config: c, Counters: &Counters{}, recipe: vision.RecipeFor(c.Model.InputH, c.Model.InputW)}
+	j := &Job{Config: c, Counters: &Counters{}, recipe: c.Recipe}
+	if j.recipe.CropH == 0 {
+		j.recipe = c.Model.Recipe
+	}
+	if j.recipe.CropH == 0 {
+		j.recipe = vision.RecipeFor(c.Model.InputH, c.Model.InputW)
+	}
 	if c.TensorPool {
 		j.tensors = jobTensorPool(c.Session.Device.Kind)
 	}
@@ -202,7 +214,7 @@ func (j *Job) Write(ctx context.Context, out string, json, takeAll bool) error {
 	if j.tensors != nil {
 		defer j.tensors.Close()
 	}
-	o := pipeline.WriteOptions{Schema: OutputSchema, Materialize: takeAll}
+	o := pipeline.WriteOptions{Schema: j.Schema(), Materialize: takeAll}
 	if n := j.Config.Model.Notice(); n != "" {
 		o.Metadata = map[string]string{"workbench.notice": n, "workbench.model": j.Config.Model.Name}
 	}
@@ -211,6 +223,23 @@ func (j *Job) Write(ctx context.Context, out string, json, takeAll bool) error {
 	}
 	return j.Dataset.WriteParquet(ctx, out, o)
 }
+
+// LabelColumn holds each prediction's class name when the job has Labels.
+const LabelColumn = "predicted_label"
+
+// Schema is the schema the job writes: OutputSchema, plus predicted_label
+// when the job names its classes.
+func (j *Job) Schema() *arrow.Schema {
+	if j.Config.Labels == nil {
+		return OutputSchema
+	}
+	fields := slices.Clone(OutputSchema.Fields())
+	fields = slices.Insert(fields, 2, arrow.Field{Name: LabelColumn, Type: arrow.BinaryTypes.String, Nullable: true})
+	return arrow.NewSchema(fields, nil)
+}
+
+// Recipe is the preprocessing recipe the job applies.
+func (j *Job) Recipe() vision.Recipe { return j.recipe }
 
 // preprocessPool hands each task a Preprocessor whose caches survive across
 // tasks: the right way to keep transform state in a stateless task pool.
@@ -416,6 +445,11 @@ func (u *inferer) columns(logits []float32, n, k int, failed arrow.Array) pipeli
 	defer pred.Release()
 	defer conf.Release()
 	defer top.Release()
+	var names *array.StringBuilder
+	if u.j.Config.Labels != nil {
+		names = array.NewStringBuilder(mem)
+		defer names.Release()
+	}
 	pred.Reserve(n)
 	conf.Reserve(n)
 	top.Reserve(n)
@@ -425,9 +459,15 @@ func (u *inferer) columns(logits []float32, n, k int, failed arrow.Array) pipeli
 			pred.AppendNull()
 			conf.AppendNull()
 			top.AppendNull()
+			if names != nil {
+				names.AppendNull()
+			}
 			continue
 		}
 		p, c, t := model.Classify(logits[i*k:(i+1)*k], u.top[:])
+		if names != nil {
+			names.Append(u.j.Config.Labels.Name(p))
+		}
 		pred.Append(p)
 		conf.Append(c)
 		top.Append(true)
@@ -438,6 +478,10 @@ func (u *inferer) columns(logits []float32, n, k int, failed arrow.Array) pipeli
 		{Name: "predicted_class", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
 		{Name: "confidence", Type: arrow.PrimitiveTypes.Float32, Nullable: true},
 		{Name: "top5", Type: arrow.ListOf(arrow.PrimitiveTypes.Int32), Nullable: true},
+	}
+	if names != nil {
+		cols = append(cols, names.NewArray())
+		fields = append(fields, arrow.Field{Name: LabelColumn, Type: arrow.BinaryTypes.String, Nullable: true})
 	}
 	if failed != nil {
 		failed.Retain()

@@ -6,9 +6,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +22,7 @@ import (
 	"workbench/model"
 	"workbench/nvml"
 	"workbench/pipeline"
+	"workbench/vision"
 )
 
 // Run resolves cfg and executes it: the one run path. A run that fails
@@ -90,6 +93,14 @@ func execute(ctx context.Context, p *Plan) (*bench.Record, *classify.Job, error)
 		}
 		rec.CeilingTput = c.Summary.Center
 	}
+	if p.Config.Peak {
+		pk, perr := model.CachedPeak(jc.Session)
+		if perr != nil {
+			rec.Warnings = append(rec.Warnings, "compute peak: "+perr.Error())
+		} else {
+			rec.PeakGFLOPS = pk.GFLOPs
+		}
+	}
 	return rec, job, nil
 }
 
@@ -149,6 +160,11 @@ func newRecord(job *classify.Job, p *Plan, out string) *bench.Record {
 			Knobs: KnobValues(&p.Effective), Asked: KnobValues(&p.Asked), Sources: sourceNames(p.Sources),
 		},
 		Fingerprint: fingerprint(p.Files),
+	}
+	r := job.Recipe()
+	rec.Config.Input, rec.Config.Recipe, rec.Config.RecipeFrom = m.InputShape(), r.String(), recipeFrom(m.RecipeSource, p.Asked.Recipe)
+	if pr := vision.PresetOf(r); pr != "" {
+		rec.Config.Recipe = pr + ": " + rec.Config.Recipe
 	}
 	rec.Config.Provider = "CPUExecutionProvider"
 	if c.Session.Device.Kind == model.DeviceCUDA {
@@ -348,4 +364,14 @@ func sampleThreads() (stop func() int64) {
 		<-done
 		return peak.Load()
 	}
+}
+
+// recipeFrom says where the applied recipe came from: the model's source,
+// and the knobs set over it.
+func recipeFrom(modelSource string, knobs map[string]string) string {
+	if len(knobs) == 0 {
+		return modelSource
+	}
+	keys := slices.Sorted(maps.Keys(knobs))
+	return modelSource + ", then knobs " + strings.Join(keys, ", ")
 }
