@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"workbench/pipeline"
 )
 
 // SchemaVersion is the version of the Record JSON schema. It changes only
@@ -171,7 +173,9 @@ func WriteJSONFile(path string, recs []*Record) error {
 // reader never sees half a file and an interrupted write leaves none.
 func writeAtomic(path string, fill func(io.Writer) error) error {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.partial")
+	// Like any output, the file gets 0666 masked by the umask, not the
+	// 0600 of a temporary file.
+	f, err := pipeline.CreateOutputTemp(dir, "."+filepath.Base(path)+".*.partial")
 	if err != nil {
 		return err
 	}
