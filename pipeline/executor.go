@@ -79,8 +79,11 @@ type StreamingExecutor struct {
 	wg        sync.WaitGroup
 	start     time.Time
 	last      time.Time
-	rowsTotal int64
-	fatal     error
+	rowsTotal int64 // rows the source yields; 0 until known
+	// rowsListed counts rows the source has yielded so far.
+	rowsListed int64
+	srcCh      chan sourceItem
+	fatal      error
 }
 
 func newExecutor(ops []*MapOperator, opts ExecutionOptions) *StreamingExecutor {
@@ -147,16 +150,74 @@ func (e *StreamingExecutor) checkOversubscription() {
 	}
 }
 
-// Execute runs the operators over the source bundles. It returns when every
+// Source yields the read operator's input one bundle at a time (each the
+// input of one read task) so that no listing is ever held whole. Next
+// returns io.EOF after the last bundle. Total is the number of rows it will
+// yield when known up front, or -1: the executor then reports RowsTotal 0
+// ("counting…") until Next has returned io.EOF.
+type Source struct {
+	Next  func() (RefBundle, error)
+	Total int64
+}
+
+// SliceSource is a Source over bundles already built.
+func SliceSource(bundles []RefBundle) Source {
+	var total int64
+	for _, b := range bundles {
+		total += int64(b.Rows)
+	}
+	i := 0
+	return Source{Total: total, Next: func() (RefBundle, error) {
+		if i == len(bundles) {
+			return RefBundle{}, io.EOF
+		}
+		i++
+		return bundles[i-1], nil
+	}}
+}
+
+// sourceItem is one pull from a Source, sent by the feeding goroutine.
+type sourceItem struct {
+	b   RefBundle
+	err error // io.EOF at the end
+}
+
+// feed pulls src on its own goroutine, so that a slow listing (a large
+// directory, an object store's next page) never stalls the scheduling
+// loop, and hands each bundle over ch; the loop receives only while the
+// read operator's queue is short, which is what keeps the listing lazy.
+func (e *StreamingExecutor) feed(ctx context.Context, src Source, ch chan<- sourceItem) {
+	defer e.wg.Done()
+	for {
+		b, err := src.Next()
+		select {
+		case ch <- sourceItem{b, err}:
+		case <-ctx.Done():
+			b.Release()
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// wantsSource reports whether the read operator's queue is short enough to
+// take one more bundle from the source: two per task it could run, so a
+// read task never waits for the listing, and no more, so the listing stays
+// lazy.
+func (e *StreamingExecutor) wantsSource() bool {
+	first := e.ops[0]
+	return !first.upstreamDone && len(first.inQ) < 2*max(first.pool.capacity(), 1)+2
+}
+
+// Execute runs the operators over what src yields. It returns when every
 // operator is done, the first fatal error, or ctx is cancelled; in every case
 // all goroutines it started have ended.
-func (e *StreamingExecutor) Execute(ctx context.Context, source []RefBundle) (err error) {
+func (e *StreamingExecutor) Execute(ctx context.Context, src Source) (err error) {
 	e.checkOversubscription()
 	for _, s := range e.ops {
 		if s.op.resource.GPU > 0 && e.opts.Limits.GPU == 0 {
-			for _, b := range source {
-				b.Release()
-			}
 			return fmt.Errorf("%s needs %g GPU per actor, but no GPU is available: use --device cpu, or --gpus N if NVML cannot see the GPU", s.op.Name(), s.op.resource.GPU)
 		}
 	}
@@ -170,11 +231,13 @@ func (e *StreamingExecutor) Execute(ctx context.Context, source []RefBundle) (er
 		s.metrics.start = e.start
 	}
 	first := e.ops[0]
-	for _, b := range source {
-		e.rowsTotal += int64(b.Rows)
-		e.enqueue(first, b)
+	if src.Total >= 0 {
+		e.rowsTotal = src.Total
 	}
-	first.upstreamDone = true
+	srcCh := make(chan sourceItem, 1)
+	e.srcCh = srcCh
+	e.wg.Add(1)
+	go e.feed(taskCtx, src, srcCh)
 	for _, s := range e.ops {
 		s.pool.start(taskCtx)
 	}
@@ -193,11 +256,26 @@ func (e *StreamingExecutor) Execute(ctx context.Context, source []RefBundle) (er
 		if e.finished() {
 			break
 		}
-		if e.stuck() {
+		var pull <-chan sourceItem
+		if e.wantsSource() {
+			pull = srcCh
+		}
+		if pull == nil && e.stuck() {
 			e.fatal = fmt.Errorf("the pipeline cannot make progress: %s", e.describe())
 			break
 		}
 		select {
+		case it := <-pull:
+			switch {
+			case it.err == io.EOF:
+				first.upstreamDone = true
+				e.rowsTotal = e.rowsListed
+			case it.err != nil:
+				e.fatal = fmt.Errorf("%s: %w", first.op.Name(), it.err)
+			default:
+				e.rowsListed += int64(it.b.Rows)
+				e.enqueue(first, it.b)
+			}
 		case r := <-e.results:
 			e.onResult(r)
 		case ev := <-e.actorEvts:
@@ -534,8 +612,20 @@ func (e *StreamingExecutor) shutdown(cancel context.CancelFunc) {
 			// Every inbox is already closed, so a late ready actor stops
 			// on its own.
 			ev.pool.onEvent(context.Background(), ev)
+		case it := <-e.srcCh:
+			// The feeder stops once cancelled; what it sent is dropped.
+			it.b.Release()
 		case <-done:
 			e.drain()
+			for {
+				select {
+				case it := <-e.srcCh:
+					it.b.Release()
+					continue
+				default:
+				}
+				break
+			}
 			for _, s := range e.ops {
 				for _, b := range s.inQ {
 					b.Release()
