@@ -31,22 +31,27 @@ type Record struct {
 	Config      RunConfig   `json:"config"`
 	Fingerprint Fingerprint `json:"fingerprint"`
 
-	Images        int       `json:"images"`
-	Errors        int       `json:"errors"`
-	WallSeconds   float64   `json:"wall_seconds"`
-	Throughput    float64   `json:"throughput"`        // images/s over the whole run
-	SteadyTput    float64   `json:"steady_throughput"` // images/s after warm-up
-	Stable        bool      `json:"stable"`
-	Windows       []float64 `json:"windows,omitempty"` // per-window images/s
-	TTFRSeconds   float64   `json:"ttfr_seconds"`
-	LatencyP50    float64   `json:"latency_p50"`
-	LatencyP95    float64   `json:"latency_p95"`
-	LatencyP99    float64   `json:"latency_p99"`
-	CPUPercent    float64   `json:"cpu_pct"` // process CPU time over wall time, 100 = one core
-	PeakRSS       int64     `json:"peak_rss"`
-	ModelLoads    int64     `json:"model_loads"`
-	ForwardPasses int64     `json:"forward_passes"`
-	Batches       int       `json:"batches"`
+	Images      int       `json:"images"`
+	Errors      int       `json:"errors"`
+	WallSeconds float64   `json:"wall_seconds"`
+	Throughput  float64   `json:"throughput"`        // images/s over the whole run
+	SteadyTput  float64   `json:"steady_throughput"` // images/s after warm-up
+	Stable      bool      `json:"stable"`
+	Windows     []float64 `json:"windows,omitempty"` // per-window images/s
+	TTFRSeconds float64   `json:"ttfr_seconds"`
+	LatencyP50  float64   `json:"latency_p50"`
+	LatencyP95  float64   `json:"latency_p95"`
+	LatencyP99  float64   `json:"latency_p99"`
+	CPUPercent  float64   `json:"cpu_pct"` // process CPU time over wall time, 100 = one core
+	PeakRSS     int64     `json:"peak_rss"`
+	// RSSGrowthPer1k is rss_growth_per_1k_images: resident bytes gained
+	// per 1,000 rows over the steady state (Growth), and its spread; both
+	// 0 when the run was too short to say.
+	RSSGrowthPer1k       float64 `json:"rss_growth_per_1k_images,omitempty"`
+	RSSGrowthPer1kSpread float64 `json:"rss_growth_per_1k_images_spread,omitempty"`
+	ModelLoads           int64   `json:"model_loads"`
+	ForwardPasses        int64   `json:"forward_passes"`
+	Batches              int     `json:"batches"`
 	// TensorPool summarises the batch tensor pool (buffers mapped, reuses,
 	// pinning); empty when the run made a fresh tensor per batch.
 	TensorPool  string     `json:"tensor_pool,omitempty"`
@@ -148,6 +153,7 @@ func (r *Record) Metrics() map[string]float64 {
 		MetricLatencyP99: r.LatencyP99,
 		MetricTTFR:       r.TTFRSeconds,
 		MetricPeakRSS:    float64(r.PeakRSS),
+		MetricRSSGrowth:  r.RSSGrowthPer1k,
 		MetricCPUPct:     r.CPUPercent,
 		MetricErrors:     float64(r.Errors),
 	}

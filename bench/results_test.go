@@ -17,6 +17,7 @@ func fullRecord() *Record {
 	r.Label, r.Reason, r.Errors, r.CeilingTput = "batch=64 concurrency=2", "partial: 3 images failed", 3, 1234.5678901234
 	r.Warnings = []string{"unstable: …", "a \"quoted\", comma'd\nmultiline warning"}
 	r.Config.Knobs = map[string]string{"intra_op_threads": "2"}
+	r.RSSGrowthPer1k, r.RSSGrowthPer1kSpread = 12345.5, 678.25
 	r.Fingerprint.GPU, r.Fingerprint.Driver = "NVIDIA H100 80GB HBM3", "550.54.15"
 	r.Params = map[string]string{"batch": "64", "concurrency": "2"}
 	r.Objective, r.Constraints, r.SatisfiesConstraints, r.Rank = "throughput", "latency_p95<200ms", &sat, 2

@@ -61,6 +61,8 @@ var metricDefs = map[string]MetricDef{
 		value: rec(func(r *bench.Record) float64 { return r.LatencyP95 })},
 	"peak_rss": {Unit: bench.UnitBytes, Help: "peak resident memory of the process",
 		value: rec(func(r *bench.Record) float64 { return float64(r.PeakRSS) })},
+	bench.MetricRSSGrowth: {Unit: bench.UnitBytes, Help: "resident memory gained per 1,000 images in the steady state",
+		value: rec(func(r *bench.Record) float64 { return r.RSSGrowthPer1k })},
 	"cpu_pct": {Unit: bench.UnitPercent, Help: "process CPU time over wall time (100% = one core)",
 		value: rec(func(r *bench.Record) float64 { return r.CPUPercent })},
 	"model_loads": {Unit: "loads", Help: "ORT sessions created",
