@@ -58,9 +58,11 @@ bench: setup
 	$(GO) test $(GOFLAGS) -run '^$$' -bench . -benchmem -count 5 -timeout 60m ./... | tee bench.txt
 	$(GO) run $(BENCHSTAT) bench.txt
 
-## memcheck: peak RSS for 2,000 vs 20,000 small images with the same settings
+## memcheck: peak RSS at 2k, 20k and 200k rows, 3 runs: the engine's share
+## (synthetic in-memory datasource) and the whole job (tiny model, files)
 memcheck: setup
-	$(GO) test $(GOFLAGS) -run '^$$' -bench PeakRSS -benchtime 1x ./pipeline
+	$(GO) test $(GOFLAGS) -run '^$$' -bench RangeRSS -benchtime 1x -count 3 ./pipeline
+	$(GO) test $(GOFLAGS) -run '^$$' -bench PeakRSS -benchtime 1x -count 3 ./classify
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
