@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"workbench/bench"
+	"workbench/runner"
 	"workbench/scenarios"
 )
 
@@ -32,6 +33,7 @@ func ablateCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	fs := newFlagSet("ablate", ablateUsage, ablateExamples, stderr)
 	var f jobFlags
 	f.register(fs)
+	f.registerSet(fs)
 	repeat := fs.Int("repeat", 1, "runs of each scenario, interleaved")
 	only := fs.String("only", "", "comma-separated mistakes to run (default: all)")
 	every := fs.Int("baseline-every", 4, "run optimized again after every N mistakes, so drift hits the baseline too")
@@ -53,7 +55,7 @@ func ablateCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	if err != nil {
 		return err
 	}
-	names := ss.lib.Mistakes()
+	names := runner.Library().Mistakes()
 	if *only != "" {
 		want := strings.Split(*only, ",")
 		for _, w := range want {
@@ -71,14 +73,14 @@ func ablateCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 		}
 	}
 	for i := range *warmup {
-		if r := ss.run(ctx, scs[0], "warm-up", "", i); r.err != nil {
+		if r := ss.run(ctx, names[0], nil, "warm-up", "", i); r.err != nil {
 			return fmt.Errorf("warm-up run of optimized failed: %w", r.err)
 		}
 	}
 	runs := make([][]*scenarioRun, len(names))
 	for rep := range *repeat {
 		for _, i := range ablateSchedule(len(names)-1, *every) {
-			runs[i] = append(runs[i], ss.run(ctx, scs[i], scs[i].Name, "", rep))
+			runs[i] = append(runs[i], ss.run(ctx, names[i], nil, scs[i].Name, "", rep))
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -161,8 +163,8 @@ func writeAblate(w io.Writer, scs []*scenarios.Scenario, runs [][]*scenarioRun, 
 			moved = movedCell(s, base, runs[i], &notes)
 		}
 		name := s.Name
-		if len(runs[i]) > 0 && len(runs[i][0].notes) > 0 {
-			name += notes.Mark(runs[i][0].notes...)
+		if len(runs[i]) > 0 && len(runs[i][0].notes()) > 0 {
+			name += notes.Mark(runs[i][0].notes()...)
 		}
 		r.cells = []string{name, tput, ratio, moved}
 		rows = append(rows, r)

@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"runtime"
+	"text/tabwriter"
 
 	"workbench/bench"
-	"workbench/model"
+	"workbench/runner"
 )
 
 const benchUsage = `bench ceiling measures the inference-only ceiling: preprocessed tensors already
@@ -28,6 +28,12 @@ func benchCmd(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	fs := newFlagSet("bench ceiling", benchUsage, benchExamples, stderr)
 	var f jobFlags
 	f.register(fs)
+	f.registerSet(fs)
+	// --batch takes the sweep grammar here: the ceiling at several batch
+	// sizes is the natural question.
+	batches := stringFlag("")
+	fl := fs.Lookup("batch")
+	fl.Value, fl.Usage = &batches, "batch sizes: 64, a list (16,64) or a range (16..256); default the scenario's"
 	iters := fs.Int("iters", 10, "measured rounds (each one batch per session)")
 	if help, err := parseFlags(fs, args[1:]); help || err != nil {
 		return err
@@ -38,44 +44,59 @@ func benchCmd(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	if *iters < 1 {
 		return usageErr("--iters %d: must be at least 1", *iters)
 	}
-	m, sess, conc, err := f.session()
+	var sizes []int
+	if batches != "" {
+		var err error
+		if sizes, err = bench.ParseRange("batch", string(batches)); err != nil {
+			return usageErr("%v", err)
+		}
+	}
+	cfg, err := f.config(stderr)
 	if err != nil {
 		return err
 	}
-	res, err := bench.Ceiling(ctx, bench.CeilingOptions{Model: m, Session: sess, Batch: f.batch, Sessions: conc, Warmup: 2, Iters: *iters})
+	p, err := runner.ResolveModel(cfg)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "inference ceiling, %s on %s: %s\n", m.Name, sess, res)
+	m, sess := p.Job.Model, p.Job.Session
+	if len(sizes) == 0 {
+		sizes = []int{p.Job.BatchSize}
+	}
+	fmt.Fprintf(stdout, "inference ceiling, %s on %s, %d session(s), %d rounds each (median ± 95%% CI):\n", m.Name, sess, p.Job.Concurrency.Max, *iters)
+	var results []bench.CeilingResult
+	best := 0
+	for _, b := range sizes {
+		res, err := bench.Ceiling(ctx, bench.CeilingOptions{Model: m, Session: sess, Batch: b, Sessions: p.Job.Concurrency.Max, Warmup: 2, Iters: *iters})
+		if err != nil {
+			return err
+		}
+		results = append(results, res)
+		if res.Summary.Center > results[best].Summary.Center {
+			best = len(results) - 1
+		}
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	for i, res := range results {
+		mark := ""
+		switch {
+		case len(results) == 1:
+		case i == best:
+			mark = "best"
+		case res.Summary.Hi >= results[best].Summary.Lo:
+			// The intervals overlap: not shown to differ.
+			mark = "~ tied with the best (intervals overlap)"
+		}
+		fmt.Fprintf(tw, "  batch %d\t%s\t%s\n", res.Batch, res.Summary.Format("img/s"), mark)
+	}
+	tw.Flush()
 	if n := m.Notice(); n != "" {
 		fmt.Fprintf(stdout, "(%s: %s)\n", m.Name, n)
 	}
-	if n := model.FP16OnCPU(m, sess.Device.Kind); n != "" {
+	for _, n := range p.Notes {
 		fmt.Fprintf(stdout, "note: %s\n", n)
 	}
 	return nil
-}
-
-// session initialises ORT and resolves the model and session options the
-// way a run does.
-func (f *jobFlags) session() (*model.Model, model.SessionOptions, int, error) {
-	if _, err := model.InitFromFlag(f.ortLib); err != nil {
-		return nil, model.SessionOptions{}, 0, err
-	}
-	m, err := model.Resolve(f.modelName)
-	if err != nil {
-		return nil, model.SessionOptions{}, 0, usageErr("--model: %v", err)
-	}
-	conc, _ := parseConcurrency(f.concurrency)
-	dev, _ := model.ParseDevice(f.device)
-	if dev.Kind == model.DeviceAuto {
-		dev = model.Device{Kind: model.DeviceCPU}
-	}
-	sess := model.SessionOptions{IntraOpThreads: f.intraOp, InterOpThreads: f.interOp, GraphOptimization: f.graphOpt, Device: dev}
-	if sess.IntraOpThreads == 0 {
-		sess.IntraOpThreads = max(1, runtime.NumCPU()/conc.Max)
-	}
-	return m, sess, conc.Max, nil
 }
 
 func init() {

@@ -33,6 +33,7 @@ func raceCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	fs := newFlagSet("race", raceUsage, raceExamples, stderr)
 	var f jobFlags
 	f.register(fs)
+	f.registerSet(fs)
 	repeat := fs.Int("repeat", 1, "runs of each scenario, interleaved A B A B")
 	concurrent := fs.Bool("concurrent", false, "run both at once, sharing the machine")
 	warmup := fs.Int("warmup", 1, "unmeasured runs of each scenario first (model file, page cache, allocator)")
@@ -77,7 +78,7 @@ func raceCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	}
 	for w := range *warmup {
 		for i := range 2 {
-			if r := ss.run(ctx, scs[i], "warm-up "+labels[i], "", w); r.err != nil && ctx.Err() != nil {
+			if r := ss.run(ctx, pos[i], nil, "warm-up "+labels[i], "", w); r.err != nil && ctx.Err() != nil {
 				return ctx.Err()
 			}
 		}
@@ -88,13 +89,13 @@ func raceCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error
 			var wg sync.WaitGroup
 			var got [2]*scenarioRun
 			for i := range 2 {
-				wg.Go(func() { got[i] = ss.run(ctx, scs[i], labels[i], "", rep) })
+				wg.Go(func() { got[i] = ss.run(ctx, pos[i], nil, labels[i], "", rep) })
 			}
 			wg.Wait()
 			runs[0], runs[1] = append(runs[0], got[0]), append(runs[1], got[1])
 		} else {
 			for i := range 2 {
-				runs[i] = append(runs[i], ss.run(ctx, scs[i], labels[i], "", rep))
+				runs[i] = append(runs[i], ss.run(ctx, pos[i], nil, labels[i], "", rep))
 			}
 		}
 		if ctx.Err() != nil {
@@ -140,8 +141,8 @@ func records(groups ...[]*scenarioRun) []*bench.Record {
 	var out []*bench.Record
 	for _, g := range groups {
 		for _, r := range g {
-			if r.res != nil {
-				out = append(out, r.res.Record)
+			if r.rec != nil {
+				out = append(out, r.rec)
 			}
 		}
 	}
@@ -150,13 +151,13 @@ func records(groups ...[]*scenarioRun) []*bench.Record {
 
 // values extracts metric name from the successful runs.
 func values(runs []*scenarioRun, name string) []float64 {
-	m, _ := scenarios.Metric(name)
+	m, _ := bench.LookupMetric(name)
 	var xs []float64
 	for _, r := range runs {
 		if !r.ok() {
 			continue
 		}
-		if v, ok := m.Value(r.res); ok {
+		if v, ok := m.Value(r.rec); ok {
 			xs = append(xs, v)
 		}
 	}
@@ -167,7 +168,7 @@ func errorCounts(runs []*scenarioRun) []float64 {
 	var xs []float64
 	for _, r := range runs {
 		if r.ok() {
-			xs = append(xs, float64(r.res.Record.Errors))
+			xs = append(xs, float64(r.rec.Errors))
 		}
 	}
 	return xs
@@ -216,7 +217,7 @@ func writeRace(w io.Writer, labels [2]string, runs [2][]*scenarioRun, header str
 			}
 		}
 		if len(runs[i]) > 0 {
-			for _, n := range runs[i][0].notes {
+			for _, n := range runs[i][0].notes() {
 				fmt.Fprintf(w, "note: %s\n", n)
 			}
 		}

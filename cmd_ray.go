@@ -12,13 +12,16 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"workbench/bench"
 	"workbench/model"
+	"workbench/pipeline"
 	"workbench/ray"
+	"workbench/runner"
 	"workbench/scenarios"
 )
 
@@ -40,6 +43,10 @@ const exportExamples = `  workbench export ray --scenario optimized --data s3://
   workbench export ray --scenario optimized --from sweep.json --model resnet50 --out job/
   workbench export ray --scenario slow --model tiny --out slow-job/ --ray-version 2.46
   workbench submit --address http://head-node:8265 job/ --follow`
+
+// currentRay is export's default --ray-version: the current Ray release,
+// 2.60.0 on PyPI as of November 2026. Only the major.minor picks idioms.
+const currentRay = "2.60"
 
 // Placeholders for the storage the cluster reads and writes. They are
 // obviously not real, so a job exported without --data fails loudly on the
@@ -73,7 +80,8 @@ func exportCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	output := fs.String("output", placeholderOutput, "where the cluster writes predictions: s3://… or a path on every node")
 	out := fs.String("out", "job", "job folder to write (replaced only if it is an earlier export)")
 	from := fs.String("from", "", "sweep or tune results file (.json, .csv, .parquet); its best cell's settings override the scenario")
-	rayVersion := fs.String("ray-version", "", "the cluster's Ray version, e.g. 2.46 (default: current API, 2.51 and later)")
+	rayVersion := fs.String("ray-version", currentRay, "the cluster's Ray version, e.g. 2.46 (2.51 and later share the current API)")
+	modelURI := fs.String("model-uri", "", "load the model on the cluster from here (s3://…, gs://… or an absolute path on every node) instead of bundling --model; needed past Ray's 500 MiB working_dir limit")
 	conc := fs.String("concurrency", "", "inference workers on the cluster: N or MIN-MAX (default: the scenario's; auto = 1)")
 	gpus := fs.Float64("num-gpus", -1, "GPUs per inference worker on the cluster (default: the scenario's; auto = 1)")
 	blocks := fs.Int("blocks", 0, "override_num_blocks on the cluster (default: the scenario's)")
@@ -143,12 +151,19 @@ func exportCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 		return err
 	}
 	spec.Model, spec.ModelPath, spec.InputH, spec.InputW = m.Name, m.Path, m.InputH, m.InputW
-	if m.Zoo {
+	spec.ModelURI = *modelURI
+	switch {
+	case *modelURI != "":
+		prov["model"] = "--model-uri " + *modelURI + " (input size read from --model " + *modelName + ")"
+	case m.Zoo:
 		prov["model"] = "zoo model " + m.Name + ", exported by workbench (untrained weights: for measuring speed, not for predictions)"
-	} else {
+	default:
 		prov["model"] = "--model " + *modelName
 	}
 	spec.Provenance = prov
+	if best != nil {
+		spec.TunedFrom = *from + " (" + best.summary + ")"
+	}
 
 	if err := ray.Export(spec, *out); err != nil {
 		return err
@@ -208,7 +223,7 @@ func specFromScenario(lib *scenarios.Library, s *scenarios.Scenario, prov map[st
 		spec.NumGPUs = k.NumGPUs
 	}
 	if spec.NumGPUs > 0 {
-		spec.CUDAOptions = k.CUDAOptions().ProviderOptions(0)
+		spec.CUDAOptions = runner.CUDAOptions(k).ProviderOptions(0)
 	}
 	spec.MaxTasksInFlightPerActor = k.InFlightPerActor
 	if k.OutputFormat == "json" {
@@ -471,10 +486,13 @@ REST API (the dashboard port, 8265): it uploads the folder as the job's
 working_dir, installs requirements.txt's extra packages with runtime_env pip,
 and runs python main.py. --follow streams status and logs until the job ends
 and exits non-zero if it FAILED or was STOPPED. --stop ID stops a job.
-Header values (tokens) are read from the environment with $NAME and never
-printed.`
+The Ray auth token is found as Ray finds it: RAY_AUTH_TOKEN, then the file
+RAY_AUTH_TOKEN_PATH names, then ~/.ray/auth_token; an explicit
+--header Authorization wins. Header values (tokens) are read from the
+environment with $NAME and never printed.`
 
 const submitExamples = `  workbench submit --address http://head-node:8265 job/ --follow
+  workbench submit --address http://head-node:8265 job/ --follow --json cluster.json --compare results.json
   workbench submit --address https://ray.example.com job/ --header 'Authorization: Bearer $RAY_TOKEN'
   workbench submit --address http://head-node:8265 --stop raysubmit_AbC123`
 
@@ -489,7 +507,7 @@ type clusterFlags struct {
 func (c *clusterFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.address, "address", os.Getenv("RAY_ADDRESS"), "Ray dashboard address, e.g. http://head-node:8265 (default $RAY_ADDRESS)")
 	fs.Var(&c.headers, "header", "extra HTTP header 'Name: value' (repeatable); $NAME in the value reads the environment")
-	fs.DurationVar(&c.poll, "poll", ray.DefaultPollInterval, "how often --follow asks for status and logs")
+	fs.DurationVar(&c.poll, "poll", ray.DefaultPollInterval, "how often --follow and --watch ask for status, logs and dataset metrics")
 	fs.DurationVar(&c.timeout, "request-timeout", ray.DefaultRequestTimeout, "limit for each request to the cluster")
 }
 
@@ -509,7 +527,19 @@ func (c *clusterFlags) client() (*ray.Client, error) {
 	if c.poll <= 0 || c.timeout <= 0 {
 		return nil, usageErr("--poll and --request-timeout must be positive")
 	}
-	cl, err := ray.NewClient(ray.Config{Address: c.address, Headers: hs, PollInterval: c.poll, RequestTimeout: c.timeout})
+	auth := ray.Auth{Source: "--header Authorization"}
+	if !hs.HasHeader("Authorization") {
+		home, _ := os.UserHomeDir()
+		tok, a, err := ray.FindToken(os.LookupEnv, os.ReadFile, home)
+		if err != nil {
+			return nil, usageErr("%v", err)
+		}
+		auth = a
+		if tok != "" {
+			hs = append(hs, ray.BearerHeader(tok))
+		}
+	}
+	cl, err := ray.NewClient(ray.Config{Address: c.address, Headers: hs, PollInterval: c.poll, RequestTimeout: c.timeout, Auth: auth})
 	if err != nil {
 		return nil, usageErr("--address: %v", err)
 	}
@@ -528,16 +558,15 @@ func (c *clusterFlags) shownAddress() string {
 // clusterErr adds a hint to errors the user can act on.
 func (c *clusterFlags) clusterErr(err error) error {
 	var ne *ray.NetworkError
-	var he *ray.HTTPError
 	var je *ray.JobError
 	switch {
 	case errors.As(err, &je):
 		return &exitError{code: 1, err: err}
 	case errors.As(err, &ne):
 		return fmt.Errorf("%w\n(is the Ray dashboard listening at %s? start the head with `ray start --head --dashboard-host=0.0.0.0`)", err, c.shownAddress())
-	case errors.As(err, &he) && (he.StatusCode == 401 || he.StatusCode == 403):
-		return fmt.Errorf("%w\n(the cluster or its proxy refused the credentials; check --header)", err)
 	}
+	// A 401 or 403 already says which token sources were tried and how to
+	// get a token (ray.Auth.Hint).
 	return err
 }
 
@@ -545,7 +574,9 @@ func submitCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	fs := newFlagSet("submit", submitUsage, submitExamples, stdout)
 	var cf clusterFlags
 	cf.register(fs)
-	follow := fs.Bool("follow", false, "stream the job's status and logs until it ends; exit non-zero if it FAILED or STOPPED")
+	follow := fs.Bool("follow", false, "stream the job's status, logs and Ray Data operators until it ends; exit non-zero if it FAILED or STOPPED")
+	var wf watchFlags
+	wf.register(fs)
 	subID := fs.String("submission-id", "", "the job's submission ID (default: Ray picks raysubmit_…)")
 	stop := fs.String("stop", "", "stop the job with this submission ID instead of submitting")
 	pos, help, err := parseWithArgs(fs, args)
@@ -590,19 +621,109 @@ func submitCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 		fmt.Fprintf(stdout, "follow it:  workbench jobs --address %s --logs %s\nstop it:    workbench submit --address %s --stop %s\n", addr, id, addr, id)
 		return nil
 	}
-	info, err := cl.Follow(ctx, id, stdout)
-	if err != nil {
-		return cf.clusterErr(err)
+	return wf.watch(ctx, cl, &cf, id, stdout, stderr)
+}
+
+// watchFlags are what submit --follow and jobs --watch share: where the
+// finished job's record goes and which local record to compare it with.
+type watchFlags struct {
+	json, compare string
+}
+
+func (w *watchFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&w.json, "json", "", "when the job ends, write it as a record of kind cluster (FILE.json, .csv or .parquet) for workbench report")
+	fs.StringVar(&w.compare, "compare", "", "when the job ends, compare it with this local results file (as workbench report local.json cluster.json does)")
+}
+
+// watch follows job id to its end: its log as it grows, a status line per
+// poll for each dataset, the operator table at the end, then the record and
+// the comparison when asked. A job that FAILED still gets its record.
+func (w *watchFlags) watch(ctx context.Context, cl *ray.Client, cf *clusterFlags, id string, stdout, stderr io.Writer) error {
+	var local *bench.Record
+	if w.compare != "" {
+		recs, err := bench.ReadRecordsFile(w.compare)
+		if err != nil || len(recs) == 0 {
+			return usageErr("--compare: %v", cmpOr(err, errors.New(w.compare+" holds no records")))
+		}
+		local = recs[0]
 	}
-	fmt.Fprintf(stdout, "job %s %s\n", id, info.Status)
+	lastNote := ""
+	snap, werr := cl.Watch(ctx, id, ray.WatchOptions{Log: stdout, OnPoll: func(s ray.Snapshot) {
+		if s.DataNote != "" && s.DataNote != lastNote {
+			fmt.Fprintln(stderr, "note:", s.DataNote) // once per change, not every poll
+		}
+		lastNote = s.DataNote
+		for _, d := range s.Datasets {
+			fmt.Fprintln(stdout, datasetLine(d))
+		}
+	}})
+	if len(snap.Datasets) > 0 {
+		for _, l := range ray.DataLines(snap, 120) {
+			fmt.Fprintln(stdout, l)
+		}
+	}
+	if snap.Job.Status.Terminal() && (w.json != "" || local != nil) {
+		rec, err := bench.NewClusterRecord(snap, cf.shownAddress())
+		switch {
+		case err != nil:
+			fmt.Fprintln(stderr, "note:", err)
+		default:
+			if w.json != "" {
+				if err := bench.WriteRecordsFile(w.json, []*bench.Record{rec}); err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "wrote %s (kind cluster)\n", w.json)
+			}
+			if local != nil {
+				fmt.Fprintln(stdout)
+				if err := bench.WriteClusterComparison(stdout, local, rec); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if werr != nil {
+		return cf.clusterErr(werr)
+	}
+	fmt.Fprintf(stdout, "job %s %s\n", id, snap.Job.Status)
 	return nil
 }
 
+// datasetLine is one dataset's progress on one line, for a terminal that
+// scrolls: the full table comes once, at the end.
+func datasetLine(d ray.DatasetView) string {
+	line := fmt.Sprintf("[ray data] %s %s %d/%d blocks", d.Dataset, d.State, d.Progress, d.Total)
+	if d.HasRate {
+		line += fmt.Sprintf(", %.0f rows/s", d.RowsPerSec)
+	}
+	if d.CPUCores.HasValue {
+		line += fmt.Sprintf(", CPU %.1f", d.CPUCores.Value)
+	}
+	if d.GPUCores.HasValue {
+		line += fmt.Sprintf(", GPU %.1f", d.GPUCores.Value)
+	}
+	if d.Bottleneck.Op != "" {
+		line += ", bottleneck " + d.Bottleneck.Op
+	}
+	return line
+}
+
+func cmpOr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
 const jobsUsage = `jobs lists the jobs a Ray cluster knows (submission ID, status, start time,
-entrypoint), or with --logs ID prints one job's log so far.`
+entrypoint), or with --logs ID prints one job's log so far. --watch ID follows
+a job to its end as submit --follow does: its log, and its Ray Data operators
+from the dashboard (state, progress, rows/s, CPU and GPU cores, memory);
+--json FILE then writes it as a record for workbench report.`
 
 const jobsExamples = `  workbench jobs --address http://head-node:8265
   workbench jobs --address http://head-node:8265 --logs raysubmit_AbC123
+  workbench jobs --address http://head-node:8265 --watch raysubmit_AbC123 --json cluster.json --compare results.json
   workbench jobs --address https://ray.example.com --header 'Authorization: Bearer $RAY_TOKEN'`
 
 func jobsCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error {
@@ -610,6 +731,9 @@ func jobsCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	var cf clusterFlags
 	cf.register(fs)
 	logs := fs.String("logs", "", "print the log of the job with this submission ID")
+	watch := fs.String("watch", "", "follow the job with this submission ID to its end: log, status and Ray Data operators")
+	var wf watchFlags
+	wf.register(fs)
 	pos, help, err := parseWithArgs(fs, args)
 	if help || err != nil {
 		return err
@@ -620,6 +744,9 @@ func jobsCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	cl, err := cf.client()
 	if err != nil {
 		return err
+	}
+	if *watch != "" {
+		return wf.watch(ctx, cl, &cf, *watch, stdout, stderr)
 	}
 	if *logs != "" {
 		text, err := cl.Logs(ctx, *logs)
@@ -665,4 +792,21 @@ func init() {
 	register(command{name: "export", order: 85, summary: "write a scenario as a Ray Data job folder (export ray)", run: exportCmd})
 	register(command{name: "submit", order: 86, summary: "run a job folder on a Ray cluster (Ray Jobs REST API)", run: submitCmd})
 	register(command{name: "jobs", order: 87, summary: "list a Ray cluster's jobs, or print one's logs", run: jobsCmd})
+}
+
+// parseConcurrency parses the cluster's pool size: "N" or "MIN-MAX".
+func parseConcurrency(s string) (pipeline.Concurrency, error) {
+	lo, hi, isRange := strings.Cut(s, "-")
+	a, err := strconv.Atoi(strings.TrimSpace(lo))
+	if err != nil || a < 1 {
+		return pipeline.Concurrency{}, fmt.Errorf("--concurrency %q: want a positive number N or a range MIN-MAX, e.g. 1-4", s)
+	}
+	if !isRange {
+		return pipeline.Fixed(a), nil
+	}
+	b, err := strconv.Atoi(strings.TrimSpace(hi))
+	if err != nil || b < a {
+		return pipeline.Concurrency{}, fmt.Errorf("--concurrency %q: want MIN-MAX with MIN <= MAX, e.g. 1-4", s)
+	}
+	return pipeline.Range(a, b), nil
 }

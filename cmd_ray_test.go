@@ -245,3 +245,178 @@ func TestJobsAndStop(t *testing.T) {
 		})
 	}
 }
+
+// TestClusterAuthToken runs submit and jobs against a cluster that demands
+// Ray's bearer token, with the token in each of Ray's sources in turn. It
+// sets the environment and HOME, so it cannot run in parallel.
+func TestClusterAuthToken(t *testing.T) {
+	const token = "rAy-t0ken-0123456789abcdef"
+	fake := &fakeRay{statuses: []string{"RUNNING", "SUCCEEDED"}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if got := r.Header.Get("Authorization"); got != "Bearer "+token {
+			// Echo what came, as a careless proxy would: the client must
+			// scrub it from its error.
+			http.Error(w, "Unauthorized: "+got, http.StatusUnauthorized)
+			return
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	homeWith := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(homeWith, ".ray"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(homeWith, ".ray", "auth_token"), []byte(token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	emptyHome := t.TempDir()
+	tests := []struct {
+		name     string
+		env      map[string]string // RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH, HOME, WB_TOK
+		extra    []string
+		wantCode int
+		wantErr  []string
+	}{
+		{"RAY_AUTH_TOKEN", map[string]string{"RAY_AUTH_TOKEN": token, "HOME": emptyHome}, nil, 0, nil},
+		{"RAY_AUTH_TOKEN_PATH", map[string]string{"RAY_AUTH_TOKEN_PATH": tokenFile, "HOME": emptyHome}, nil, 0, nil},
+		{"~/.ray/auth_token", map[string]string{"HOME": homeWith}, nil, 0, nil},
+		{"--header wins over a wrong RAY_AUTH_TOKEN", map[string]string{"RAY_AUTH_TOKEN": "wrong-wrong-wrong", "WB_TOK": token, "HOME": emptyHome},
+			[]string{"--header", "Authorization: Bearer $WB_TOK"}, 0, nil},
+		{"wrong token", map[string]string{"RAY_AUTH_TOKEN": "wrong-wrong-wrong", "HOME": homeWith}, nil, 1,
+			[]string{"401 Unauthorized", "refused the token from RAY_AUTH_TOKEN", "ray get-auth-token"}},
+		{"no token", map[string]string{"HOME": emptyHome}, nil, 1,
+			[]string{"no token was sent", "RAY_AUTH_TOKEN: not set", "RAY_AUTH_TOKEN_PATH: not set", "auth_token: no such file", "ray get-auth-token"}},
+		{"unreadable RAY_AUTH_TOKEN_PATH", map[string]string{"RAY_AUTH_TOKEN_PATH": filepath.Join(emptyHome, "nope"), "HOME": homeWith}, nil, 2,
+			[]string{"RAY_AUTH_TOKEN_PATH names", "no such file", "does not fall back"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, k := range []string{"RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "WB_TOK"} {
+				t.Setenv(k, "")
+				os.Unsetenv(k)
+			}
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			for _, args := range [][]string{
+				{"jobs", "--address", srv.URL},
+				{"submit", "--address", srv.URL, jobFolder(t), "--follow", "--poll", "5ms"},
+			} {
+				fake.mu.Lock()
+				fake.polls = 0
+				fake.mu.Unlock()
+				var stdout, stderr bytes.Buffer
+				err := run(context.Background(), &stdout, &stderr, append(args, tt.extra...))
+				code := exitCode(&stderr, err)
+				if code != tt.wantCode {
+					t.Fatalf("%s: exit code %d, want %d\nstdout: %s\nstderr: %s", args[0], code, tt.wantCode, stdout.String(), stderr.String())
+				}
+				for _, w := range tt.wantErr {
+					if !strings.Contains(stderr.String(), w) {
+						t.Errorf("%s: stderr lacks %q:\n%s", args[0], w, stderr.String())
+					}
+				}
+				all := stdout.String() + stderr.String()
+				for _, secret := range []string{token, "wrong-wrong-wrong"} {
+					if strings.Contains(all, secret) {
+						t.Errorf("%s: the token was printed:\n%s", args[0], all)
+					}
+				}
+			}
+		})
+	}
+}
+
+// dataCluster is a cluster whose job runs the exported dataset: each job
+// poll moves it a step, and the dashboard's Ray Data view answers with the
+// recorded data_head.py payloads in ray/testdata/datasets.
+type dataCluster struct {
+	mu    sync.Mutex
+	steps []struct{ status, file string }
+	i     int
+}
+
+func (f *dataCluster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch p := r.URL.Path; {
+	case strings.HasPrefix(p, "/api/packages/gcs/"):
+		if r.Method == http.MethodGet {
+			http.NotFound(w, r)
+		}
+	case r.Method == http.MethodPost && p == "/api/jobs/":
+		json.NewEncoder(w).Encode(map[string]string{"submission_id": "raysubmit_1"})
+	case p == "/api/jobs/raysubmit_1":
+		f.i++
+		st := f.steps[min(f.i, len(f.steps))-1].status
+		json.NewEncoder(w).Encode(map[string]any{"submission_id": "raysubmit_1", "job_id": "02000000", "status": st,
+			"metadata": map[string]string{"workbench_scenario": "optimized", "workbench_dataset": "workbench_optimized"}})
+	case p == "/api/jobs/raysubmit_1/logs":
+		json.NewEncoder(w).Encode(map[string]string{"logs": "Running Dataset: workbench_optimized\n"})
+	case p == "/api/data/datasets/02000000":
+		b, err := os.ReadFile(filepath.Join("ray", "testdata", "datasets", f.steps[min(max(f.i, 1), len(f.steps))-1].file))
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		w.Write(b)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func TestWatchWritesClusterRecord(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	local := filepath.Join(dir, "local.json")
+	lrec := &bench.Record{SchemaVersion: bench.SchemaVersion, Kind: bench.KindRun, Scenario: "optimized", Status: bench.StatusOK,
+		Images: 512, WallSeconds: 4, Throughput: 128, CPUPercent: 400, Bottleneck: "Inference (busy 97%; Preprocess backpressured 40%)",
+		Ops: []bench.OpRecord{{Name: "ReadImages", RowsOut: 512, CPUSeconds: 1}, {Name: "Preprocess", RowsOut: 512, CPUSeconds: 6},
+			{Name: "Inference", RowsOut: 512, CPUSeconds: 8}, {Name: "Write", RowsOut: 512, CPUSeconds: 0.5}}}
+	if err := bench.WriteRecordsFile(local, []*bench.Record{lrec}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		args       []string
+		last       struct{ status, file string }
+		wantCode   int
+		wantStatus string
+	}{
+		{"submit --follow succeeded", []string{"submit", jobFolder(t), "--follow"}, struct{ status, file string }{"SUCCEEDED", "finished.json"}, 0, bench.StatusOK},
+		{"jobs --watch failed", []string{"jobs", "--watch", "raysubmit_1"}, struct{ status, file string }{"FAILED", "failed.json"}, 1, bench.StatusFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fake := &dataCluster{steps: []struct{ status, file string }{{"RUNNING", "running_1.json"}, {"RUNNING", "running_2.json"}, tt.last}}
+			srv := httptest.NewServer(fake)
+			defer srv.Close()
+			out := filepath.Join(t.TempDir(), "cluster.json")
+			var stdout, stderr bytes.Buffer
+			args := append(tt.args, "--address", srv.URL, "--poll", "5ms", "--json", out, "--compare", local)
+			code := exitCode(&stderr, run(context.Background(), &stdout, &stderr, args))
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.wantCode, stdout.String(), stderr.String())
+			}
+			for _, want := range []string{"Running Dataset: workbench_optimized", "[ray data] workbench_optimized_", "bottleneck MapBatches(Predictor)",
+				"OPERATOR", "MapBatches(Predictor)", "wrote " + out, "throughput per GPU", "Inference", "where they differ"} {
+				if !strings.Contains(stdout.String(), want) {
+					t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
+				}
+			}
+			recs, err := bench.ReadRecordsFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := recs[0]
+			if r.Kind != bench.KindCluster || r.Status != tt.wantStatus || r.Scenario != "optimized" || r.Cluster == nil || r.Cluster.PeakGPUCores != 4 {
+				t.Errorf("record: kind %q status %q scenario %q cluster %+v", r.Kind, r.Status, r.Scenario, r.Cluster)
+			}
+		})
+	}
+}

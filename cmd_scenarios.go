@@ -99,7 +99,7 @@ func writeScenario(w io.Writer, s *scenarios.Scenario) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, e := range s.Expect {
 		m, _ := scenarios.Metric(e.Metric)
-		fmt.Fprintf(tw, "  %s\t%s\n", e, m.Help)
+		fmt.Fprintf(tw, "  %s\t%s\n", e, m.Doc)
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nConfiguration (resolved; * = set by this scenario)")

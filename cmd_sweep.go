@@ -6,10 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"workbench/bench"
+	"workbench/runner"
 	"workbench/scenarios"
 )
 
@@ -169,7 +171,7 @@ func (sf *sweepFlags) prepare(stderr io.Writer) (*scenarioSession, *scenarios.Sc
 	if err != nil {
 		return nil, nil, err
 	}
-	ss.overrides = slicesDeleteKnobs(ss.overrides, sf.grid)
+	ss.base.Flags = slices.DeleteFunc(ss.base.Flags, func(st runner.Setting) bool { return sweeps(sf.grid, st.Knob) })
 	base, err := ss.load(sf.job.scenario)
 	if err != nil {
 		return nil, nil, err
@@ -194,45 +196,27 @@ func (sf *sweepFlags) prepare(stderr io.Writer) (*scenarioSession, *scenarios.Sc
 	return ss, base, nil
 }
 
-// slicesDeleteKnobs drops command-line overrides of knobs the grid sweeps.
-func slicesDeleteKnobs(over [][2]string, g bench.Grid) [][2]string {
-	var out [][2]string
-	for _, o := range over {
-		swept := false
-		for _, d := range g.Dims {
-			if knobOf(d.Name) == o[0] {
-				swept = true
-			}
-		}
-		if !swept {
-			out = append(out, o)
+// sweeps reports whether the grid sweeps knob: its cells set it, so a
+// flag for it would only be overwritten.
+func sweeps(g bench.Grid, knob string) bool {
+	for _, d := range g.Dims {
+		if knobOf(d.Name) == knob {
+			return true
 		}
 	}
-	return out
+	return false
 }
 
-// cellRunner runs one cell: the scenario with the cell's knobs set.
+// cellRunner runs one cell: the scenario with the cell's knobs set, through
+// the run path's --set layer.
 func (ss *scenarioSession) cellRunner(name string, g bench.Grid) bench.CellFunc {
 	return func(ctx context.Context, cell map[string]string, repeat int) (*bench.Record, error) {
-		s, err := ss.load(name)
-		if err != nil {
-			return nil, err
-		}
+		var set []runner.Setting
 		for _, d := range g.Dims {
-			if err := s.Set(knobOf(d.Name), cell[d.Name]); err != nil {
-				return nil, err
-			}
+			set = append(set, runner.Setting{Knob: knobOf(d.Name), Value: cell[d.Name]})
 		}
-		if errs := s.Validate(); len(errs) > 0 {
-			return nil, errors.Join(errs...)
-		}
-		r := ss.run(ctx, s, g.Label(cell), "", repeat)
-		if r.res == nil {
-			return nil, r.err
-		}
-		rec := r.res.Record
-		rec.Scenario = s.Name
-		return rec, r.err
+		r := ss.run(ctx, name, set, g.Label(cell), "", repeat)
+		return r.rec, r.err
 	}
 }
 

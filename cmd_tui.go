@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,7 +16,7 @@ import (
 	"workbench/classify"
 	"workbench/nvml"
 	"workbench/pipeline"
-	"workbench/ray"
+	"workbench/runner"
 	"workbench/scenarios"
 	"workbench/tui"
 	"workbench/tui/backend"
@@ -65,6 +64,7 @@ func tuiCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 	fs := newFlagSet("tui", tuiUsage, tuiExamples, stderr)
 	var f jobFlags
 	f.register(fs)
+	f.registerSet(fs)
 	workshop := fs.Bool("workshop", false, "open the guided workshop")
 	race := fs.Bool("race", false, "open on the race of --left against --right")
 	left := fs.String("left", "slow", "the race's left scenario (A)")
@@ -103,7 +103,7 @@ func tuiCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 		if err != nil {
 			return err
 		}
-		b.cluster = &rayJobs{cl: cl, address: cf.shownAddress()}
+		b.cluster = &backend.RayJobs{Client: cl, Addr: cf.shownAddress()}
 	} else if *jobsScreen {
 		return usageErr("tui --jobs: --address is required (e.g. http://head-node:8265), or set RAY_ADDRESS")
 	}
@@ -145,13 +145,13 @@ func newTUIBackend(f *jobFlags, left, right string) (*tuiBackend, error) {
 			return nil, err
 		}
 	}
-	n := 0
-	if files, err := listImages(f.data); err == nil {
-		n = len(files)
+	// The one lister, listed once: every run of the session reuses it.
+	files, err := classify.ListImages(f.data, f.images)
+	if err != nil {
+		return nil, usageErr("--data: %v", err)
 	}
-	if f.images > 0 {
-		n = min(n, f.images)
-	}
+	ss.base.Files = files
+	n := len(files)
 	dev := fmt.Sprintf("cpu · %d cores · no NVIDIA GPU", runtime.NumCPU())
 	inv := nvml.Probe()
 	if len(inv.GPUs) > 0 {
@@ -178,21 +178,6 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-func listImages(dir string) ([]string, error) {
-	var out []string
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		switch strings.ToLower(filepath.Ext(p)) {
-		case ".jpg", ".jpeg", ".png":
-			out = append(out, p)
-		}
-		return nil
-	})
-	return out, err
-}
-
 func (b *tuiBackend) Info() backend.Info { return b.info }
 
 func toKnobs(k *scenarios.Knobs) backend.Knobs {
@@ -211,8 +196,9 @@ func toKnobs(k *scenarios.Knobs) backend.Knobs {
 
 func (b *tuiBackend) Scenarios() []backend.Scenario {
 	var out []backend.Scenario
-	for _, n := range b.ss.lib.Names() {
-		s, err := b.ss.lib.Load(n)
+	lib := runner.Library()
+	for _, n := range lib.Names() {
+		s, err := lib.Load(n)
 		if err != nil {
 			continue
 		}
@@ -226,78 +212,35 @@ func (b *tuiBackend) Scenarios() []backend.Scenario {
 	return out
 }
 
-// load resolves spec into a scenario with its knob changes applied.
-func (b *tuiBackend) load(spec backend.RunSpec) (*scenarios.Scenario, error) {
-	s, err := b.ss.load(spec.Scenario)
-	if err != nil {
-		return nil, err
-	}
-	var set [][2]string
+// settings turns a screen's knob changes into --set settings.
+func settings(spec backend.RunSpec) []runner.Setting {
+	var set []runner.Setting
 	if k := spec.Knobs; k != nil {
-		set = append(set, [2]string{"batch_size", strconv.Itoa(k.Batch)}, [2]string{"concurrency", strconv.Itoa(k.Concurrency)})
+		set = append(set, runner.Setting{Knob: "batch_size", Value: strconv.Itoa(k.Batch)}, runner.Setting{Knob: "concurrency", Value: strconv.Itoa(k.Concurrency)})
 		if k.Blocks > 0 {
-			set = append(set, [2]string{"blocks", strconv.Itoa(k.Blocks)})
+			set = append(set, runner.Setting{Knob: "blocks", Value: strconv.Itoa(k.Blocks)})
 		}
 		if k.IntraOp > 0 {
-			set = append(set, [2]string{"intra_op_threads", strconv.Itoa(k.IntraOp)})
+			set = append(set, runner.Setting{Knob: "intra_op_threads", Value: strconv.Itoa(k.IntraOp)})
 		}
 		if k.Device != "" {
-			set = append(set, [2]string{"device", k.Device})
+			set = append(set, runner.Setting{Knob: "device", Value: k.Device})
 		}
 	}
-	set = append(set, spec.Set...)
-	var errs []error
-	for _, kv := range set {
-		if err := s.Set(kv[0], kv[1]); err != nil {
-			errs = append(errs, err)
-		}
+	for _, kv := range spec.Set {
+		set = append(set, runner.Setting{Knob: kv[0], Value: kv[1]})
 	}
-	errs = append(errs, s.Validate()...)
-	return s, errors.Join(errs...)
+	return set
 }
 
-// Run measures one scenario, publishing on bus. It mirrors
-// scenarioSession.run without the terminal progress lines, which would
-// write over the screen.
+// Run measures one scenario through the run path, publishing on bus. No
+// terminal progress lines: they would write over the screen.
 func (b *tuiBackend) Run(ctx context.Context, spec backend.RunSpec, bus *pipeline.EventBus) (*bench.Record, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	s, err := b.load(spec)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "workbench-tui-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	f := b.f
-	env := scenarios.Env{
-		Cores: runtime.NumCPU(), GPUs: b.ss.gpus, Model: f.modelName, Data: f.data, Images: f.images,
-		MaxPixels: f.maxPixels, Log: io.Discard, Bus: bus,
-		Warnf: func(format string, a ...any) { fmt.Fprintf(b.ss.stderr, format+"\n", a...) },
-	}
-	plan, err := b.ss.lib.Plan(s, env)
-	if err != nil {
-		return nil, err
-	}
-	job, err := classify.NewJob(plan.Job)
-	if err != nil {
-		return nil, err
-	}
-	opts := plan.Run
-	opts.Label = spec.Label
-	if opts.Label == "" {
-		opts.Label = s.Name
-	}
-	opts.Out = filepath.Join(dir, "out"+plan.Ext())
-	opts.Version, opts.Commit = version, commit
-	opts.SampleHz = f.telemetryHz()
-	rec, err := bench.Run(ctx, job, opts)
-	if rec != nil {
-		rec.Warnings = append(rec.Warnings, plan.Notes...)
-	}
-	return rec, err
+	cfg := b.ss.config(spec.Scenario, settings(spec))
+	cfg.Label, cfg.Bus = spec.Label, bus
+	return runner.Run(ctx, cfg)
 }
 
 func (b *tuiBackend) Sweep(ctx context.Context, spec backend.SweepSpec, onRecord func(*bench.Record)) error {
@@ -350,89 +293,40 @@ func (b *tuiBackend) Export(kind string, recs []*bench.Record) (string, error) {
 
 // SaveScenario writes a scenario that extends base with the tuned knobs.
 func (b *tuiBackend) SaveScenario(base string, k backend.Knobs) (string, error) {
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "# Tuned in the workbench TUI from %s.\nextends: %s\nkind: combined\ntitle: %s, tuned\n", base, base, base)
-	fmt.Fprintf(&sb, "batch_size: %d\nconcurrency: %d\n", k.Batch, k.Concurrency)
-	if k.Blocks > 0 {
-		fmt.Fprintf(&sb, "blocks: %d\n", k.Blocks)
+	d := scenarios.Derived{
+		Comments: []string{fmt.Sprintf("Tuned in the workbench TUI from %s (%s).", base, bench.Build())},
+		Extends:  base, Title: base + ", tuned",
 	}
-	if k.IntraOp > 0 {
-		fmt.Fprintf(&sb, "intra_op_threads: %d\n", k.IntraOp)
-	}
-	if k.Device != "" {
-		fmt.Fprintf(&sb, "device: %s\n", k.Device)
+	for _, st := range settings(backend.RunSpec{Knobs: &k}) {
+		d.Knobs = append(d.Knobs, [2]string{st.Knob, st.Value})
 	}
 	path := base + "-tuned.yaml"
-	if _, err := scenarios.Parse(path, []byte(sb.String())); err != nil {
+	y, err := d.YAML(path)
+	if err != nil {
 		return "", err
 	}
-	return path, os.WriteFile(path, []byte(sb.String()), 0o644)
+	return path, os.WriteFile(path, y, 0o666)
 }
 
-// Lesson walks from the slow scenario to the optimized one, fixing one
-// mistake per step: each built-in mistake scenario is optimized with one
-// knob flipped, so where slow has that mistake's value the step sets the
-// knob to optimized's, keeping every fix before it.
+// Lesson is the workshop: scenarios.Library.Lesson from the race's left
+// scenario to its right.
 func (b *tuiBackend) Lesson() []backend.Step {
-	lib := b.ss.lib
-	slow, err1 := lib.Load(b.left)
-	opt, err2 := lib.Load(b.right)
-	if err1 != nil || err2 != nil {
+	steps, err := runner.Library().Lesson(b.left, b.right)
+	if err != nil {
 		return nil
 	}
-	steps := []backend.Step{{Title: "The slow pipeline", Mistake: slow.Mistake, Explain: slow.Why,
-		Spec: backend.RunSpec{Scenario: slow.Name, Label: "slow"}}}
-	var set [][2]string
-	fixed := map[string]bool{}
-	for _, n := range lib.Mistakes() {
-		m, err := lib.Load(n)
-		if err != nil {
-			continue
-		}
-		for _, knob := range scenarios.KnobNames() {
-			mv, ov, sv := m.Knobs.Format(knob), opt.Knobs.Format(knob), slow.Knobs.Format(knob)
-			if mv == ov || sv == ov || fixed[knob] {
-				continue
-			}
-			fixed[knob] = true
-			set = append(set, [2]string{knob, ov})
-			steps = append(steps, backend.Step{
-				Title: m.Title, Mistake: m.Mistake,
-				Explain: m.Why + " Fix: " + m.Fix,
-				Spec:    backend.RunSpec{Scenario: slow.Name, Label: "fix " + n, Set: append([][2]string(nil), set...)},
-			})
-		}
+	out := make([]backend.Step, len(steps))
+	for i, st := range steps {
+		out[i] = backend.Step{Title: st.Title, Mistake: st.Mistake, Explain: st.Explain,
+			Spec: backend.RunSpec{Scenario: st.Scenario, Label: st.Label, Set: st.Set}}
 	}
-	// Whatever slow still does differently, no single mistake covers:
-	// the last step is the optimized scenario itself.
-	for _, knob := range scenarios.KnobNames() {
-		if !fixed[knob] && slow.Knobs.Format(knob) != opt.Knobs.Format(knob) {
-			steps = append(steps, backend.Step{Title: "Everything else: " + opt.Title, Mistake: "the remaining differences from " + opt.Name,
-				Explain: opt.Why, Spec: backend.RunSpec{Scenario: opt.Name, Label: opt.Name}})
-			break
-		}
-	}
-	return steps
+	return out
 }
 
 var _ backend.Backend = (*tuiBackend)(nil)
 
 func init() {
 	register(command{name: "tui", order: 5, summary: "open the interactive workbench (the default on a terminal)", run: tuiCmd})
-}
-
-// rayJobs is the Jobs screen's view of a Ray cluster.
-type rayJobs struct {
-	cl      *ray.Client
-	address string // credentials redacted
-}
-
-func (r *rayJobs) Address() string { return r.address }
-func (r *rayJobs) List(ctx context.Context) ([]ray.JobInfo, error) {
-	return r.cl.List(ctx)
-}
-func (r *rayJobs) Logs(ctx context.Context, id string) (string, error) {
-	return r.cl.Logs(ctx, id)
 }
 
 // Jobs implements backend.JobsBackend: the cluster named by --address.

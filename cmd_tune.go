@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"workbench/bench"
+	"workbench/scenarios"
 )
 
 const tuneUsage = `Find a good configuration for this machine, model and data: a quick search
@@ -63,16 +64,15 @@ func tuneCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	if best == nil {
 		return &exitError{code: 1, err: errors.New("tune: no configuration completed; see the reasons above")}
 	}
-	y := tunedYAML(base.Name, best, res)
+	y, err := tunedYAML(base.Name, best, res)
+	if err != nil {
+		return fmt.Errorf("the tuned scenario does not load: %w", err)
+	}
 	if *yamlOut == "" {
 		fmt.Fprintf(stdout, "\n%s", y)
 	} else {
-		if err := os.WriteFile(*yamlOut, []byte(y), 0o644); err != nil {
+		if err := os.WriteFile(*yamlOut, y, 0o666); err != nil {
 			return err
-		}
-		// Load it back so a file that does not validate is caught here.
-		if _, err := ss.lib.Load(*yamlOut); err != nil {
-			return fmt.Errorf("the tuned scenario %s does not load: %w", *yamlOut, err)
 		}
 		fmt.Fprintf(stdout, "\ntuned scenario: %s (workbench run --scenario %s)\n", *yamlOut, *yamlOut)
 	}
@@ -81,7 +81,7 @@ func tuneCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error
 
 // tunedYAML renders the best cell as a scenario that extends the one tuned,
 // with the evidence in comments and in its why.
-func tunedYAML(baseName string, best *bench.CellResult, res *bench.SweepResult) string {
+func tunedYAML(baseName string, best *bench.CellResult, res *bench.SweepResult) ([]byte, error) {
 	rec := best.Records[0]
 	fp := rec.Fingerprint
 	var ev strings.Builder
@@ -100,37 +100,37 @@ func tunedYAML(baseName string, best *bench.CellResult, res *bench.SweepResult) 
 			bench.FormatValue(c.Metrics[bench.MetricLatencyP95], bench.UnitSeconds), mark)
 	}
 	tw.Flush()
-	var b strings.Builder
-	fmt.Fprintf(&b, "# Tuned by `workbench tune` (%s %s) on %s, %d cores", version, commit, fp.CPUModel, fp.Cores)
+	where := fmt.Sprintf("Tuned by `workbench tune` (%s) on %s, %d cores", bench.Build(), fp.CPUModel, fp.Cores)
 	if fp.GPU != "" {
-		fmt.Fprintf(&b, ", %s", fp.GPU)
+		where += ", " + fp.GPU
 	}
-	fmt.Fprintf(&b, "; model %s, data %s (%d images).\n", rec.Config.Model, fp.Dataset, fp.DatasetN)
-	fmt.Fprintf(&b, "# Quick search ran %d of %d cells, ranked by %s", res.Visited, res.GridSize, res.Objective)
+	search := fmt.Sprintf("Quick search ran %d of %d cells, ranked by %s", res.Visited, res.GridSize, res.Objective)
 	if len(res.Constraints.Conds) > 0 {
-		fmt.Fprintf(&b, " under %s", res.Constraints)
+		search += " under " + res.Constraints.String()
 	}
-	b.WriteString(". Evidence:\n")
+	d := scenarios.Derived{
+		Comments: []string{where + fmt.Sprintf("; model %s, data %s (%d images).", rec.Config.Model, fp.Dataset, fp.DatasetN), search + ". Evidence:"},
+		Extends:  baseName,
+		Title:    fmt.Sprintf("Tuned for this machine (%s)", best.Label),
+		Covers:   "workbench tune: the best configuration a quick search found",
+		Mistake:  "Nothing: this is " + baseName + " with the settings measured best here.",
+		Why: fmt.Sprintf("%s reached %s (median of %d) on this machine, the best of the %d\nconfigurations tried. Re-tune when the machine, model or data change.",
+			best.Label, res.Objective.Metric.Format(best.Metrics[res.Objective.String()]), len(best.Records), res.Visited),
+		Fix:      "workbench run --scenario this-file.yaml",
+		ExpectUp: []string{bench.MetricThroughput},
+	}
 	for _, l := range strings.Split(strings.TrimRight(ev.String(), "\n"), "\n") {
-		b.WriteString("#   " + l + "\n")
+		d.Comments = append(d.Comments, "  "+l)
 	}
-	fmt.Fprintf(&b, "extends: %s\n", baseName)
-	fmt.Fprintf(&b, "title: Tuned for this machine (%s)\n", best.Label)
-	b.WriteString("covers: \"workbench tune: the best configuration a quick search found\"\n")
-	b.WriteString("mistake: |\n  Nothing: this is " + baseName + " with the settings measured best here.\n")
-	fmt.Fprintf(&b, "why: |\n  %s reached %s (median of %d) on this machine, the best of the %d\n  configurations tried. Re-tune when the machine, model or data change.\n",
-		best.Label, res.Objective.Metric.Format(best.Metrics[res.Objective.String()]), len(best.Records), res.Visited)
-	b.WriteString("fix: |\n  workbench run --scenario this-file.yaml\n")
-	b.WriteString("expect:\n  - metric: throughput\n    direction: up\n")
 	keys := make([]string, 0, len(best.Params))
 	for k := range best.Params {
 		keys = append(keys, k)
 	}
 	// Grid order, so the file reads like the command line.
 	for _, k := range orderedDims(best, keys) {
-		fmt.Fprintf(&b, "%s: %s\n", knobOf(k), best.Params[k])
+		d.Knobs = append(d.Knobs, [2]string{knobOf(k), best.Params[k]})
 	}
-	return b.String()
+	return d.YAML(baseName + "-tuned.yaml")
 }
 
 // orderedDims returns the cell's dimension names in the order its label

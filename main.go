@@ -16,12 +16,9 @@ import (
 	"os/signal"
 	"slices"
 	"syscall"
-)
-
-// version and commit are set at build time with -ldflags -X.
-var (
-	version = "dev"
-	commit  = ""
+	"workbench/bench"
+	"workbench/model"
+	"workbench/runner"
 )
 
 func main() {
@@ -42,6 +39,13 @@ func exitCode(stderr io.Writer, err error) int {
 			fmt.Fprintf(stderr, "workbench: %v\n", ee.err)
 		}
 		return ee.code
+	}
+	var ce *runner.ConfigError
+	var de *runner.DataError
+	if errors.As(err, &ce) || errors.As(err, &de) {
+		// The user's inputs, rejected before anything ran: exit 2.
+		fmt.Fprintf(stderr, "workbench: %v\n", err)
+		return 2
 	}
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintln(stderr, "workbench: interrupted; no partial output was left behind")
@@ -94,7 +98,7 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		return nil
 	}
 	if args[0] == "version" || args[0] == "--version" {
-		fmt.Fprintf(stdout, "workbench %s %s\n", version, commit)
+		fmt.Fprintln(stdout, versionLine())
 		return nil
 	}
 	for _, c := range commands() {
@@ -112,4 +116,11 @@ func printUsage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, "\nRun 'workbench COMMAND --help' for a command's flags and examples.\n")
+}
+
+// versionLine is how every output prints this build: the build
+// information's version, revision and Go version, and ONNX Runtime's
+// version when it is loaded.
+func versionLine() string {
+	return "workbench " + bench.Build().WithORT(model.Version())
 }

@@ -128,7 +128,9 @@ func TestRunScenario(t *testing.T) {
 	if err := run(context.Background(), &stdout, &stderr, args); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
-	if _, err := os.Stat(filepath.Join(wd, "results")); err != nil {
+	// A name without an extension takes the scenario's format (JSON lines)
+	// and its extension.
+	if _, err := os.Stat(filepath.Join(wd, "results.jsonl")); err != nil {
 		t.Errorf("no output: %v", err)
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, "r.json"))

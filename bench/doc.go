@@ -2,8 +2,9 @@
 // are summarised, compared, checked for steady state, swept over a grid,
 // judged against thresholds and constraints, and ranked by an objective.
 //
-// The statistics follow golang.org/x/perf's benchstat so that its readers feel
-// at home:
+// The statistics are golang.org/x/perf's benchmath, the library benchstat
+// itself runs, behind bench's own types (stats.go adapts them), so that
+// benchstat's readers feel at home and the numbers agree with benchstat's:
 //
 //   - A sample of repeated measurements is summarised by its median and a
 //     distribution-free confidence interval of the median taken from order
@@ -14,6 +15,8 @@
 //     "~", so a reader is never invited to read noise as a result.
 //   - Too few samples produce warnings, never errors. Warnings become numbered
 //     footnotes beneath a table (Footnotes).
+//   - WriteBenchfmt writes records in the Go benchmark format, so benchstat
+//     itself can compare two workbench runs.
 //
 // Steady-state throughput is measured over fixed windows after a warm-up and
 // judged by Triton perf_analyzer's stability rule (Windows, Stable). Sweeps use

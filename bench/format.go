@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -121,4 +122,14 @@ func superscript(n int) string {
 		b.WriteRune(superscriptDigits[c-'0'])
 	}
 	return b.String()
+}
+
+// FormatCount prints a whole count (model loads, forward passes, errors)
+// as an integer, "64" rather than "64.0"; a fractional value (a median of
+// an even number of counts) keeps one decimal.
+func FormatCount(v float64) string {
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+		return strconv.FormatInt(int64(v), 10)
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64)
 }

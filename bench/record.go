@@ -20,7 +20,7 @@ const SchemaVersion = 1
 // in bytes, rates in images per second.
 type Record struct {
 	SchemaVersion int    `json:"schema_version"`
-	Kind          string `json:"kind"` // "run"
+	Kind          string `json:"kind"` // KindRun, or KindCluster for a job watched on Ray
 	Scenario      string `json:"scenario,omitempty"`
 	Label         string `json:"label,omitempty"` // the configuration, e.g. "batch=64 concurrency=2"
 	Repeat        int    `json:"repeat"`
@@ -52,6 +52,14 @@ type Record struct {
 	ModelLoads           int64   `json:"model_loads"`
 	ForwardPasses        int64   `json:"forward_passes"`
 	Batches              int     `json:"batches"`
+	// OutputBytes is the size of the file the run wrote; LogLines the
+	// lines the pipeline wrote to its log; PeakThreads the most OS threads
+	// the process had (ORT's pools live there); PreprocessSetups the
+	// preprocessing states built (kernels, tables, buffers).
+	OutputBytes      int64 `json:"output_bytes,omitempty"`
+	LogLines         int64 `json:"log_lines,omitempty"`
+	PeakThreads      int64 `json:"peak_threads,omitempty"`
+	PreprocessSetups int64 `json:"preprocess_setups,omitempty"`
 	// TensorPool summarises the batch tensor pool (buffers mapped, reuses,
 	// pinning); empty when the run made a fresh tensor per batch.
 	TensorPool  string     `json:"tensor_pool,omitempty"`
@@ -59,9 +67,15 @@ type Record struct {
 	Bottleneck  string     `json:"bottleneck"`
 	Ops         []OpRecord `json:"ops"`
 	Warnings    []string   `json:"warnings,omitempty"`
+	// Notes are what the run path said about the configuration on this
+	// machine ("identical to optimized here"); they are in Warnings too.
+	Notes []string `json:"notes,omitempty"`
 
 	// Telemetry is filled by the nvml sampler when it runs.
 	Telemetry *Telemetry `json:"telemetry,omitempty"`
+	// Cluster is set on a Kind "cluster" record: the job on Ray (see
+	// NewClusterRecord).
+	Cluster *ClusterInfo `json:"cluster,omitempty"`
 
 	// The fields below are filled by Sweep for records that belong to a
 	// sweep cell, so that a results file alone (JSON, CSV or Parquet)
@@ -87,23 +101,29 @@ type Record struct {
 
 // RunConfig is the configuration a run used.
 type RunConfig struct {
-	Data        string            `json:"data"`
-	Model       string            `json:"model"`
-	ModelFile   string            `json:"model_file"`
-	GFLOPs      float64           `json:"gflops"`
-	Params      int64             `json:"params"`
-	Device      string            `json:"device"`
-	Provider    string            `json:"provider"`
-	Session     string            `json:"session"`
-	IntraOp     int               `json:"intra_op_threads"`
-	InterOp     int               `json:"inter_op_threads"`
-	GraphOpt    string            `json:"graph_optimization"`
-	BatchSize   int               `json:"batch_size"`
-	Concurrency string            `json:"concurrency"`
-	Blocks      int               `json:"blocks"`
-	Output      string            `json:"output"`
-	Format      string            `json:"format"`
-	Knobs       map[string]string `json:"knobs,omitempty"`
+	Data        string  `json:"data"`
+	Model       string  `json:"model"`
+	ModelFile   string  `json:"model_file"`
+	GFLOPs      float64 `json:"gflops"`
+	Params      int64   `json:"params"`
+	Device      string  `json:"device"`
+	Provider    string  `json:"provider"`
+	Session     string  `json:"session"`
+	IntraOp     int     `json:"intra_op_threads"`
+	InterOp     int     `json:"inter_op_threads"`
+	GraphOpt    string  `json:"graph_optimization"`
+	BatchSize   int     `json:"batch_size"`
+	Concurrency string  `json:"concurrency"`
+	Blocks      int     `json:"blocks"`
+	Output      string  `json:"output"`
+	Format      string  `json:"format"`
+	// Knobs is every knob as it ran, auto values resolved; Asked the same
+	// knobs as the user's layers left them ("auto" stays "auto"); Sources
+	// the layer (scenario, set, flag) that set each knob above the
+	// built-in default.
+	Knobs   map[string]string `json:"knobs,omitempty"`
+	Asked   map[string]string `json:"knobs_asked,omitempty"`
+	Sources map[string]string `json:"knob_sources,omitempty"`
 }
 
 // OpRecord is one operator's share of a run, from pipeline.OpMetrics.
@@ -120,8 +140,10 @@ type OpRecord struct {
 	Utilization      float64 `json:"utilization"`
 	ConstructorCalls int64   `json:"constructor_calls"`
 	PeakQueuedBytes  int64   `json:"peak_queued_bytes"`
-	TaskP50          float64 `json:"task_p50_seconds"`
-	TaskP95          float64 `json:"task_p95_seconds"`
+	// RowsConverted counts rows converted from per-row objects to columns.
+	RowsConverted int64   `json:"rows_converted,omitempty"`
+	TaskP50       float64 `json:"task_p50_seconds"`
+	TaskP95       float64 `json:"task_p95_seconds"`
 }
 
 // Fingerprint identifies the machine and software a record came from.
@@ -141,26 +163,6 @@ type Fingerprint struct {
 	Version     string    `json:"workbench_version"`
 	Commit      string    `json:"git_commit,omitempty"`
 	Time        time.Time `json:"time"`
-}
-
-// Metrics returns the record's metrics by the names thresholds,
-// constraints and objectives use.
-func (r *Record) Metrics() map[string]float64 {
-	m := map[string]float64{
-		MetricThroughput: r.Throughput,
-		MetricLatencyP50: r.LatencyP50,
-		MetricLatencyP95: r.LatencyP95,
-		MetricLatencyP99: r.LatencyP99,
-		MetricTTFR:       r.TTFRSeconds,
-		MetricPeakRSS:    float64(r.PeakRSS),
-		MetricRSSGrowth:  r.RSSGrowthPer1k,
-		MetricCPUPct:     r.CPUPercent,
-		MetricErrors:     float64(r.Errors),
-	}
-	for k, v := range r.Telemetry.Metrics() {
-		m[k] = v
-	}
-	return m
 }
 
 // WriteJSONFile writes records as one JSON document, atomically.

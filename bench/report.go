@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"workbench/nvml"
@@ -877,6 +876,8 @@ func WriteComparison(w io.Writer, a, b []*Record, aName, bName, format string) e
 			titles = append(titles, m.label)
 		}
 	}
+	ct, cts := localVsCluster(a, b)
+	tables, titles = append(tables, ct...), append(titles, cts...)
 	if len(tables) == 0 {
 		return fmt.Errorf("%s and %s share no configuration (same scenario and label) with completed runs", aName, bName)
 	}
@@ -904,17 +905,7 @@ func WriteComparison(w io.Writer, a, b []*Record, aName, bName, format string) e
 		}
 		writeHTMLPage(&sb, aName+" vs "+bName, body.String())
 	default:
-		tw := tabwriter.NewWriter(&sb, 0, 0, 2, ' ', 0)
-		for i, t := range tables {
-			if i > 0 {
-				fmt.Fprintln(tw)
-			}
-			fmt.Fprintln(tw, strings.Join(t.header, "\t"))
-			for _, r := range t.rows {
-				fmt.Fprintln(tw, strings.Join(r, "\t"))
-			}
-		}
-		tw.Flush()
+		writeTextTables(&sb, tables)
 		sb.WriteString(notes.String())
 	}
 	_, err := io.WriteString(w, sb.String())

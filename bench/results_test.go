@@ -18,6 +18,9 @@ func fullRecord() *Record {
 	r.Warnings = []string{"unstable: …", "a \"quoted\", comma'd\nmultiline warning"}
 	r.Config.Knobs = map[string]string{"intra_op_threads": "2"}
 	r.RSSGrowthPer1k, r.RSSGrowthPer1kSpread = 12345.5, 678.25
+	r.Config.Asked, r.Config.Sources = map[string]string{"intra_op_threads": "auto"}, map[string]string{"batch_size": "flag"}
+	r.OutputBytes, r.LogLines, r.PeakThreads, r.PreprocessSetups = 4096, 12, 9, 3
+	r.Notes = []string{"on this machine x is identical to y"}
 	r.Fingerprint.GPU, r.Fingerprint.Driver = "NVIDIA H100 80GB HBM3", "550.54.15"
 	r.Params = map[string]string{"batch": "64", "concurrency": "2"}
 	r.Objective, r.Constraints, r.SatisfiesConstraints, r.Rank = "throughput", "latency_p95<200ms", &sat, 2
@@ -27,6 +30,8 @@ func fullRecord() *Record {
 	r.Telemetry.Samples[0].GPUs = []nvml.GPUSample{{Index: 0, GPUUtilPct: 99, Missing: 1 << 3}}
 	r.Ops[0].TaskP50 = 1e-7 // exact float round trip
 	r.TensorPool = "3 buffers mapped (peak 120 MiB), 40 batches reused one, 3 pinned"
+	r.Cluster = &ClusterInfo{SubmissionID: "raysubmit_9", JobID: "02000000", PeakGPUCores: 4, Missing: []string{"rows"},
+		Ops: []ClusterOp{{Name: "MapBatches(Predictor)", Rows: 5000, PeakGPUCores: 4}}}
 	return r
 }
 

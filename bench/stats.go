@@ -1,11 +1,21 @@
 package bench
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/aclements/go-moremath/stats"
+	"golang.org/x/perf/benchmath"
 )
+
+// This file adapts golang.org/x/perf/benchmath, the statistics benchstat
+// itself uses, to bench's types: medians with distribution-free confidence
+// intervals (benchmath.AssumeNothing) and the Mann-Whitney U test. What
+// benchmath does not decide (how a spread, a delta or a ratio is printed,
+// the wording for empty samples) stays here, so reports read as before.
 
 // DefaultConfidence is the confidence level of the median intervals that
 // Compare and the reports print, as in benchstat.
@@ -43,14 +53,12 @@ type Summary struct {
 // Summarize returns the median of xs and its confidence interval at the given
 // level (0.95 for 95%). xs is not modified.
 //
-// The interval is computed exactly as benchstat's (golang.org/x/perf/benchmath
-// AssumeNothing, via go-moremath's QuantileCI): the number of measurements
-// below the population median is Binomial(N, 0.5); starting from its mode,
-// probability mass is added from whichever neighbour is larger (the left one on
-// ties) until the requested confidence is reached. One deliberate difference:
-// benchstat switches to a normal approximation above N=30, while Summarize
-// sums the exact binomial for every N, which can widen or narrow a large
-// sample's interval by one order statistic.
+// It is benchstat's summary: benchmath.AssumeNothing, whose interval comes
+// from go-moremath's QuantileCI. The number of measurements below the
+// population median is Binomial(N, 0.5); from its mode, probability mass is
+// added from whichever neighbour is larger (the left one on ties) until the
+// requested confidence is reached. Above N=30 the binomial is replaced by a
+// normal approximation, exactly as benchstat does.
 //
 // With fewer samples than the level needs (6 at 0.95) the interval is
 // unbounded and Warnings holds, e.g.,
@@ -58,24 +66,20 @@ type Summary struct {
 func Summarize(xs []float64, confidence float64) Summary {
 	n := len(xs)
 	if n == 0 {
+		// benchmath has no answer for an empty sample; say so plainly.
 		return Summary{Center: math.NaN(), Lo: math.NaN(), Hi: math.NaN(),
 			Warnings: []string{"no samples"}}
 	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	sum := Summary{Center: median(s), N: n}
-	lo, hi, conf := medianCI(n, confidence)
-	sum.Confidence = conf
-	sum.Lo, sum.Hi = orderStat(s, lo), orderStat(s, hi)
-	if math.IsInf(sum.Lo, 0) || math.IsInf(sum.Hi, 0) {
-		op, need := medianSamplesNeeded(confidence)
-		sum.Warnings = append(sum.Warnings,
-			fmt.Sprintf("need %s %d samples for confidence interval at level %v", op, need, confidence))
-	}
-	return sum
+	// NewSample sorts its argument in place: give it a copy.
+	s := benchmath.NewSample(slices.Clone(xs), &benchmath.DefaultThresholds)
+	bs := benchmath.AssumeNothing.Summary(s, confidence)
+	return Summary{Center: bs.Center, Lo: bs.Lo, Hi: bs.Hi, Confidence: bs.Confidence,
+		N: n, Warnings: errorStrings(bs.Warnings)}
 }
 
-// median of a sorted, non-empty slice.
+// median of a sorted, non-empty slice: the middle value, or the mean of the
+// two middle values, as Summarize's Center. Reports use it where they need
+// the median alone, without building a benchmath sample.
 func median(s []float64) float64 {
 	n := len(s)
 	if n%2 == 1 {
@@ -84,80 +88,13 @@ func median(s []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-// orderStat returns the k'th order statistic (1-based) of sorted s, or an
-// infinity when k falls outside the sample, meaning that side is unbounded.
-func orderStat(s []float64, k int) float64 {
-	switch {
-	case k < 1:
-		return math.Inf(-1)
-	case k > len(s):
-		return math.Inf(1)
+// errorStrings turns benchmath's warnings into the strings Footnotes takes.
+func errorStrings(errs []error) []string {
+	var out []string
+	for _, e := range errs {
+		out = append(out, e.Error())
 	}
-	return s[k-1]
-}
-
-// medianCI returns the 1-based order statistics bounding the confidence
-// interval of the median of n samples, and the confidence achieved.
-//
-// Interval k of the binomial support is the gap between order statistics k and
-// k+1 (k=0 is the gap below the minimum). Summing PMF(k) over k in [l, r)
-// gives the probability that the population median lies between order
-// statistics l and r.
-func medianCI(n int, confidence float64) (lo, hi int, achieved float64) {
-	if confidence >= 1 {
-		return 0, n + 1, 1
-	}
-	pmf := func(k int) float64 { return binomPMFHalf(n, k) }
-	x := int(math.Ceil(float64(n+1)*0.5)) - 1
-	accum := pmf(x)
-	l, r := x, x+1
-	lp, rp := pmf(l-1), pmf(r)
-	for accum < confidence && (lp > 0 || rp > 0) {
-		if lp >= rp { // left bias, as benchstat
-			accum += lp
-			l--
-			lp = pmf(l - 1)
-		} else {
-			accum += rp
-			r++
-			rp = pmf(r)
-		}
-	}
-	if l <= 0 && r >= n+1 {
-		accum = 1 // the whole line: certain, whatever rounding says
-	}
-	return max(l, 0), min(r, n+1), accum
-}
-
-// binomPMFHalf is the Binomial(n, 1/2) probability mass at k, computed in log
-// space so that it stays finite for large n. It is evaluated at min(k, n-k)
-// so that the two tails are bit-for-bit equal: medianCI's left bias depends
-// on comparing them exactly.
-func binomPMFHalf(n, k int) float64 {
-	if k < 0 || k > n {
-		return 0
-	}
-	return math.Exp(lchoose(n, min(k, n-k)) - float64(n)*math.Ln2)
-}
-
-func lchoose(n, k int) float64 {
-	a, _ := math.Lgamma(float64(n + 1))
-	b, _ := math.Lgamma(float64(k + 1))
-	c, _ := math.Lgamma(float64(n - k + 1))
-	return a - b - c
-}
-
-// medianSamplesNeeded is the smallest sample size whose median interval at
-// the given confidence is bounded on both sides; benchstat's medianSamples.
-func medianSamplesNeeded(confidence float64) (op string, n int) {
-	const limit = 50
-	for n = 2; n <= limit; n++ {
-		lo, hi, _ := medianCI(n, confidence)
-		if lo > 0 && hi <= n {
-			return ">=", n
-		}
-	}
-	return ">", limit
+	return out
 }
 
 // Spread returns the half-width of the confidence interval as a percentage of
@@ -169,6 +106,9 @@ func (s Summary) Spread() float64 {
 	return spreadPct(s.Center, s.Lo, s.Hi)
 }
 
+// spreadPct is benchmath's Summary.PctRangeString as a number. It measures
+// distances as absolute values, where PctRangeString divides by a negative
+// Center and turns the range of a negative median negative.
 func spreadPct(center, lo, hi float64) float64 {
 	if math.IsNaN(center) || math.IsNaN(lo) || math.IsNaN(hi) {
 		return math.NaN()
@@ -183,8 +123,6 @@ func spreadPct(center, lo, hi float64) float64 {
 	if center == 0 {
 		return 0
 	}
-	// Absolute distances keep this right for negative values, where Lo is
-	// further from zero than Center.
 	return 100 * math.Max(math.Abs(hi-center), math.Abs(center-lo)) / math.Abs(center)
 }
 
@@ -220,163 +158,38 @@ func (s Summary) Format(unit string) string {
 }
 
 // MannWhitney performs a two-sided Mann-Whitney U test (the Wilcoxon rank-sum
-// test) of the null hypothesis that a and b come from the same distribution.
+// test) of the null hypothesis that a and b come from the same distribution,
+// with go-moremath's MannWhitneyUTest, the test benchstat runs.
 //
 // U is the smaller of the two U statistics, with ties counted as one half, so
-// it lies in [0, len(a)*len(b)/2]. p is the two-sided p-value. It follows
-// benchstat (go-moremath's MannWhitneyUTest) exactly:
-//
-//   - Without ties and with both samples of at most 50, p comes from the
-//     exact distribution of U: p = 2·P(U ≤ u), capped at 1, and exactly 1 when
-//     u is the centre of the distribution.
-//   - With ties and both samples of at most 9, p comes from the exact
-//     distribution of U conditional on the observed tie pattern (Klotz 1966),
-//     using mid-ranks. R's wilcox.test would use the normal approximation
-//     here, so it disagrees for small tied samples.
-//   - Otherwise p comes from the normal approximation with tie correction and
-//     continuity correction.
+// it lies in [0, len(a)*len(b)/2]. p is the two-sided p-value, at most 1: from
+// the exact distribution of U without ties and both samples of at most 50
+// (moremath's MannWhitneyExactLimit), from the exact distribution given the
+// tie pattern (Klotz 1966) with ties and both samples of at most 25
+// (MannWhitneyTiesExactLimit), and otherwise from the normal approximation
+// with tie and continuity corrections.
 //
 // An empty sample, or two samples whose values are all equal, carry no
 // evidence of a difference: p is 1. Compare explains such cases in Warnings.
+// Neither input is modified.
 func MannWhitney(a, b []float64) (U float64, p float64) {
 	n1, n2 := len(a), len(b)
-	if n1 == 0 || n2 == 0 {
+	res, err := stats.MannWhitneyUTest(a, b, stats.LocationDiffers)
+	switch {
+	case errors.Is(err, stats.ErrSampleSize):
 		return 0, 1
+	case err != nil: // all values equal: every U is the centre
+		return float64(n1*n2) / 2, 1
 	}
-	x1, x2 := slices.Clone(a), slices.Clone(b)
-	slices.Sort(x1)
-	slices.Sort(x2)
-	merged, from1 := labeledMerge(x1, x2)
-
-	// Tie groups in ascending order, and twice the rank sum of a (twice, so
-	// that mid-ranks such as 2.5 stay integral).
-	var groups []int
-	r1x2 := 0
-	for i := 0; i < len(merged); {
-		start, in1 := i, 0
-		for ; i < len(merged) && merged[i] == merged[start]; i++ {
-			if from1[i] {
-				in1++
-			}
-		}
-		t := i - start
-		groups = append(groups, t)
-		r1x2 += in1 * (2*start + t + 1) // mid-rank (start+1+i)/2, doubled
-	}
-	hasTies := len(groups) < len(merged)
-	if len(groups) == 1 {
-		return float64(n1*n2) / 2, 1 // all values equal
-	}
-	u1x2 := r1x2 - n1*(n1+1) // 2·U of a
-	u2x2 := 2*n1*n2 - u1x2
-	umin := min(u1x2, u2x2)
-	U = float64(umin) / 2
-
-	exact := (!hasTies && n1 <= 50 && n2 <= 50) || (hasTies && n1 <= 9 && n2 <= 9)
-	if exact {
-		if u1x2 == u2x2 {
-			return U, 1
-		}
-		return U, min(1, 2*uCDF(n1, groups, umin))
-	}
-	// Normal approximation with tie and continuity corrections.
-	N := float64(n1 + n2)
-	var t float64
-	for _, g := range groups {
-		t += float64(g*g*g - g)
-	}
-	mu := float64(n1*n2) / 2
-	sigma := math.Sqrt(float64(n1*n2) * ((N + 1) - t/(N*(N-1))) / 12)
-	if sigma == 0 {
-		return U, 1
-	}
-	num := U - mu
-	num -= float64(sign(num)) * 0.5
-	z := num / sigma
-	return U, min(1, math.Erfc(math.Abs(z)/math.Sqrt2))
+	// moremath reports a's U; the smaller one is symmetric in a and b.
+	return math.Min(res.U, float64(n1*n2)-res.U), capP(res.P)
 }
 
-// labeledMerge merges sorted x1 and x2; from1[i] says merged[i] came from x1.
-func labeledMerge(x1, x2 []float64) (merged []float64, from1 []bool) {
-	merged = make([]float64, 0, len(x1)+len(x2))
-	from1 = make([]bool, 0, len(x1)+len(x2))
-	i, j := 0, 0
-	for i < len(x1) || j < len(x2) {
-		if j == len(x2) || (i < len(x1) && x1[i] < x2[j]) {
-			merged, from1 = append(merged, x1[i]), append(from1, true)
-			i++
-		} else {
-			merged, from1 = append(merged, x2[j]), append(from1, false)
-			j++
-		}
-	}
-	return merged, from1
-}
-
-// uCDF returns P(2·U ≤ limit2) where U is the U statistic of a sample of
-// size n1 drawn without replacement from the pooled, tie-grouped sample (all
-// C(N, n1) selections equally likely): the exact null distribution given the
-// tie pattern.
-//
-// A dynamic program walks the tie groups in ascending order with state (m,
-// 2U): m values of the first sample chosen so far, and twice their U so far.
-// Choosing k of a group of t values, with s values before the group, adds
-// 2k(s-m) (each chosen value beats the s-m earlier values of the other
-// sample) plus k(t-k) (half a point per tied pair), in C(t, k) ways. Updates
-// run in place from high m to low, like a knapsack. U only grows, so states
-// past the limit are never stored, which keeps small U cheap.
-func uCDF(n1 int, groups []int, limit2 int) float64 {
-	if limit2 < 0 {
-		return 0
-	}
-	w := limit2 + 1
-	dp := make([]float64, (n1+1)*w) // dp[m*w+u]: ways to reach (m, u)
-	dp[0] = 1
-	start := 0
-	for _, t := range groups {
-		for m := min(n1, start); m >= 0; m-- {
-			src := dp[m*w : (m+1)*w]
-			c := 1.0 // C(t, k), built up multiplicatively
-			for k := 1; k <= t && m+k <= n1; k++ {
-				c = c * float64(t-k+1) / float64(k)
-				add := 2*k*(start-m) + k*(t-k)
-				if add > limit2 {
-					continue
-				}
-				dst := dp[(m+k)*w : (m+k+1)*w]
-				for u, v := range src[:w-add] {
-					if v != 0 {
-						dst[u+add] += c * v
-					}
-				}
-			}
-		}
-		start += t
-	}
-	var hits float64
-	for _, v := range dp[n1*w:] {
-		hits += v
-	}
-	return hits / math.Exp(lchoose(start, n1))
-}
-
-// uTestMinP is the smallest p-value a two-sided exact U test can reach with
-// two untied samples of n each: 2/C(2n, n).
-func uTestMinP(n int) float64 {
-	return 2 / math.Exp(lchoose(2*n, n))
-}
-
-// uTestSamplesNeeded is benchstat's uTestSamples: the smallest equal sample
-// size at which a difference could be significant at alpha at all.
-func uTestSamplesNeeded(alpha float64) (op string, n int) {
-	const limit = 9
-	for n = 1; n <= limit; n++ {
-		if uTestMinP(n) <= alpha {
-			return ">=", n
-		}
-	}
-	return ">", limit
-}
+// capP keeps a p-value in [0, 1]. moremath doubles a one-sided tail
+// without capping it in the tied exact case, where the tail holding the
+// observed U can carry more than half the mass (e.g. [1 1] against
+// [1 3 1] gives 1.2); benchstat would print p=1.200.
+func capP(p float64) float64 { return math.Min(p, 1) }
 
 // A Comparison is the result of comparing sample B against baseline A.
 type Comparison struct {
@@ -403,7 +216,10 @@ type Comparison struct {
 // Compare tests whether b differs from the baseline a at significance level
 // alpha (use DefaultAlpha), and reports the change of medians from a to b.
 // Values are compared as given: whether a rise is good depends on the metric,
-// and Comparison does not judge that.
+// and Comparison does not judge that. Neither input is modified.
+//
+// The test and its warnings are benchmath.AssumeNothing's Compare, so a
+// difference is significant here exactly when benchstat would not print "~".
 func Compare(a, b []float64, alpha float64) Comparison {
 	c := Comparison{
 		A:     Summarize(a, DefaultConfidence),
@@ -420,35 +236,22 @@ func Compare(a, b []float64, alpha float64) Comparison {
 		}
 	}
 	c.Delta = (c.Ratio - 1) * 100
-	c.U, c.P = MannWhitney(a, b)
+	th := &benchmath.Thresholds{CompareAlpha: alpha}
+	bc := benchmath.AssumeNothing.Compare(
+		benchmath.NewSample(slices.Clone(a), th), benchmath.NewSample(slices.Clone(b), th))
+	c.P = capP(bc.P)
+	c.U, _ = MannWhitney(a, b) // benchmath keeps U to itself
 	c.Significant = c.P <= alpha
-	switch {
-	case c.N1 == 0 || c.N2 == 0:
-		c.Warnings = append(c.Warnings, "nothing to compare: a sample is empty")
-	case allEqual(a, b):
-		c.Warnings = append(c.Warnings, "all samples are equal")
-	case !c.Significant:
-		if op, need := uTestSamplesNeeded(alpha); c.N1 < need && c.N2 < need {
-			c.Warnings = append(c.Warnings,
-				fmt.Sprintf("need %s %d samples to detect a difference at alpha level %v", op, need, alpha))
+	for _, w := range bc.Warnings {
+		if errors.Is(w, stats.ErrSampleSize) {
+			// moremath says "sample is too small", which reads as if
+			// more runs would help; an empty sample is a missing arm.
+			c.Warnings = append(c.Warnings, "nothing to compare: a sample is empty")
+			continue
 		}
+		c.Warnings = append(c.Warnings, w.Error())
 	}
 	return c
-}
-
-func allEqual(a, b []float64) bool {
-	v := a[0]
-	for _, x := range a {
-		if x != v {
-			return false
-		}
-	}
-	for _, x := range b {
-		if x != v {
-			return false
-		}
-	}
-	return true
 }
 
 // FormatDelta is the change column alone: "+12.3%", "-4.0%", "0.0%", "~" when

@@ -38,10 +38,10 @@ func (t *Telemetry) Metrics() map[string]float64 {
 	return m
 }
 
-// startTelemetry starts a sampler whose samples are also published on bus.
+// StartTelemetry starts a sampler whose samples are also published on bus.
 // It returns a stop function producing the Telemetry; with hz < 0 it
 // samples nothing.
-func startTelemetry(ctx context.Context, hz float64, bus *pipeline.EventBus, onNoGPU func(string)) func(images int64) *Telemetry {
+func StartTelemetry(ctx context.Context, hz float64, bus *pipeline.EventBus, onNoGPU func(string)) func(images int64) *Telemetry {
 	if hz < 0 {
 		return func(int64) *Telemetry { return nil }
 	}

@@ -20,89 +20,6 @@ const (
 	ExitInvalidConfig = 104
 )
 
-// Names of the metrics that thresholds, constraints and objectives may use.
-const (
-	MetricThroughput     = "throughput"
-	MetricLatencyP50     = "latency_p50"
-	MetricLatencyP95     = "latency_p95"
-	MetricLatencyP99     = "latency_p99"
-	MetricTTFR           = "ttfr"
-	MetricPeakRSS        = "peak_rss"
-	MetricGPUMem         = "gpu_mem"
-	MetricCPUPct         = "cpu_pct"
-	MetricGPUUtil        = "gpu_util"
-	MetricImagesPerJoule = "images_per_joule"
-	MetricErrors         = "errors"
-)
-
-// A Kind says what a metric's values measure, which fixes the units its
-// thresholds may be written in and how its values print.
-type Kind int
-
-const (
-	KindRate     Kind = iota // per second; plain numbers
-	KindDuration             // seconds; needs a unit: ns us µs ms s m h
-	KindBytes                // bytes; plain number or B KB MB GB TB KiB MiB GiB TiB
-	KindPercent              // percent; plain number or with %
-	KindCount                // plain number
-)
-
-// MetricInfo describes one known metric.
-type MetricInfo struct {
-	// Name is the canonical name, the key in metric maps.
-	Name string
-	// Aliases are other accepted spellings.
-	Aliases []string
-	// Kind fixes units and formatting.
-	Kind Kind
-	// Unit is the unit values print in (FormatValue's unit argument).
-	Unit string
-	// HigherIsBetter tells an Objective which direction wins.
-	HigherIsBetter bool
-	// Doc is a one-line description for help texts.
-	Doc string
-}
-
-// KnownMetrics is the registry, in the order help texts list it.
-var KnownMetrics = []MetricInfo{
-	{Name: MetricThroughput, Kind: KindRate, Unit: "img/s", HigherIsBetter: true,
-		Doc: "images per second over the whole run (first read to last write)"},
-	{Name: MetricLatencyP50, Kind: KindDuration, Unit: UnitSeconds, Doc: "median batch latency"},
-	{Name: MetricLatencyP95, Kind: KindDuration, Unit: UnitSeconds, Doc: "95th percentile batch latency"},
-	{Name: MetricLatencyP99, Kind: KindDuration, Unit: UnitSeconds, Doc: "99th percentile batch latency"},
-	{Name: MetricTTFR, Aliases: []string{"time_to_first_result"}, Kind: KindDuration, Unit: UnitSeconds,
-		Doc: "time from start to the first written result"},
-	{Name: MetricPeakRSS, Kind: KindBytes, Unit: UnitBytes, Doc: "peak resident memory of the process"},
-	{Name: MetricGPUMem, Kind: KindBytes, Unit: UnitBytes, Doc: "peak GPU memory used"},
-	{Name: MetricCPUPct, Kind: KindPercent, Unit: UnitPercent, Doc: "mean CPU use, 100 per busy core"},
-	{Name: MetricGPUUtil, Kind: KindPercent, Unit: UnitPercent, HigherIsBetter: true, Doc: "mean GPU utilisation"},
-	{Name: MetricImagesPerJoule, Kind: KindRate, Unit: "img/J", HigherIsBetter: true, Doc: "images per joule of GPU energy"},
-	{Name: MetricErrors, Kind: KindCount, Doc: "failed rows or batches"},
-}
-
-// LookupMetric finds a metric by name or alias.
-func LookupMetric(name string) (MetricInfo, bool) {
-	for _, m := range KnownMetrics {
-		if m.Name == name {
-			return m, true
-		}
-		for _, a := range m.Aliases {
-			if a == name {
-				return m, true
-			}
-		}
-	}
-	return MetricInfo{}, false
-}
-
-func knownMetricNames() string {
-	names := make([]string, len(KnownMetrics))
-	for i, m := range KnownMetrics {
-		names[i] = m.Name
-	}
-	return strings.Join(names, ", ")
-}
-
 // An Op is a comparison operator of a Condition.
 type Op string
 
@@ -335,15 +252,6 @@ func (v Violation) String() string {
 		return fmt.Sprintf("%s %s failed: %s was not measured", v.Flag, v.Cond, v.Cond.Metric.Name)
 	}
 	return fmt.Sprintf("%s %s failed: %s", v.Flag, v.Cond, v.Cond.Metric.Format(v.Value))
-}
-
-// Format renders a value of this metric: counts exactly ("3"), everything
-// else with FormatValue in the metric's unit ("312ms", "95.2 img/s").
-func (m MetricInfo) Format(v float64) string {
-	if m.Kind == KindCount && v == math.Trunc(v) && !math.IsInf(v, 0) {
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	}
-	return FormatValue(v, m.Unit)
 }
 
 // Evaluate checks every condition against metrics (keyed by canonical metric

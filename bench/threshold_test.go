@@ -36,7 +36,7 @@ func TestParseConditions(t *testing.T) {
 		{"latency_p95<250", nil, "--threshold latency_p95<250: latency_p95 is a duration and needs a unit (ns, us, ms, s, m, h); write e.g. latency_p95<250ms"},
 		{"throughput>100ms", nil, `--threshold throughput>100ms: unit "ms" does not fit throughput (a rate, written as a plain number); write e.g. throughput>100`},
 		{"peak_rss<4GB/s", nil, `unit "GB/s" does not fit peak_rss`},
-		{"latency<250ms", nil, `--threshold latency<250ms: unknown metric "latency"; known metrics: throughput, latency_p50, latency_p95, latency_p99, ttfr, peak_rss, gpu_mem, cpu_pct, gpu_util, images_per_joule, errors`},
+		{"latency<250ms", nil, `--threshold latency<250ms: unknown metric "latency"; known metrics: ` + knownMetricNames()},
 		{"throughput100", nil, "no comparison operator; use one of < <= > >= =="},
 		{"throughput=100", nil, "no comparison operator"},
 		{"<100", nil, "missing metric name before <"},

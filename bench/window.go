@@ -244,3 +244,35 @@ func (l Latencies) AddTo(m map[string]float64) {
 	m[MetricLatencyP95] = l.P95.Seconds()
 	m[MetricLatencyP99] = l.P99.Seconds()
 }
+
+// SteadyState cuts a run's batch completions into windows and judges them.
+// With no window length given it uses up to twelve windows over the run,
+// but never so short that a window holds fewer than about three batches: a
+// window's throughput counts the batches that finished in it, so shorter
+// windows read as 0 or a multiple of one batch, not a rate. With fewer than
+// three windows it returns no windows and says why.
+func SteadyState(events []Event, wall time.Duration, cfg WindowConfig) (windows []float64, steady float64, stable bool, warn string) {
+	if cfg.Window == 0 {
+		perBatch := wall
+		if len(events) > 0 {
+			perBatch = wall / time.Duration(len(events))
+		}
+		cfg.Window = max(wall/12, 3*perBatch, 10*time.Millisecond)
+	}
+	if cfg.Warmup == 0 {
+		cfg.Warmup = cfg.Window
+	}
+	ws, err := Windows(events, cfg)
+	switch {
+	case err != nil:
+		return nil, 0, false, "steady state: " + err.Error()
+	case len(ws) < StabilityWindows:
+		return nil, 0, false, fmt.Sprintf("steady state: only %d batches, too few for %d windows of 3 or more; "+
+			"throughput is the whole run's and stability is unknown (use more images)", len(events), StabilityWindows)
+	}
+	stable = Stable(ws)
+	if !stable {
+		warn = "unstable: the last 3 throughput windows differ by more than 10%"
+	}
+	return Throughputs(ws), SteadyThroughput(ws), stable, warn
+}

@@ -57,6 +57,9 @@ type JobConfig struct {
 	PreprocessConcurrency int
 	// NumGPUs per inference actor (fractional allowed).
 	NumGPUs float64
+	// PinDevice keeps every actor on Session.Device's GPU (the user asked
+	// for cuda:N); otherwise each actor takes the GPU the engine assigns.
+	PinDevice bool
 	// InferenceTasks runs inference in a task pool (constructor per task)
 	// instead of an actor pool: the tasks-not-actors mistake.
 	InferenceTasks bool
@@ -347,7 +350,7 @@ type inferer struct {
 
 func (j *Job) newInferer(ctx context.Context) (*inferer, error) {
 	opts := j.Config.Session
-	if a, ok := pipeline.ActorFromContext(ctx); ok && a.GPU >= 0 && opts.Device.Kind == model.DeviceCUDA {
+	if a, ok := pipeline.ActorFromContext(ctx); ok && a.GPU >= 0 && opts.Device.Kind == model.DeviceCUDA && !j.Config.PinDevice {
 		opts.Device.ID = a.GPU
 	}
 	s, err := model.NewSession(j.Config.Model, opts)

@@ -252,6 +252,12 @@ func (b *graphBuilder) output(x act) {
 }
 
 func tensorValueInfo(name string, dims ...any) *onnxpb.ValueInfoProto {
+	return typedValueInfo(name, onnxpb.TensorProto_FLOAT, dims...)
+}
+
+// typedValueInfo is a tensor value of element type t whose dims are ints
+// (fixed) or strings (symbolic).
+func typedValueInfo(name string, t onnxpb.TensorProto_DataType, dims ...any) *onnxpb.ValueInfoProto {
 	shape := &onnxpb.TensorShapeProto{}
 	for _, d := range dims {
 		dim := &onnxpb.TensorShapeProto_Dimension{}
@@ -266,7 +272,7 @@ func tensorValueInfo(name string, dims ...any) *onnxpb.ValueInfoProto {
 	return &onnxpb.ValueInfoProto{
 		Name: name,
 		Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{
-			ElemType: int32(onnxpb.TensorProto_FLOAT),
+			ElemType: int32(t),
 			Shape:    shape,
 		}}},
 	}

@@ -12,8 +12,15 @@
 //   - GPU decisions that need no GPU to test: resolving --device auto,
 //     recognising out-of-memory errors, and naming the CUDA libraries the
 //     provider needs (gpu.go, cudaplugin.go),
-//   - turning logits into a prediction, a confidence and a top-k list
-//     (classify.go).
+//   - inputs and outputs as users' files come (io.go): NCHW or NHWC,
+//     float32, float16 or uint8, fixed or dynamic batch and size, a named
+//     or the only [N,K] output, and the preprocessing recipe recorded under
+//     RecipeMetadataKey; Session.Run converts to the input's type
+//     (convert.go),
+//   - multiply-adds of any graph through the shapes ONNX Runtime infers
+//     (flops.go) and a GEMM compute-peak probe cached per machine (peak.go),
+//   - turning logits (or probabilities) into a prediction, a confidence and a
+//     top-k list (classify.go), and class names (labels.go).
 //
 // The zoo models carry seeded, untrained weights: their throughput is that of
 // the real architecture, their labels mean nothing. Every output that names a

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"workbench/model/onnxpb"
+	"workbench/vision"
 )
 
 // Model is a resolved, validated model: a file on disk whose single input is
@@ -40,6 +41,28 @@ type Model struct {
 	GMACs float64
 	// Precision is "fp32" or "fp16", the element type of most weights.
 	Precision Precision
+
+	// InputLayout and InputType are how the model takes images: NCHW or
+	// NHWC, float32, float16 or uint8. Zoo models and the zero value mean
+	// NCHW float32. Session.Run converts the float32 values the
+	// preprocessing writes (already in InputLayout) to InputType.
+	InputLayout vision.Layout
+	InputType   vision.DType
+	// OutputType is the logits' element type: float32 (also the zero
+	// value) or float16, which Session.Run widens.
+	OutputType vision.DType
+	// Outputs names every output of the graph, OutputName among them.
+	Outputs []string
+	// DynamicSize is true when the graph leaves H and W open; InputH and
+	// InputW are then the recipe's crop.
+	DynamicSize bool
+	// Recipe is the preprocessing the model asks for: the one recorded
+	// under RecipeMetadataKey when the file has one, else the default
+	// preset for its input (uint8-baked for a uint8 input, torchvision
+	// otherwise), with layout and dtype filled in from the model.
+	Recipe vision.Recipe
+	// RecipeSource says where Recipe came from, for summaries.
+	RecipeSource string
 }
 
 // ImageElems is the number of float32 values one input image occupies.
@@ -56,30 +79,65 @@ func (m *Model) Notice() string {
 	return ""
 }
 
-// Resolve turns a zoo name or a path into a Model.
+// Resolve turns a zoo name or a path into a Model, with no options (see
+// ResolveWith).
 //
 // A zoo name is exported, if not already cached, to
 // CacheDir()/models/<name>-<zoo version>.onnx (written to a temporary file and
 // renamed, so concurrent runs never see half a file); zoo models need no ORT.
 //
 // Any other existing file is inspected with ONNX Runtime, so Init must have
-// been called: its one input must be float32 [N,3,H,W] with fixed H and W
-// (N dynamic or fixed) and its first output float32 [N,K]. Anything else is
-// an error naming what was found and what is needed. A name that is neither
-// is an error listing the zoo.
+// been called; the forms it accepts are those of ResolveOptions. Anything
+// else is an error naming what was found, what is needed and the flag that
+// settles an ambiguity. A name that is neither is an error listing the zoo.
 func Resolve(nameOrPath string) (*Model, error) {
-	return resolve(nameOrPath, CacheDir)
+	return ResolveWith(nameOrPath, ResolveOptions{})
+}
+
+// ResolveWith is Resolve with the choices a user can make about a model
+// file. Accepted inputs: one image tensor of rank 4, [N,3,H,W] (NCHW) or
+// [N,H,W,3] (NHWC), of float32, float16 or uint8, N dynamic or fixed, H and W
+// fixed or dynamic (then the recipe's crop sets them). Accepted outputs: a
+// float32 or float16 [N,K], named by Output or else the only one of that
+// shape. The options settle what the graph leaves open; given when the graph
+// already says otherwise, they are errors.
+func ResolveWith(nameOrPath string, o ResolveOptions) (*Model, error) {
+	return resolve(nameOrPath, CacheDir, o)
+}
+
+// ResolveOptions are the user's answers to what a model file may leave
+// open. The zero value asks nothing.
+type ResolveOptions struct {
+	// Output names the output to classify from (--output).
+	Output string
+	// Layout and DType settle an input whose shape or type does not say
+	// (--layout, --dtype).
+	Layout vision.Layout
+	DType  vision.DType
+	// CropH and CropW size a graph whose H and W are dynamic (--crop); 0
+	// takes the recipe's (224×224 by default).
+	CropH, CropW int
+	// SkipFLOPs leaves GMACs at 0 instead of counting them (CountMACs runs
+	// the model once at batch 1).
+	SkipFLOPs bool
 }
 
 // resolve is Resolve with the cache folder injected, so tests export into a
 // temporary folder instead of the user's cache.
-func resolve(nameOrPath string, cacheDir func() (string, error)) (*Model, error) {
+func resolve(nameOrPath string, cacheDir func() (string, error), o ResolveOptions) (*Model, error) {
 	if s, ok := zooSpecFor(nameOrPath); ok {
 		dir, err := cacheDir()
 		if err != nil {
 			return nil, err
 		}
-		return resolveZoo(s, dir)
+		m, err := resolveZoo(s, dir)
+		if err != nil {
+			return nil, err
+		}
+		if o.Output != "" && o.Output != m.OutputName {
+			return nil, fmt.Errorf("model %s has one output, %q; --output %q names none", m.Name, m.OutputName, o.Output)
+		}
+		return m, nil
 	}
 	fi, err := os.Stat(nameOrPath)
 	switch {
@@ -87,7 +145,7 @@ func resolve(nameOrPath string, cacheDir func() (string, error)) (*Model, error)
 		return nil, fmt.Errorf("model %s is a folder; want a .onnx file or a zoo model (%s)",
 			nameOrPath, strings.Join(ZooNames(), ", "))
 	case err == nil:
-		return inspectFile(nameOrPath)
+		return inspectFile(nameOrPath, o)
 	case errors.Is(err, fs.ErrNotExist) && strings.HasSuffix(nameOrPath, ".onnx"):
 		return nil, fmt.Errorf("model file %s: no such file", nameOrPath)
 	case errors.Is(err, fs.ErrNotExist):
@@ -121,6 +179,13 @@ func resolveZoo(s *zooSpec, dir string) (*Model, error) {
 		Params:     info.Params,
 		GMACs:      info.GMACs,
 		Precision:  s.prec,
+
+		InputLayout:  vision.NCHW,
+		InputType:    vision.Float32,
+		OutputType:   vision.Float32,
+		Outputs:      []string{outputName},
+		Recipe:       settled(vision.RecipeFor(s.h, s.w), vision.NCHW, vision.Float32),
+		RecipeSource: "default (" + vision.DefaultPreset + ")",
 	}, nil
 }
 
@@ -151,8 +216,9 @@ func exportFile(name, path string) error {
 }
 
 // inspectFile validates a user's ONNX file through ORT's own view of its
-// inputs and outputs, then counts its parameters from the protobuf.
-func inspectFile(path string) (*Model, error) {
+// inputs and outputs, then reads its parameters and recorded recipe from the
+// protobuf and counts its multiply-adds.
+func inspectFile(path string, o ResolveOptions) (*Model, error) {
 	if !initialised() {
 		return nil, fmt.Errorf("inspecting %s: %w", path, errNotInitialised)
 	}
@@ -160,100 +226,51 @@ func inspectFile(path string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model %s: ONNX Runtime cannot load it: %w", path, err)
 	}
-	m, err := checkIO(path, ins, outs)
+	pb := readProto(path)
+	recorded, hasRecipe, err := recipeFromProto(pb)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", path, err)
+	}
+	if hasRecipe && o.CropH == 0 {
+		// The recorded recipe's crop sizes a dynamic input.
+		o.CropH, o.CropW = recorded.CropH, recorded.CropW
+	}
+	m, err := checkIO(path, ins, outs, o)
 	if err != nil {
 		return nil, err
 	}
-	m.Params, m.Precision = countParams(path)
+	if hasRecipe {
+		m.Recipe, m.RecipeSource = recorded, "model metadata ("+RecipeMetadataKey+")"
+	} else {
+		m.Recipe, m.RecipeSource = defaultRecipe(m)
+	}
+	m.Recipe = settled(m.Recipe, m.InputLayout, m.InputType)
+	m.Params, m.Precision = countParams(pb)
+	if !o.SkipFLOPs {
+		if c, err := CountMACs(m); err == nil {
+			m.GMACs = c.PerImageGMACs()
+		}
+	}
 	return m, nil
 }
 
-const needIO = "need one float32 input [N,3,H,W] (fixed H and W) and a float32 output [N,K]"
-
-func describeIO(io ort.InputOutputInfo) string {
-	if io.OrtValueType != ort.ONNXTypeTensor {
-		return fmt.Sprintf("%q: %s", io.Name, io.OrtValueType)
-	}
-	return fmt.Sprintf("%q: %s %s", io.Name, elemTypeName(io.DataType), io.Dimensions)
-}
-
-func elemTypeName(t ort.TensorElementDataType) string {
-	switch t {
-	case ort.TensorElementDataTypeFloat:
-		return "float32"
-	case ort.TensorElementDataTypeFloat16:
-		return "float16"
-	case ort.TensorElementDataTypeDouble:
-		return "float64"
-	case ort.TensorElementDataTypeUint8:
-		return "uint8"
-	case ort.TensorElementDataTypeInt8:
-		return "int8"
-	case ort.TensorElementDataTypeInt32:
-		return "int32"
-	case ort.TensorElementDataTypeInt64:
-		return "int64"
-	}
-	return strings.ToLower(strings.TrimPrefix(t.String(), "ONNX_TENSOR_ELEMENT_DATA_TYPE_"))
-}
-
-// checkIO applies Resolve's input/output contract to ORT's description of a
-// model.
-func checkIO(path string, ins, outs []ort.InputOutputInfo) (*Model, error) {
-	bad := func(what string) error {
-		return fmt.Errorf("model %s: %s; %s", path, what, needIO)
-	}
-	if len(ins) != 1 {
-		names := make([]string, len(ins))
-		for i, in := range ins {
-			names[i] = describeIO(in)
-		}
-		return nil, bad(fmt.Sprintf("has %d inputs [%s]", len(ins), strings.Join(names, ", ")))
-	}
-	if len(outs) == 0 {
-		return nil, bad("has no outputs")
-	}
-	in, out := ins[0], outs[0]
-	d := in.Dimensions
-	if in.OrtValueType != ort.ONNXTypeTensor || in.DataType != ort.TensorElementDataTypeFloat ||
-		len(d) != 4 || d[1] != 3 || d[2] <= 0 || d[3] <= 0 || d[0] == 0 || d[0] < -1 {
-		return nil, bad("input is " + describeIO(in))
-	}
-	o := out.Dimensions
-	if out.OrtValueType != ort.ONNXTypeTensor || out.DataType != ort.TensorElementDataTypeFloat ||
-		len(o) != 2 || o[1] <= 0 || !(o[0] == d[0] || o[0] == -1) {
-		return nil, bad("output is " + describeIO(out))
-	}
-	fixed := 0
-	if d[0] > 0 {
-		fixed = int(d[0])
-	}
-	return &Model{
-		Name:       filepath.Base(path),
-		Path:       path,
-		InputName:  in.Name,
-		OutputName: out.Name,
-		InputC:     int(d[1]),
-		InputH:     int(d[2]),
-		InputW:     int(d[3]),
-		NumClasses: int(o[1]),
-		FixedBatch: fixed,
-		Precision:  FP32,
-	}, nil
-}
-
-// countParams sums initializer elements and reports the majority weight
-// precision. It is best effort: a file that does not parse (ORT already
-// accepted it, so this is unlikely) reports 0 parameters and fp32.
-func countParams(path string) (int64, Precision) {
+// readProto parses the file's protobuf, best effort: nil when it does not
+// parse (ORT already accepted it, so that is unlikely).
+func readProto(path string) *onnxpb.ModelProto {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return 0, FP32
+		return nil
 	}
 	var m onnxpb.ModelProto
 	if err := (proto.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, &m); err != nil {
-		return 0, FP32
+		return nil
 	}
+	return &m
+}
+
+// countParams sums initializer elements and reports the majority weight
+// precision; a nil model reports 0 parameters and fp32.
+func countParams(m *onnxpb.ModelProto) (int64, Precision) {
 	var total, half int64
 	for _, t := range m.GetGraph().GetInitializer() {
 		n := int64(1)

@@ -54,7 +54,7 @@ func zooModel(t testing.TB, name string) *Model {
 	if m, ok := zooCache[name]; ok {
 		return m
 	}
-	m, err := resolve(name, func() (string, error) { return testCache, nil })
+	m, err := resolve(name, func() (string, error) { return testCache, nil }, ResolveOptions{})
 	if err != nil {
 		t.Fatalf("resolve %s: %v", name, err)
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"workbench/vision"
 )
 
 // Device kinds.
@@ -310,6 +312,9 @@ type Session struct {
 	loadTime time.Duration
 	pad      []float32 // FixedBatch-sized input for a short last chunk
 	padOut   []float32
+	half     []uint16 // float16 input, converted
+	bytes    []uint8  // uint8 input, converted
+	halfOut  []uint16 // float16 output, before widening
 }
 
 // NewSession loads m into a new ORT session. Init must have succeeded first.
@@ -323,6 +328,9 @@ func NewSession(m *Model, opts SessionOptions) (*Session, error) {
 		return nil, fmt.Errorf("session for %s: %w", m.Name, err)
 	}
 	defer so.Destroy()
+	if m.Path == "" {
+		return nil, fmt.Errorf("session for %s: the model has no file", m.Name)
+	}
 	s, err := ort.NewDynamicAdvancedSession(m.Path, []string{m.InputName}, []string{m.OutputName}, so)
 	if err != nil {
 		return nil, fmt.Errorf("session for %s (%s): %w", m.Name, m.Path, err)
@@ -340,11 +348,16 @@ func (s *Session) Options() SessionOptions { return s.opts }
 // optimisation and, on CUDA, weight upload.
 func (s *Session) LoadTime() time.Duration { return s.loadTime }
 
-// Run classifies n images. input holds them as n·C·H·W float32 in NCHW order
-// and logits receives n·K float32; both may be longer than needed. The
-// slices are handed to ORT in place, without copies, except that a model
-// with a FixedBatch runs in chunks of that size and its last, short chunk is
-// copied through a zero-padded buffer.
+// Run classifies n images. input holds them as n·C·H·W float32 values in
+// the model's InputLayout (NCHW or NHWC), with the recipe's scale, mean and
+// std applied, and logits receives n·K float32; both may be longer than
+// needed. For a float32 input and output the slices are handed to ORT in
+// place, without copies. A float16 input gets the values rounded to half
+// precision, a uint8 input gets them rounded to the nearest integer and
+// clamped to 0–255, each into a buffer the session reuses; a float16 output
+// is widened into logits. A model with a FixedBatch runs in chunks of that
+// size (see Model.BatchNote) and its last, short chunk is copied through a
+// zero-padded buffer.
 func (s *Session) Run(input []float32, n int, logits []float32) error {
 	m := s.model
 	per, k := m.ImageElems(), m.NumClasses
@@ -390,12 +403,23 @@ func (s *Session) Run(input []float32, n int, logits []float32) error {
 
 func (s *Session) run(input []float32, n int, logits []float32) error {
 	m := s.model
-	in, err := ort.NewTensor(ort.NewShape(int64(n), int64(m.InputC), int64(m.InputH), int64(m.InputW)), input)
+	shape := ort.NewShape(int64(n), int64(m.InputC), int64(m.InputH), int64(m.InputW))
+	if m.layout() == vision.NHWC {
+		shape = ort.NewShape(int64(n), int64(m.InputH), int64(m.InputW), int64(m.InputC))
+	}
+	in, err := s.inputValue(shape, input)
 	if err != nil {
 		return fmt.Errorf("model: input tensor: %w", err)
 	}
 	defer in.Destroy()
-	out, err := ort.NewTensor(ort.NewShape(int64(n), int64(m.NumClasses)), logits)
+	outShape := ort.NewShape(int64(n), int64(m.NumClasses))
+	var out ort.Value
+	if m.OutputType == vision.Float16 {
+		s.halfOut = growSlice(s.halfOut, len(logits))
+		out, err = ort.NewCustomDataTensor(outShape, halfBytes(s.halfOut), ort.TensorElementDataTypeFloat16)
+	} else {
+		out, err = ort.NewTensor(outShape, logits)
+	}
 	if err != nil {
 		return fmt.Errorf("model: output tensor: %w", err)
 	}
@@ -403,7 +427,27 @@ func (s *Session) run(input []float32, n int, logits []float32) error {
 	if err := s.sess.Run([]ort.Value{in}, []ort.Value{out}); err != nil {
 		return fmt.Errorf("model %s: run batch of %d: %w", m.Name, n, err)
 	}
+	if m.OutputType == vision.Float16 {
+		halfToFloat32s(s.halfOut, logits)
+	}
 	return nil
+}
+
+// inputValue wraps input for ORT in the model's input type: float32 as it
+// is, without a copy; float16 and uint8 converted into a buffer the
+// session keeps, so a warm session converts without allocating.
+func (s *Session) inputValue(shape ort.Shape, input []float32) (ort.Value, error) {
+	switch s.model.dtype() {
+	case vision.Float16:
+		s.half = growSlice(s.half, len(input))
+		float32sToHalf(input, s.half)
+		return ort.NewCustomDataTensor(shape, halfBytes(s.half), ort.TensorElementDataTypeFloat16)
+	case vision.Uint8:
+		s.bytes = growSlice(s.bytes, len(input))
+		float32sToUint8(input, s.bytes)
+		return ort.NewTensor(shape, s.bytes)
+	}
+	return ort.NewTensor(shape, input)
 }
 
 // Close releases the ORT session. It is safe to call more than once.

@@ -222,16 +222,22 @@ func TestClosedSession(t *testing.T) {
 // writeModel encodes g with the zoo's versions into a temporary .onnx file.
 func writeModel(t *testing.T, g *onnxpb.GraphProto) string {
 	t.Helper()
-	m := &onnxpb.ModelProto{
+	return writeModelProto(t, &onnxpb.ModelProto{
 		IrVersion:   irVersion,
 		OpsetImport: []*onnxpb.OperatorSetIdProto{{Version: opsetVersion}},
 		Graph:       g,
-	}
+	})
+}
+
+// writeModelProto writes m into the test's temporary folder as
+// <graph name>.onnx and returns the path.
+func writeModelProto(t *testing.T, m *onnxpb.ModelProto) string {
+	t.Helper()
 	data, err := proto.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(t.TempDir(), g.Name+".onnx")
+	p := filepath.Join(t.TempDir(), m.GetGraph().GetName()+".onnx")
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -304,10 +310,14 @@ func TestResolveRejectsWrongIO(t *testing.T) {
 			`input is "x": float32 [-1 1 28 28]`},
 		{"int64", identity("int64", valueInfo("x", i64, "N", 3, 224, 224), valueInfo("y", i64, "N", 3, 224, 224)),
 			`input is "x": int64 [-1 3 224 224]`},
-		{"dynamic-size", identity("dyn", valueInfo("x", f32, "N", 3, "H", "W"), valueInfo("y", f32, "N", 3, "H", "W")),
-			`input is "x": float32 [-1 3 -1 -1]`},
+		{"dynamic-size-no-scores", identity("dyn", valueInfo("x", f32, "N", 3, "H", "W"), valueInfo("y", f32, "N", 3, "H", "W")),
+			`no output is [N,K] scores: ["y": float32 [-1 3 -1 -1]]`},
 		{"not-logits", identity("feat", valueInfo("x", f32, "N", 3, 8, 8), valueInfo("y", f32, "N", 3, 8, 8)),
-			`output is "y": float32 [-1 3 8 8]`},
+			`no output is [N,K] scores: ["y": float32 [-1 3 8 8]]`},
+		{"ambiguous-layout", identity("amb", valueInfo("x", f32, "N", 3, 5, 3), valueInfo("y", f32, "N", 3, 5, 3)),
+			`could be NCHW or NHWC; say which with --layout NCHW or --layout NHWC`},
+		{"half-dynamic", identity("hd", valueInfo("x", f32, "N", 3, "H", 8), valueInfo("y", f32, "N", 3, "H", 8)),
+			`H and W must both be fixed or both dynamic`},
 		{"two-inputs", &onnxpb.GraphProto{
 			Name:   "two",
 			Node:   []*onnxpb.NodeProto{{OpType: "Add", Input: []string{"a", "b"}, Output: []string{"y"}}},
@@ -360,7 +370,7 @@ func TestResolveZooCaches(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	cache := func() (string, error) { return dir, nil }
-	a, err := resolve("tiny", cache)
+	a, err := resolve("tiny", cache, ResolveOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +381,7 @@ func TestResolveZooCaches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := resolve("tiny", cache)
+	b, err := resolve("tiny", cache, ResolveOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

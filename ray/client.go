@@ -48,8 +48,12 @@ type Config struct {
 	// Retry governs retries of GET requests. POSTs and PUTs are never
 	// retried: a submit or stop that reached the server must not run twice.
 	Retry RetryPolicy
-	// PollInterval is how often Follow asks for status and logs (default 1s).
+	// PollInterval is how often Follow and Watch ask for status, logs and
+	// dataset metrics (default 2s).
 	PollInterval time.Duration
+	// Auth describes where the Authorization header's token came from, for
+	// the hint a 401 or 403 carries; it holds no token itself.
+	Auth Auth
 }
 
 // Format prints the config with URL credentials and header values redacted,
@@ -74,7 +78,7 @@ type RetryPolicy struct {
 const (
 	DefaultRequestTimeout = 30 * time.Second
 	DefaultUploadTimeout  = 10 * time.Minute
-	DefaultPollInterval   = time.Second
+	DefaultPollInterval   = 2 * time.Second
 )
 
 // Client talks to one Ray cluster's Jobs REST API. It is safe for concurrent
@@ -88,6 +92,7 @@ type Client struct {
 	upload   time.Duration
 	retry    RetryPolicy
 	poll     time.Duration
+	auth     Auth
 	randUint func() uint64
 }
 
@@ -114,6 +119,7 @@ func NewClient(cfg Config) (*Client, error) {
 		upload:   orDefault(cfg.UploadTimeout, DefaultUploadTimeout),
 		poll:     orDefault(cfg.PollInterval, DefaultPollInterval),
 		retry:    cfg.Retry.withDefaults(),
+		auth:     cfg.Auth,
 		randUint: rand.Uint64,
 	}
 	if c.hc == nil {
@@ -351,6 +357,7 @@ type request struct {
 	contentType  string
 	jobID        string        // for 404 messages
 	timeout      time.Duration // 0 = the client's RequestTimeout
+	noRetry      bool          // a poll: the next poll is the retry
 }
 
 // doJSON sends req and decodes a 2xx body into out.
@@ -378,7 +385,7 @@ const maxBody = 256 << 20
 // *TimeoutError, or the caller's context error.
 func (c *Client) do(ctx context.Context, req request) ([]byte, error) {
 	attempts := 1
-	if req.method == http.MethodGet {
+	if req.method == http.MethodGet && !req.noRetry {
 		attempts = c.retry.MaxAttempts
 	}
 	start := time.Now()
@@ -465,7 +472,11 @@ func (c *Client) once(ctx context.Context, req request) ([]byte, error) {
 		resp.Body.Close()
 		if err == nil {
 			if resp.StatusCode/100 != 2 {
-				return nil, &HTTPError{Method: req.method, URL: u.Redacted(), StatusCode: resp.StatusCode, Body: excerpt(b, c.secrets), JobID: req.jobID}
+				he := &HTTPError{Method: req.method, URL: u.Redacted(), StatusCode: resp.StatusCode, Body: excerpt(b, c.secrets), JobID: req.jobID}
+				if he.Unauthorized() {
+					he.Hint = c.auth.Hint()
+				}
+				return nil, he
 			}
 			return b, nil
 		}

@@ -292,7 +292,8 @@ func TestSubmitUploadsWorkingDirAndSendsDocumentedRequest(t *testing.T) {
 			"working_dir": uri,
 			"pip":         []any{"pillow>=9.1", "onnxruntime-gpu>=1.17"},
 		},
-		"metadata": map[string]any{"scenario": "optimized"},
+		// The folder's workbench.json rides along as metadata.
+		"metadata": map[string]any{"scenario": "optimized", MetaScenario: "optimized", MetaDataset: "workbench_optimized"},
 	}
 	gotJSON, _ := json.Marshal(got)
 	wantJSON, _ := json.Marshal(want)
@@ -310,7 +311,7 @@ func TestSubmitUploadsWorkingDirAndSendsDocumentedRequest(t *testing.T) {
 	for _, zf := range zr.File {
 		names = append(names, zf.Name)
 	}
-	if fmt.Sprint(names) != "[README.md main.py requirements.txt]" {
+	if fmt.Sprint(names) != "[README.md main.py requirements.txt workbench.json]" {
 		t.Errorf("package holds %v", names)
 	}
 

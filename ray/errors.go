@@ -21,6 +21,15 @@ type HTTPError struct {
 	StatusCode int
 	Body       string // excerpt
 	JobID      string // set on job endpoints
+	// Hint is advice for a 401 or 403: which token sources were tried and
+	// how to get a token (see Auth.Hint). It never holds the token.
+	Hint string
+}
+
+// Unauthorized reports whether the cluster (or a proxy before it) refused
+// the request's credentials.
+func (e *HTTPError) Unauthorized() bool {
+	return e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden
 }
 
 // Error describes the failure; a 404 on a job endpoint says which job.
@@ -37,6 +46,9 @@ func (e *HTTPError) Error() string {
 	}
 	if e.StatusCode == http.StatusNotFound && e.JobID != "" {
 		b.WriteString(")")
+	}
+	if e.Hint != "" {
+		b.WriteString("\n" + e.Hint)
 	}
 	return b.String()
 }

@@ -51,8 +51,13 @@ func Export(spec JobSpec, dir string) error {
 		return err == nil && fi.Mode().IsRegular()
 	}
 	local := spec.localModel(exists)
-	if !local && !isURI(spec.ModelPath) && !filepath.IsAbs(spec.ModelPath) {
+	if !local && spec.ModelURI == "" && !isURI(spec.ModelPath) && !filepath.IsAbs(spec.ModelPath) {
 		return fmt.Errorf("ray: model %s not found here; give a local .onnx file, an absolute path on the cluster, or an s3:// URI", spec.ModelPath)
+	}
+	if local {
+		if err := checkBundleSize(spec.ModelPath); err != nil {
+			return err
+		}
 	}
 	files, err := Render(spec, local)
 	if err != nil {
@@ -119,7 +124,33 @@ func Render(spec JobSpec, localModel bool) (map[string][]byte, error) {
 		}
 		out[name] = b.Bytes()
 	}
+	prov, err := json.MarshalIndent(spec.Meta(), "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	out[ProvenanceFile] = append(prov, '\n')
 	return out, nil
+}
+
+// ProvenanceFile is the job folder's record of where it came from; submit
+// sends it as the job's metadata, so a watch can name the scenario, the
+// local results it was tuned from and the dataset to follow.
+const ProvenanceFile = "workbench.json"
+
+// The job metadata keys of ProvenanceFile.
+const (
+	MetaScenario  = "workbench_scenario"
+	MetaTunedFrom = "workbench_tuned_from"
+	MetaDataset   = "workbench_dataset"
+)
+
+// Meta is the job's provenance as Ray job metadata (string to string).
+func (s JobSpec) Meta() map[string]string {
+	m := map[string]string{MetaScenario: s.Name, MetaDataset: s.DatasetName()}
+	if s.TunedFrom != "" {
+		m[MetaTunedFrom] = s.TunedFrom
+	}
+	return m
 }
 
 // view is what the templates see: the spec plus every derived value, so the
@@ -194,7 +225,7 @@ func newView(s JobSpec, local bool) (*view, error) {
 	if err != nil {
 		return nil, err
 	}
-	local = local && !isURI(s.ModelPath)
+	local = local && s.ModelURI == "" && !isURI(s.ModelPath)
 	v := &view{JobSpec: s}
 	v.M = mistakeFlags{
 		ModelPerBatch: s.has("model-per-batch"), PerImageForward: s.has("per-image-forward"),
@@ -216,7 +247,7 @@ func newView(s JobSpec, local bool) (*view, error) {
 	sort.Slice(v.OtherProvenance, func(i, j int) bool { return v.OtherProvenance[i].Key < v.OtherProvenance[j].Key })
 
 	v.ModelLocal = local
-	v.ModelRemote = isURI(s.ModelPath)
+	v.ModelRemote = isURI(s.modelRef(local))
 	v.ModelRef = s.modelRef(local)
 	name := s.Model
 	if name == "" {
@@ -465,4 +496,25 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return out.Close()
+}
+
+// bundleHeadroom is what the rest of a job folder (main.py, README,
+// requirements) may take beside the model within MaxPackageSize.
+const bundleHeadroom = 1 << 20
+
+// checkBundleSize refuses to copy a model that would push the job folder
+// past Ray's limit for an uploaded working_dir: the upload would fail on
+// the cluster, after the user had waited for it.
+func checkBundleSize(model string) error {
+	fi, err := os.Stat(model)
+	if err != nil {
+		return fmt.Errorf("ray: export: %w", err)
+	}
+	if fi.Size() > MaxPackageSize-bundleHeadroom {
+		return fmt.Errorf("ray: model %s is %d MiB, too big to bundle: Ray caps an uploaded working_dir at %d MiB "+
+			"(GCS_STORAGE_MAX_SIZE). Upload it to storage the cluster reads and pass --model-uri s3://… "+
+			"(or an absolute path on every node) to reference it there instead",
+			model, fi.Size()>>20, MaxPackageSize>>20)
+	}
+	return nil
 }

@@ -621,3 +621,45 @@ func TestInFlightOnlyForActorPools(t *testing.T) {
 		}
 	}
 }
+
+// TestLargeModelIsReferencedNotBundled: a model past Ray's working_dir
+// limit is refused with the limit and --model-uri named; with a ModelURI
+// the same model is referenced and nothing is copied.
+func TestLargeModelIsReferencedNotBundled(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	model := filepath.Join(root, "big.onnx")
+	f, err := os.Create(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sparse: the size is what matters, not the bytes.
+	if err := f.Truncate(MaxPackageSize); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	spec := optimizedSpec()
+	spec.ModelPath = model
+	err = Export(spec, filepath.Join(root, "job"))
+	for _, want := range []string{"500 MiB", "too big to bundle", "--model-uri"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want it to say %q", err, want)
+		}
+	}
+	spec.ModelURI = "s3://example-bucket/models/big.onnx"
+	dir := filepath.Join(root, "job")
+	if err := Export(spec, dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "big.onnx")); !os.IsNotExist(err) {
+		t.Errorf("the model was bundled although ModelURI is set (stat: %v)", err)
+	}
+	main, _ := os.ReadFile(filepath.Join(dir, "main.py"))
+	if !strings.Contains(string(main), `"s3://example-bucket/models/big.onnx"`) {
+		t.Errorf("main.py does not load the model from ModelURI")
+	}
+	spec.ModelURI = "relative/model.onnx"
+	if err := Export(spec, filepath.Join(root, "job2")); err == nil || !strings.Contains(err.Error(), "ModelURI") {
+		t.Errorf("relative ModelURI: err = %v", err)
+	}
+}

@@ -29,6 +29,12 @@ type JobSpec struct {
 	// URI, or an absolute path on the cluster's nodes) is referenced as is.
 	Model     string
 	ModelPath string
+	// ModelURI, when set, is where main.py loads the model from instead:
+	// remote storage (s3://…, gs://…) or an absolute path on every node.
+	// Nothing is copied into the job folder then. It is how a model larger
+	// than Ray's working_dir limit (MaxPackageSize) reaches the cluster;
+	// ModelPath still names a local copy for reading the input size.
+	ModelURI string
 
 	// InputH and InputW are the model's input size, which is also the centre
 	// crop. Recipe is the preprocessing; its zero value means ImageNetRecipe().
@@ -84,6 +90,22 @@ type JobSpec struct {
 	// favour of compute=ray.data.ActorPoolStrategy(…). Older than 2.10 is
 	// refused (read_images has no override_num_blocks there).
 	RayVersion string
+
+	// TunedFrom names the local results the tuned values come from (the
+	// --from file and its best cell), carried to the cluster record.
+	TunedFrom string
+}
+
+// DatasetName is the name main.py gives its dataset (Dataset.set_name), by
+// which a watch finds it among a job's datasets: "workbench_" and the
+// scenario name, with anything but letters, digits and '-' made '-'.
+func (s JobSpec) DatasetName() string {
+	return "workbench_" + strings.Map(func(r rune) rune {
+		if r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
+			return r
+		}
+		return '-'
+	}, s.Name)
 }
 
 // Format is the output file format.
@@ -225,6 +247,9 @@ func (s JobSpec) Validate() []error {
 	} else if !isURI(s.ModelPath) && !strings.HasSuffix(strings.ToLower(s.ModelPath), ".onnx") {
 		add("ModelPath %q is not an .onnx file", s.ModelPath)
 	}
+	if u := s.ModelURI; u != "" && !isURI(u) && !filepath.IsAbs(u) {
+		add("ModelURI %q: want remote storage (s3://…, gs://…) or an absolute path on the cluster's nodes", u)
+	}
 	if s.Output == "" {
 		add("Output is empty")
 	}
@@ -334,12 +359,15 @@ func isURI(p string) bool { return strings.Contains(p, "://") }
 // folder: a path that is not a URI and exists here. An absolute path that does
 // not exist here is taken to be a path on the cluster's nodes.
 func (s JobSpec) localModel(stat func(string) bool) bool {
-	return !isURI(s.ModelPath) && stat(s.ModelPath)
+	return s.ModelURI == "" && !isURI(s.ModelPath) && stat(s.ModelPath)
 }
 
 // modelRef is the path main.py loads the model from.
 func (s JobSpec) modelRef(local bool) string {
-	if local {
+	switch {
+	case s.ModelURI != "":
+		return s.ModelURI
+	case local:
 		return filepath.Base(s.ModelPath)
 	}
 	return s.ModelPath

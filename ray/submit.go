@@ -3,6 +3,7 @@ package ray
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,14 +23,18 @@ var reqName = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]*)`)
 // NewSubmitRequest returns the request that runs the exported job folder dir:
 // entrypoint "python main.py", dir as the working_dir (Submit uploads it),
 // and as runtime_env pip the lines of dir/requirements.txt that the cluster
-// does not already provide. metadata is attached to the job as is (nil for
-// none).
+// does not already provide. metadata is attached to the job, together with
+// the folder's ProvenanceFile when it has one (scenario, tuned-from results,
+// dataset name), which a watch reads back.
 func NewSubmitRequest(dir string, metadata map[string]string) (SubmitRequest, error) {
 	if _, err := os.Stat(filepath.Join(dir, "main.py")); err != nil {
 		return SubmitRequest{}, fmt.Errorf("ray: %s is not a job folder (no main.py); create one with `workbench export ray`", dir)
 	}
 	pip, err := RuntimePip(filepath.Join(dir, "requirements.txt"))
 	if err != nil {
+		return SubmitRequest{}, err
+	}
+	if metadata, err = withProvenance(dir, metadata); err != nil {
 		return SubmitRequest{}, err
 	}
 	abs, err := filepath.Abs(dir)
@@ -83,4 +88,28 @@ var distSeparators = regexp.MustCompile(`[-_.]+`)
 // normalizeDist is PEP 503's name normalisation.
 func normalizeDist(name string) string {
 	return strings.ToLower(distSeparators.ReplaceAllString(name, "-"))
+}
+
+// withProvenance adds the job folder's ProvenanceFile to metadata. A folder
+// from an older export has none, which is fine; a broken one is an error.
+func withProvenance(dir string, metadata map[string]string) (map[string]string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, ProvenanceFile))
+	if os.IsNotExist(err) {
+		return metadata, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ray: %w", err)
+	}
+	var prov map[string]string
+	if err := json.Unmarshal(b, &prov); err != nil {
+		return nil, fmt.Errorf("ray: %s: %w", filepath.Join(dir, ProvenanceFile), err)
+	}
+	out := make(map[string]string, len(metadata)+len(prov))
+	for k, v := range prov {
+		out[k] = v
+	}
+	for k, v := range metadata {
+		out[k] = v
+	}
+	return out, nil
 }

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
 	"workbench/vision"
 )
 
@@ -167,9 +165,12 @@ func KnobList() []KnobInfo {
 // knobDef is one knob: its parser from a YAML node (a scalar or, for
 // concurrency, a [min, max] sequence), its formatter and its copier.
 type knobDef struct {
-	name  string
+	name string
+	// flag is the knob's command-line flag; "" is its name with dashes
+	// (preserve_order → --preserve-order).
+	flag  string
 	help  string
-	parse func(k *Knobs, n *yaml.Node) error
+	parse func(k *Knobs, n *node) error
 	// format and copy reach the same field parse writes.
 	format func(k *Knobs) string
 	copy   func(dst, src *Knobs)
@@ -185,30 +186,18 @@ func findKnob(name string) *knobDef {
 }
 
 // scalar returns n's value, refusing sequences and maps.
-func scalar(n *yaml.Node) (string, error) {
-	if n.Kind != yaml.ScalarNode {
-		return "", fmt.Errorf("want a single value, not a %s", kindName(n.Kind))
+func scalar(n *node) (string, error) {
+	if n.kind != scalarNode {
+		return "", fmt.Errorf("want a single value, not a %s", kindName(n.kind))
 	}
-	return strings.TrimSpace(n.Value), nil
-}
-
-func kindName(k yaml.Kind) string {
-	switch k {
-	case yaml.SequenceNode:
-		return "list"
-	case yaml.MappingNode:
-		return "mapping"
-	case yaml.AliasNode:
-		return "alias"
-	}
-	return "value"
+	return strings.TrimSpace(n.value), nil
 }
 
 // intKnob accepts a whole number ≥ lo, or one of the words in words.
 func intKnob(name string, field func(*Knobs) *int, lo int, fix string, words map[string]int, help string) knobDef {
 	return knobDef{
 		name: name, help: help,
-		parse: func(k *Knobs, n *yaml.Node) error {
+		parse: func(k *Knobs, n *node) error {
 			s, err := scalar(n)
 			if err != nil {
 				return err
@@ -245,7 +234,7 @@ func intKnob(name string, field func(*Knobs) *int, lo int, fix string, words map
 func floatKnob(name string, field func(*Knobs) *float64, word string, wordValue float64, fix, help string) knobDef {
 	return knobDef{
 		name: name, help: help,
-		parse: func(k *Knobs, n *yaml.Node) error {
+		parse: func(k *Knobs, n *node) error {
 			s, err := scalar(n)
 			if err != nil {
 				return err
@@ -289,7 +278,7 @@ func wordsHint(words map[string]int) string {
 func boolKnob(name string, field func(*Knobs) *bool, help string) knobDef {
 	return knobDef{
 		name: name, help: help,
-		parse: func(k *Knobs, n *yaml.Node) error {
+		parse: func(k *Knobs, n *node) error {
 			s, err := scalar(n)
 			if err != nil {
 				return err
@@ -312,7 +301,7 @@ func boolKnob(name string, field func(*Knobs) *bool, help string) knobDef {
 func enumKnob(name string, field func(*Knobs) *string, allowed []string, help string) knobDef {
 	return knobDef{
 		name: name, help: help,
-		parse: func(k *Knobs, n *yaml.Node) error {
+		parse: func(k *Knobs, n *node) error {
 			s, err := scalar(n)
 			if err != nil {
 				return err
@@ -342,11 +331,11 @@ func orList(xs []string) string {
 var knobDefs = []knobDef{
 	intKnob("batch_size", func(k *Knobs) *int { return &k.BatchSize }, 1,
 		"batch_size must be at least 1 (try 32)", nil,
-		"rows per inference batch (map_batches batch_size)"),
+		"rows per inference batch (map_batches batch_size)").withFlag("batch"),
 	{
 		name: "concurrency",
 		help: "inference actors: N, [min, max] to autoscale, or auto (one per GPU; one on CPU)",
-		parse: func(k *Knobs, n *yaml.Node) error {
+		parse: func(k *Knobs, n *node) error {
 			lo, hi, err := parseConcurrency(n)
 			if err != nil {
 				return err
@@ -376,12 +365,11 @@ var knobDefs = []knobDef{
 	intKnob("intra_op_threads", func(k *Knobs) *int { return &k.IntraOpThreads }, 0,
 		"intra_op_threads must be auto, 0 (ORT's default: all cores) or a positive count",
 		map[string]int{"auto": Auto},
-		"ORT intra-op threads per session: auto (cores ÷ actors), 0 (ORT default: all cores) or N"),
+		"ORT intra-op threads per session: auto (cores ÷ actors), 0 (ORT default: all cores) or N").withFlag("intra-op"),
 	intKnob("inter_op_threads", func(k *Knobs) *int { return &k.InterOpThreads }, 0,
 		"inter_op_threads must be 0 (ORT default) or more", nil,
-		"ORT inter-op threads per session"),
-	enumKnob("device", func(k *Knobs) *string { return &k.Device }, []string{"cpu", "cuda", "auto"},
-		"where the model runs: cpu, cuda or auto (cuda when a GPU is visible)"),
+		"ORT inter-op threads per session").withFlag("inter-op"),
+	deviceKnob(),
 	floatKnob("num_gpus", func(k *Knobs) *float64 { return &k.NumGPUs }, "auto", Auto,
 		"num_gpus must be 0 or more (e.g. 1, or 0.5 to share a GPU)",
 		"GPUs per inference actor (fractions share a GPU); auto = 1 on CUDA, 0 on CPU"),
@@ -412,7 +400,7 @@ var knobDefs = []knobDef{
 	{
 		name: "memory_budget",
 		help: "bytes of blocks in flight, e.g. 2GiB; default = 25% of RAM",
-		parse: func(k *Knobs, n *yaml.Node) error {
+		parse: func(k *Knobs, n *node) error {
 			s, err := scalar(n)
 			if err != nil {
 				return err
@@ -443,7 +431,7 @@ var knobDefs = []knobDef{
 	enumKnob("decoder", func(k *Knobs) *string { return &k.Decoder }, vision.DecoderNames,
 		"JPEG decoder: go, turbo (libjpeg-turbo), turbo-full (no DCT scaling) or auto (turbo when it loads)"),
 	enumKnob("graph_optimization", func(k *Knobs) *string { return &k.GraphOptimization },
-		[]string{"disabled", "basic", "extended", "all"}, "ORT graph optimisation level"),
+		[]string{"disabled", "basic", "extended", "all"}, "ORT graph optimisation level").withFlag("graph-opt"),
 	enumKnob("cudnn_conv_algo_search", func(k *Knobs) *string { return &k.CUDNNConvAlgoSearch },
 		[]string{"EXHAUSTIVE", "HEURISTIC", "DEFAULT"},
 		"CUDA: how cuDNN picks convolution algorithms (EXHAUSTIVE benchmarks them once per shape: slow start, fastest run)"),
@@ -458,14 +446,75 @@ var knobDefs = []knobDef{
 		"assemble batch tensors in reused off-heap buffers, pinned on CUDA; false = a fresh slice per batch"),
 	intKnob("max_tasks_in_flight_per_actor", func(k *Knobs) *int { return &k.InFlightPerActor }, 1,
 		"max_tasks_in_flight_per_actor must be at least 1 (2 or more prefetches the next batch)", nil,
-		"batches queued, already assembled, on each inference actor while it runs one (Ray's ActorPoolStrategy option)"),
+		"batches queued, already assembled, on each inference actor while it runs one (Ray's ActorPoolStrategy option)").withFlag("max-tasks-in-flight"),
 	floatKnob("cpus", func(k *Knobs) *float64 { return &k.CPUs }, "fit", CPUsFit,
 		"cpus must be 0 (this machine), a positive number, or fit",
 		"CPU limit override for the resource manager: 0 = this machine, N, or fit (cores + the inference pool)"),
 }
 
+// withFlag names the knob's flag when its dashed name is not it: the short
+// names users typed before flags were generated from this table.
+func (d knobDef) withFlag(flag string) knobDef {
+	d.flag = flag
+	return d
+}
+
+// deviceKnob is cpu, auto, cuda or cuda:N; the index is kept, so a
+// scenario run on cuda:1 runs there.
+func deviceKnob() knobDef {
+	return knobDef{
+		name: "device",
+		help: "where the model runs: cpu, cuda, cuda:N or auto (cuda when a GPU is visible and its provider loads)",
+		parse: func(k *Knobs, n *node) error {
+			s, err := scalar(n)
+			if err != nil {
+				return err
+			}
+			v := strings.ToLower(s)
+			if v == "cpu" || v == "cuda" || v == "auto" {
+				k.Device = v
+				return nil
+			}
+			if id, ok := strings.CutPrefix(v, "cuda:"); ok {
+				if i, err := strconv.Atoi(id); err == nil && i >= 0 {
+					k.Device = "cuda:" + strconv.Itoa(i)
+					return nil
+				}
+			}
+			return fmt.Errorf("%q: want cpu, cuda, cuda:N (N ≥ 0) or auto", s)
+		},
+		format: func(k *Knobs) string { return k.Device },
+		copy:   func(dst, src *Knobs) { dst.Device = src.Device },
+	}
+}
+
+// KnobFlag is a knob's command-line flag: the CLI registers one flag per
+// knob from this table, so no knob lacks a flag and none is declared twice.
+type KnobFlag struct {
+	Knob, Flag, Help string
+	// Default is the built-in default, as a file would write it.
+	Default string
+	// Bool knobs take no value on the command line (--preserve-order).
+	Bool bool
+}
+
+// KnobFlags lists every knob's flag, in KnobNames order.
+func KnobFlags() []KnobFlag {
+	def := DefaultKnobs()
+	out := make([]KnobFlag, len(knobDefs))
+	for i, d := range knobDefs {
+		f := d.flag
+		if f == "" {
+			f = strings.ReplaceAll(d.name, "_", "-")
+		}
+		v := d.format(&def)
+		out[i] = KnobFlag{Knob: d.name, Flag: f, Help: d.help, Default: v, Bool: v == "true" || v == "false"}
+	}
+	return out
+}
+
 // parseConcurrency reads N, auto, MIN-MAX or a [min, max] sequence.
-func parseConcurrency(n *yaml.Node) (lo, hi int, err error) {
+func parseConcurrency(n *node) (lo, hi int, err error) {
 	const fix = "concurrency must be at least 1 (e.g. 1), a [min, max] pair with 1 <= min <= max, or auto"
 	num := func(s string) (int, error) {
 		v, err := strconv.Atoi(strings.TrimSpace(s))
@@ -477,19 +526,19 @@ func parseConcurrency(n *yaml.Node) (lo, hi int, err error) {
 		}
 		return v, nil
 	}
-	switch n.Kind {
-	case yaml.SequenceNode:
-		if len(n.Content) != 2 || n.Content[0].Kind != yaml.ScalarNode || n.Content[1].Kind != yaml.ScalarNode {
-			return 0, 0, fmt.Errorf("want [min, max], got a list of %d", len(n.Content))
+	switch n.kind {
+	case sequenceNode:
+		if len(n.items) != 2 || n.items[0].kind != scalarNode || n.items[1].kind != scalarNode {
+			return 0, 0, fmt.Errorf("want [min, max], got a list of %d", len(n.items))
 		}
-		if lo, err = num(n.Content[0].Value); err != nil {
+		if lo, err = num(n.items[0].value); err != nil {
 			return 0, 0, err
 		}
-		if hi, err = num(n.Content[1].Value); err != nil {
+		if hi, err = num(n.items[1].value); err != nil {
 			return 0, 0, err
 		}
-	case yaml.ScalarNode:
-		s := strings.TrimSpace(n.Value)
+	case scalarNode:
+		s := strings.TrimSpace(n.value)
 		if strings.EqualFold(s, "auto") {
 			return 0, 0, nil
 		}
@@ -507,7 +556,7 @@ func parseConcurrency(n *yaml.Node) (lo, hi int, err error) {
 			hi = lo
 		}
 	default:
-		return 0, 0, fmt.Errorf("want N, [min, max] or auto, not a %s", kindName(n.Kind))
+		return 0, 0, fmt.Errorf("want N, [min, max] or auto, not a %s", kindName(n.kind))
 	}
 	if lo > hi {
 		return 0, 0, fmt.Errorf("[%d, %d] has min > max: %s", lo, hi, fix)

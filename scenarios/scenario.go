@@ -11,8 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-
-	"gopkg.in/yaml.v3"
 )
 
 //go:embed *.yaml
@@ -59,6 +57,8 @@ type Scenario struct {
 	Chain []string
 
 	problems []error // decode problems, reported by Validate
+	src      []byte  // the file's text, to quote lines in problems
+	extendsN *node   // where extends was written, to point at a bad one
 }
 
 // Config is what a scenario exposes to commands: validation and a
@@ -74,41 +74,42 @@ var _ Config = (*Scenario)(nil)
 var metaKeys = []string{"extends", "kind", "title", "covers", "mistake", "why", "fix", "expect"}
 
 // Parse decodes a scenario file. It fails only when the text is not YAML
-// or not a mapping; every other problem (unknown keys with their line,
-// out-of-range values) is kept and returned together by Validate.
+// or not a mapping; every other problem (unknown keys, out-of-range values,
+// lists where one value belongs) is kept and returned together by
+// Validate. Every error that has a place in the file is a *SourceError: its
+// text starts "FILE:LINE: " and goes on with the source line and a caret.
 func Parse(name string, data []byte) (*Scenario, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+	root, err := parseYAML(name, data)
+	if err != nil {
+		return nil, err
 	}
-	s := &Scenario{Name: strings.TrimSuffix(path.Base(filepath.ToSlash(name)), ".yaml"), Source: name}
-	if len(doc.Content) == 0 {
+	s := &Scenario{Name: strings.TrimSuffix(path.Base(filepath.ToSlash(name)), ".yaml"), Source: name, src: data}
+	if root == nil {
 		return s, nil // empty file: all defaults
 	}
-	root := doc.Content[0]
-	if root.Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("%s:%d: a scenario is a mapping of keys to values, not a %s", name, root.Line, kindName(root.Kind))
+	if root.kind != mappingNode {
+		return nil, s.errorAt(root, "a scenario is a mapping of keys to values, not a %s", kindName(root.kind))
 	}
 	seen := map[string]int{}
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		kn, vn := root.Content[i], root.Content[i+1]
-		key := kn.Value
+	for i := 0; i+1 < len(root.items); i += 2 {
+		kn, vn := root.items[i], root.items[i+1]
+		key := kn.value
 		if prev, dup := seen[key]; dup {
-			s.problem(kn.Line, "%s is set twice (first on line %d)", key, prev)
+			s.problem(kn, "%s is set twice (first on line %d)", key, prev)
 			continue
 		}
-		seen[key] = kn.Line
+		seen[key] = kn.line
 		if slices.Contains(metaKeys, key) {
 			s.decodeMeta(key, vn)
 			continue
 		}
 		d := findKnob(key)
 		if d == nil {
-			s.problem(kn.Line, "unknown key %q%s", key, suggest(key))
+			s.problem(kn, "unknown key %q%s", key, suggest(key))
 			continue
 		}
 		if err := d.parse(&s.Knobs, vn); err != nil {
-			s.problem(vn.Line, "%s: %v", key, err)
+			s.problem(vn, "%s: %v", key, err)
 			continue
 		}
 		s.Knobs.mark(key)
@@ -116,26 +117,32 @@ func Parse(name string, data []byte) (*Scenario, error) {
 	return s, nil
 }
 
-func (s *Scenario) problem(line int, format string, args ...any) {
-	s.problems = append(s.problems, fmt.Errorf("%s:%d: %s", s.Source, line, fmt.Sprintf(format, args...)))
+// errorAt returns a *SourceError pointing at n in this scenario's file.
+func (s *Scenario) errorAt(n *node, format string, args ...any) error {
+	return newSourceError(s.Source, s.src, n.line, n.col, fmt.Sprintf(format, args...))
 }
 
-func (s *Scenario) decodeMeta(key string, n *yaml.Node) {
+// problem records a decode problem at n for Validate.
+func (s *Scenario) problem(n *node, format string, args ...any) {
+	s.problems = append(s.problems, s.errorAt(n, format, args...))
+}
+
+func (s *Scenario) decodeMeta(key string, n *node) {
 	if key == "expect" {
 		s.decodeExpect(n)
 		return
 	}
 	v, err := scalar(n)
 	if err != nil {
-		s.problem(n.Line, "%s: %v", key, err)
+		s.problem(n, "%s: %v", key, err)
 		return
 	}
 	switch key {
 	case "extends":
-		s.Extends = v
+		s.Extends, s.extendsN = v, n
 	case "kind":
 		if v != "mistake" && v != "combined" && v != "baseline" {
-			s.problem(n.Line, "kind %q: want mistake, combined or baseline", v)
+			s.problem(n, "kind %q: want mistake, combined or baseline", v)
 			return
 		}
 		s.Kind = v
@@ -153,36 +160,36 @@ func (s *Scenario) decodeMeta(key string, n *yaml.Node) {
 }
 
 // decodeExpect reads a list of {metric, direction} mappings, or one.
-func (s *Scenario) decodeExpect(n *yaml.Node) {
-	items := []*yaml.Node{n}
-	if n.Kind == yaml.SequenceNode {
-		items = n.Content
+func (s *Scenario) decodeExpect(n *node) {
+	items := []*node{n}
+	if n.kind == sequenceNode {
+		items = n.items
 	}
 	for _, it := range items {
-		if it.Kind != yaml.MappingNode {
-			s.problem(it.Line, "expect: want {metric: NAME, direction: up|down}")
+		if it.kind != mappingNode {
+			s.problem(it, "expect: want {metric: NAME, direction: up|down}")
 			continue
 		}
 		var e Expectation
-		for i := 0; i+1 < len(it.Content); i += 2 {
-			k, v := it.Content[i], it.Content[i+1]
-			switch k.Value {
+		for i := 0; i+1 < len(it.items); i += 2 {
+			k, v := it.items[i], it.items[i+1]
+			switch k.value {
 			case "metric":
-				e.Metric = v.Value
+				e.Metric = v.value
 				if _, ok := metricDefs[e.Metric]; !ok {
-					s.problem(v.Line, "expect: unknown metric %q; want one of %s", e.Metric, strings.Join(MetricNames(), ", "))
+					s.problem(v, "expect: unknown metric %q; want one of %s", e.Metric, strings.Join(MetricNames(), ", "))
 				}
 			case "direction":
-				e.Direction = v.Value
+				e.Direction = v.value
 				if e.Direction != "up" && e.Direction != "down" {
-					s.problem(v.Line, "expect: direction %q: want up or down", e.Direction)
+					s.problem(v, "expect: direction %q: want up or down", e.Direction)
 				}
 			default:
-				s.problem(k.Line, "expect: unknown key %q (want metric and direction)", k.Value)
+				s.problem(k, "expect: unknown key %q (want metric and direction)", k.value)
 			}
 		}
 		if e.Metric == "" || e.Direction == "" {
-			s.problem(it.Line, "expect: each entry needs both metric and direction")
+			s.problem(it, "expect: each entry needs both metric and direction")
 			continue
 		}
 		s.Expect = append(s.Expect, e)
@@ -231,12 +238,13 @@ func (s *Scenario) Set(key, value string) error {
 	if d == nil {
 		return fmt.Errorf("unknown knob %q%s", key, suggest(key))
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(value), &doc); err != nil || len(doc.Content) == 0 {
-		// Not YAML on its own (e.g. "a: b"): take it as a plain string.
-		doc = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.ScalarNode, Value: value}}}
+	n, err := parseYAML(key, []byte(value))
+	if err != nil || n == nil {
+		// Not YAML on its own (e.g. "[1, 4"), or empty: take it as a
+		// plain string, which the knob's parser then judges.
+		n = &node{kind: scalarNode, value: value}
 	}
-	if err := d.parse(&s.Knobs, doc.Content[0]); err != nil {
+	if err := d.parse(&s.Knobs, n); err != nil {
 		return fmt.Errorf("%s=%s: %v", key, value, err)
 	}
 	s.Knobs.mark(key)
@@ -268,7 +276,7 @@ func (s *Scenario) Validate() []error {
 func (s *Scenario) CheckEnv(gpus int) []error {
 	var errs []error
 	k := &s.Knobs
-	if k.Device == "cuda" && gpus == 0 {
+	if strings.HasPrefix(k.Device, "cuda") && gpus == 0 {
 		errs = append(errs, fmt.Errorf("%s: device cuda, but this machine has no visible GPU; use device: auto or cpu", s.Name))
 	}
 	if k.NumGPUs > float64(gpus) && k.NumGPUs != Auto {
@@ -442,6 +450,10 @@ func (l *Library) Resolve(s *Scenario) (*Scenario, error) {
 	seen := map[string]bool{}
 	for cur := s; cur != nil; {
 		if seen[cur.Name] {
+			// Point at the extends that closes the loop.
+			if last := chain[len(chain)-1]; last.extendsN != nil {
+				return nil, last.errorAt(last.extendsN, "extends forms a cycle through %s (starting from %s)", cur.Name, s.Name)
+			}
 			return nil, fmt.Errorf("%s: extends forms a cycle through %s", s.Name, cur.Name)
 		}
 		seen[cur.Name] = true
@@ -451,7 +463,11 @@ func (l *Library) Resolve(s *Scenario) (*Scenario, error) {
 		}
 		parent, ok := l.byName[cur.Extends]
 		if !ok {
-			return nil, fmt.Errorf("%s: extends %q, which is not a scenario (want one of %s)", cur.Source, cur.Extends, strings.Join(l.Names(), ", "))
+			msg := fmt.Sprintf("extends %q, which is not a scenario (want one of %s)", cur.Extends, strings.Join(l.Names(), ", "))
+			if cur.extendsN == nil { // set in code, not read from a file
+				return nil, fmt.Errorf("%s: %s", cur.Source, msg)
+			}
+			return nil, cur.errorAt(cur.extendsN, "%s", msg)
 		}
 		cur = parent
 	}

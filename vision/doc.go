@@ -1,8 +1,11 @@
 // Package vision owns everything between a file on disk and a model-ready
 // tensor: listing image files (ListImages), decoding them to RGB with EXIF
 // orientation, a pixel limit and classified errors (Decode, Decoder), the
-// torchvision "classic" preprocessing recipe (Recipe, Preprocessor), and the
-// deterministic synthetic ImageNet-like dataset (Synthesize).
+// preprocessing recipe (Recipe, Preprocessor) with its named presets
+// (recipe.go, presets.go: torchvision's classic transform and the other
+// families' variants: bicubic or nearest, other means, scales, channel
+// orders and layouts), and the deterministic synthetic ImageNet-like
+// dataset (Synthesize).
 //
 // The preprocessing follows torchvision's PIL path exactly where it matters
 // for accuracy:

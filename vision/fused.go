@@ -24,7 +24,7 @@ func (p *Preprocessor) processTurbo(td *TurboDecoder, data []byte, dst []float32
 	if err := checkPixels(w, ht, p.maxPixels); err != nil {
 		return err
 	}
-	sf := td.scaleFor(w, ht, p.recipe.Resize)
+	sf := td.scaleFor(w, ht, p.recipe.minShortSide())
 	sw, sh := sf.scaled(w), sf.scaled(ht)
 	pf, bpp := tjpfRGB, 3
 	cmyk := cs == tjcsCMYK || cs == tjcsYCCK

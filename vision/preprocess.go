@@ -1,70 +1,11 @@
 package vision
 
 import (
-	"errors"
 	"fmt"
 	"image"
 	"math"
 	"unsafe"
 )
-
-// ImageNet normalisation constants, as used by torchvision's pretrained
-// classification models.
-var (
-	ImageNetMean = [3]float32{0.485, 0.456, 0.406}
-	ImageNetStd  = [3]float32{0.229, 0.224, 0.225}
-)
-
-// Recipe is torchvision's classic evaluation transform:
-//
-//	Resize(Resize) → CenterCrop(CropH, CropW) → ToTensor → Normalize(Mean, Std)
-//
-// Resize is the length the shorter side is scaled to; the longer side
-// becomes int(Resize·long/short), truncated as torchvision does.
-type Recipe struct {
-	Resize       int
-	CropH, CropW int
-	Mean, Std    [3]float32
-}
-
-// RecipeFor returns the recipe for a model whose input is h×w: 256/224 for a
-// 224×224 model, scaled proportionally otherwise (a 64×64 model gets resize
-// int(64·256/224) = 73, crop 64×64), with ImageNet mean and std.
-func RecipeFor(h, w int) Recipe {
-	return Recipe{
-		Resize: min(h, w) * 256 / 224,
-		CropH:  h, CropW: w,
-		Mean: ImageNetMean, Std: ImageNetStd,
-	}
-}
-
-// Validate reports a recipe that cannot be applied.
-func (r Recipe) Validate() error {
-	var errs []error
-	if r.Resize <= 0 {
-		errs = append(errs, fmt.Errorf("resize %d must be positive", r.Resize))
-	}
-	if r.CropH <= 0 || r.CropW <= 0 {
-		errs = append(errs, fmt.Errorf("crop %d×%d must be positive", r.CropH, r.CropW))
-	}
-	for c, s := range r.Std {
-		if s == 0 || math.IsNaN(float64(s)) {
-			errs = append(errs, fmt.Errorf("std[%d] is %v", c, s))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// OutputLen is the number of float32 values Process writes: 3·CropH·CropW.
-func (r Recipe) OutputLen() int { return 3 * r.CropH * r.CropW }
-
-// Shape is the per-image tensor shape, channels first: [3, CropH, CropW].
-func (r Recipe) Shape() [3]int { return [3]int{3, r.CropH, r.CropW} }
-
-// String summarises the recipe, e.g. "resize 256, crop 224×224".
-func (r Recipe) String() string {
-	return fmt.Sprintf("resize %d, crop %d×%d", r.Resize, r.CropH, r.CropW)
-}
 
 // ResizedSize is the size torchvision's Resize(size) gives a w×h image: the
 // shorter side becomes size, the longer int(size·long/short).
@@ -98,7 +39,8 @@ type Preprocessor struct {
 	dec       Decoder
 	err       error // recipe validation, reported by every Process
 
-	lut     [3][256]float32
+	lut     [3][256]float32 // by source channel (R, G, B): byte → normalised value
+	out     outLayout
 	kernels kernelCache
 	src     []byte  // oriented RGB source window
 	full    []byte  // whole stored image: EXIF-rotated input, or the turbo decode
@@ -118,14 +60,58 @@ func NewPreprocessor(r Recipe, maxPixels int64) *Preprocessor {
 		p.maxPixels = DefaultMaxPixels
 	}
 	p.kernels.maxSize = 16
+	p.out = layoutOf(r)
 	for c := range 3 {
+		oc := p.out.channel[c]
 		for v := range 256 {
 			// float32 steps, as ToTensor then Normalize compute them.
 			x := float32(v) / float32(255)
-			p.lut[c][v] = (x - r.Mean[c]) / r.Std[c]
+			if s := r.scale(); s != ScaleUnit {
+				x = float32(v) * float32(s)
+			}
+			p.lut[c][v] = (x - r.Mean[oc]) / r.Std[oc]
 		}
 	}
 	return p
+}
+
+// outLayout is where a recipe puts the values of one pixel: output pixel
+// (y, x) of the crop starts at y·row + x·pix, and source channel c (R, G,
+// B) lies off[c] further on, as output channel channel[c].
+type outLayout struct {
+	row, pix int
+	off      [3]int
+	channel  [3]int
+}
+
+func layoutOf(r Recipe) outLayout {
+	l := outLayout{row: r.CropW, pix: 1, channel: [3]int{0, 1, 2}}
+	chanStride := r.CropH * r.CropW
+	if r.layout() == NHWC {
+		l.row, l.pix, chanStride = 3*r.CropW, 3, 1
+	}
+	if r.channels() == BGR {
+		l.channel = [3]int{2, 1, 0}
+	}
+	for c, oc := range l.channel {
+		l.off[c] = oc * chanStride
+	}
+	return l
+}
+
+// ResamplerNote says which resampler the Preprocessor runs and, when it is
+// not the fused native one a TurboDecoder would pair with, why; summaries
+// print it. Every recipe (each interpolation, layout and channel order) runs
+// on both resamplers with the same bits, so the only reason is a build
+// without cgo.
+func (p *Preprocessor) ResamplerNote() string {
+	if _, turbo := p.dec.(*TurboDecoder); !turbo {
+		return "Go resampler (Go decoder)"
+	}
+	if !nativeResample {
+		return "Go resampler: this build has no native one (needs cgo on amd64 or arm64)"
+	}
+	return "fused native resampler"
 }
 
 // SetDecoder replaces the decoder (GoDecoder by default). The same Decoder
@@ -167,7 +153,7 @@ func (p *Preprocessor) Process(data []byte, dst []float32) error {
 	if td, ok := p.dec.(*TurboDecoder); ok && sniff(data) == "jpeg" {
 		return p.processTurbo(td, data, dst)
 	}
-	d, err := Decode(p.dec, data, p.maxPixels, SizeHint{MinShortSide: p.recipe.Resize})
+	d, err := Decode(p.dec, data, p.maxPixels, SizeHint{MinShortSide: p.recipe.minShortSide()})
 	if err != nil {
 		return err
 	}
@@ -279,7 +265,10 @@ type resamplePlan struct {
 // one.
 func (p *Preprocessor) plan(ow, oh, iw, ih int, sf scaleFactor, o int) resamplePlan {
 	r := p.recipe
-	nw, nh := ResizedSize(ow, oh, r.Resize)
+	nw, nh := ow, oh
+	if r.Resize > 0 {
+		nw, nh = ResizedSize(ow, oh, r.Resize)
+	}
 	g := resamplePlan{top: CropOffset(nh, r.CropH), left: CropOffset(nw, r.CropW)}
 	g.r0, g.r1 = max(g.top, 0), min(g.top+r.CropH, nh)
 	g.c0, g.c1 = max(g.left, 0), min(g.left+r.CropW, nw)
@@ -297,8 +286,9 @@ func (p *Preprocessor) plan(ow, oh, iw, ih int, sf scaleFactor, o int) resampleP
 	if flipsY(o) {
 		dy = float64(ih) - float64(oh*sf.num)/float64(sf.denom)
 	}
-	g.kv = p.kernels.get(ih, nh, g.r0, g.r1-g.r0, sv, dy)
-	g.kh = p.kernels.get(iw, nw, g.c0, g.c1-g.c0, shz, dx)
+	f := r.interp()
+	g.kv = p.kernels.get(ih, nh, g.r0, g.r1-g.r0, sv, dy, f)
+	g.kh = p.kernels.get(iw, nw, g.c0, g.c1-g.c0, shz, dx, f)
 	g.y0, g.y1 = g.kv.span()
 	g.x0, g.x1 = g.kh.span()
 	return g
@@ -348,9 +338,9 @@ func (p *Preprocessor) resampleGo(g *resamplePlan, src []byte, stride, ox, oy in
 		}
 	}
 
-	// Vertical pass, normalisation and CHW layout.
-	plane := r.CropH * r.CropW
-	out := dst[:3*plane]
+	// Vertical pass, normalisation and the recipe's layout.
+	out := dst[:r.OutputLen()]
+	l := &p.out
 	p.padCrop(g, out)
 	// Each output row is a weighted sum of whole intermediate rows: all taps
 	// but the last accumulate row by row into acc (a loop the compiler
@@ -375,13 +365,25 @@ func (p *Preprocessor) resampleGo(g *resamplePlan, src []byte, stride, ox, oy in
 		kl := taps[last]
 		lrow := rows[n*last : n*last+n]
 		lrow = lrow[:len(acc)]
-		o := (r0+i-top)*r.CropW + (c0 - left)
-		rc, gc, bc := out[o:o+cw], out[plane+o:plane+o+cw], out[2*plane+o:2*plane+o+cw]
+		o := (r0+i-top)*l.row + (c0-left)*l.pix
+		if l.pix != 1 {
+			// Interleaved (NHWC): one pixel's three values side by side.
+			px := out[o : o+3*cw]
+			for j := range cw {
+				a, s := (*[3]int32)(acc[3*j:]), (*[3]byte)(lrow[3*j:])
+				q := px[3*j : 3*j+3 : 3*j+3]
+				q[l.off[0]] = lr[clip8(a[0]+int32(s[0])*kl)]
+				q[l.off[1]] = lg[clip8(a[1]+int32(s[1])*kl)]
+				q[l.off[2]] = lb[clip8(a[2]+int32(s[2])*kl)]
+			}
+			continue
+		}
+		rc, gc, bc := out[l.off[0]+o:l.off[0]+o+cw], out[l.off[1]+o:l.off[1]+o+cw], out[l.off[2]+o:l.off[2]+o+cw]
 		for j := range rc {
-			a, l := (*[3]int32)(acc[3*j:]), (*[3]byte)(lrow[3*j:])
-			rc[j] = lr[clip8(a[0]+int32(l[0])*kl)]
-			gc[j] = lg[clip8(a[1]+int32(l[1])*kl)]
-			bc[j] = lb[clip8(a[2]+int32(l[2])*kl)]
+			a, s := (*[3]int32)(acc[3*j:]), (*[3]byte)(lrow[3*j:])
+			rc[j] = lr[clip8(a[0]+int32(s[0])*kl)]
+			gc[j] = lg[clip8(a[1]+int32(s[1])*kl)]
+			bc[j] = lb[clip8(a[2]+int32(s[2])*kl)]
 		}
 	}
 }
@@ -392,11 +394,11 @@ func (p *Preprocessor) resampleGo(g *resamplePlan, src []byte, stride, ox, oy in
 func (p *Preprocessor) padCrop(g *resamplePlan, dst []float32) {
 	r := p.recipe
 	if g.r0 > g.top || g.r1 < g.top+r.CropH || g.c0 > g.left || g.c1 < g.left+r.CropW {
-		plane := r.CropH * r.CropW
+		n := r.CropH * r.CropW
 		for c := range 3 {
-			out := dst[c*plane : (c+1)*plane]
-			for i := range out {
-				out[i] = p.lut[c][0]
+			v, off := p.lut[c][0], p.out.off[c]
+			for i := range n {
+				dst[off+i*p.out.pix] = v
 			}
 		}
 	}

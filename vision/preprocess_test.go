@@ -110,27 +110,7 @@ func TestProcessSolidColour(t *testing.T) {
 // only rounding is at the end. The crop offsets are given by the caller.
 func referenceTensor(src *image.RGBA, nw, nh, top, left, ch, cw int, pillow bool) [][3]uint8 {
 	sw, sh := src.Bounds().Dx(), src.Bounds().Dy()
-	weights := func(in, out int) [][]float64 {
-		scale := float64(in) / float64(out)
-		half := math.Max(scale, 1)
-		ws := make([][]float64, out)
-		for i := range out {
-			center := (float64(i) + 0.5) * scale
-			w := make([]float64, in)
-			var sum float64
-			for x := range in {
-				if d := math.Abs(float64(x)+0.5-center) / half; d < 1 {
-					w[x] = 1 - d
-					sum += w[x]
-				}
-			}
-			for x := range w {
-				w[x] /= sum
-			}
-			ws[i] = w
-		}
-		return ws
-	}
+	weights := func(in, out int) [][]float64 { return filterWeights(in, out, triangle, 1) }
 	wx, wy := weights(sw, nw), weights(sh, nh)
 	// Horizontal pass over every source row, for the crop's columns.
 	horiz := make([][][3]float64, sh)

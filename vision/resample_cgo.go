@@ -43,9 +43,10 @@ typedef struct {
 	int64_t y0, bh;      // first source row read, rows read
 	uint8_t *tmp;        // 3·cw·bh bytes: the horizontal pass
 	int32_t *acc;        // 3·cw accumulators
-	const float *lut;    // 3×256 normalisation tables
-	float *dst;          // CHW output
-	int64_t plane, cropw, first; // plane size, crop width, offset of output (r0, c0)
+	const float *lut;    // 3×256 normalisation tables, by source channel
+	float *dst;          // output in the recipe's layout
+	int64_t row, pix, first; // output steps per crop row and pixel, offset of output (r0, c0)
+	int64_t offr, offg, offb; // where each source channel's value lies from its pixel's start
 } wb_resample_args;
 
 static void wb_hpass_scalar(const wb_resample_args *a) {
@@ -146,12 +147,21 @@ void wb_vpass(const wb_resample_args *a) {
 		}
 		const uint8_t *l = rows + n * last;
 		const int32_t kl = t[last];
-		float *rc = a->dst + a->first + i * a->cropw;
-		float *gc = rc + a->plane, *bc = gc + a->plane;
+		float *px = a->dst + a->first + i * a->row;
+		float *rc = px + a->offr, *gc = px + a->offg, *bc = px + a->offb;
+		if (a->pix == 1) { // planar: three unit-stride rows, which vectorise
+			for (int64_t j = 0; j < a->cw; j++) {
+				rc[j] = lr[wb_clip8(acc[3 * j] + (int32_t)l[3 * j] * kl)];
+				gc[j] = lg[wb_clip8(acc[3 * j + 1] + (int32_t)l[3 * j + 1] * kl)];
+				bc[j] = lb[wb_clip8(acc[3 * j + 2] + (int32_t)l[3 * j + 2] * kl)];
+			}
+			continue;
+		}
+		const int64_t ps = a->pix;
 		for (int64_t j = 0; j < a->cw; j++) {
-			rc[j] = lr[wb_clip8(acc[3 * j] + (int32_t)l[3 * j] * kl)];
-			gc[j] = lg[wb_clip8(acc[3 * j + 1] + (int32_t)l[3 * j + 1] * kl)];
-			bc[j] = lb[wb_clip8(acc[3 * j + 2] + (int32_t)l[3 * j + 2] * kl)];
+			rc[j * ps] = lr[wb_clip8(acc[3 * j] + (int32_t)l[3 * j] * kl)];
+			gc[j * ps] = lg[wb_clip8(acc[3 * j + 1] + (int32_t)l[3 * j + 1] * kl)];
+			bc[j * ps] = lb[wb_clip8(acc[3 * j + 2] + (int32_t)l[3 * j + 2] * kl)];
 		}
 	}
 }
@@ -163,13 +173,14 @@ static void wb_resample(const uint8_t *src, int64_t stride, int64_t ox, int64_t 
 		const int64_t *vstart, const int64_t *voff, const int32_t *vw,
 		int64_t cw, int64_t rows, int64_t y0, int64_t bh,
 		uint8_t *tmp, int32_t *acc, const float *lut, float *dst,
-		int64_t plane, int64_t cropw, int64_t first) {
+		int64_t row, int64_t pix, int64_t first, int64_t offr, int64_t offg, int64_t offb) {
 	wb_resample_args a = {
 		.src = src, .stride = stride, .ox = ox, .oy = oy,
 		.kh = {hstart, hoff, hw}, .kv = {vstart, voff, vw},
 		.cw = cw, .rows = rows, .y0 = y0, .bh = bh,
 		.tmp = tmp, .acc = acc, .lut = lut, .dst = dst,
-		.plane = plane, .cropw = cropw, .first = first,
+		.row = row, .pix = pix, .first = first,
+		.offr = offr, .offg = offg, .offb = offb,
 	};
 	wb_hpass(&a);
 	wb_vpass(&a);
@@ -197,11 +208,11 @@ func (p *Preprocessor) resampleNative(g *resamplePlan, src []byte, stride, ox, o
 	tmp := grow(&p.tmp, n*bh)
 	acc := growInt32(&p.acc, n)
 	p.padCrop(g, dst)
-	plane := r.CropH * r.CropW
+	l := &p.out
 	// Bounds the C code relies on, checked here once: the source rows and
 	// columns the kernels reach, and the whole output.
 	_ = src[(g.y1-1-oy)*stride+3*(g.x1-ox)-1]
-	_ = dst[3*plane-1]
+	_ = dst[r.OutputLen()-1]
 	C.wb_resample(
 		(*C.uint8_t)(unsafe.SliceData(src)), C.int64_t(stride), C.int64_t(ox), C.int64_t(oy),
 		i64(kh.start), i64(kh.off), (*C.int32_t)(unsafe.SliceData(kh.w)),
@@ -209,7 +220,8 @@ func (p *Preprocessor) resampleNative(g *resamplePlan, src []byte, stride, ox, o
 		C.int64_t(cw), C.int64_t(rows), C.int64_t(g.y0), C.int64_t(bh),
 		(*C.uint8_t)(unsafe.SliceData(tmp)), (*C.int32_t)(unsafe.SliceData(acc)),
 		(*C.float)(&p.lut[0][0]), (*C.float)(unsafe.SliceData(dst)),
-		C.int64_t(plane), C.int64_t(r.CropW), C.int64_t((g.r0-g.top)*r.CropW+(g.c0-g.left)))
+		C.int64_t(l.row), C.int64_t(l.pix), C.int64_t((g.r0-g.top)*l.row+(g.c0-g.left)*l.pix),
+		C.int64_t(l.off[0]), C.int64_t(l.off[1]), C.int64_t(l.off[2]))
 }
 
 // forceScalarResample keeps the native resampler on its portable loop, for

@@ -53,7 +53,11 @@ func TestResampleNativeMatchesGo(t *testing.T) {
 }
 
 func checkResample(t *testing.T, rng *rand.Rand, c resampleCase) {
-	p := NewPreprocessor(Recipe{Resize: c.resize, CropH: c.crop[0], CropW: c.crop[1], Mean: ImageNetMean, Std: ImageNetStd}, 0)
+	checkResampleRecipe(t, rng, c, Recipe{Resize: c.resize, CropH: c.crop[0], CropW: c.crop[1], Mean: ImageNetMean, Std: ImageNetStd})
+}
+
+func checkResampleRecipe(t *testing.T, rng *rand.Rand, c resampleCase, r Recipe) {
+	p := NewPreprocessor(r, 0)
 	iw, ih := c.sf.scaled(c.w), c.sf.scaled(c.h)
 	g := p.plan(c.w, c.h, iw, ih, c.sf, c.o)
 	src := make([]byte, 3*iw*ih)

@@ -6,8 +6,7 @@ import "math"
 // (32 bits minus 8 for the sample minus 2 for headroom).
 const precisionBits = 32 - 8 - 2
 
-// kernel holds the fixed-point weights of Pillow's antialiased bilinear
-// filter for the output samples [first, first+n) of a resize from in to out
+// kernel holds the fixed-point weights of one of Pillow's filters for the output samples [first, first+n) of a resize from in to out
 // samples along one axis. Output i reads source samples
 // start[i] … start[i]+len(taps(i))-1.
 type kernel struct {
@@ -30,11 +29,14 @@ func (k *kernel) span() (lo, hi int) {
 }
 
 // newKernelScaled reproduces Pillow's precompute_coeffs and normalize_coeffs_8bpc
-// (libImaging/Resample.c) for the bilinear filter: a triangle of radius 1
-// that, when downscaling by s, is stretched to radius s so every source
-// pixel contributes (antialiasing); upscaling is plain bilinear. Weights
-// are normalised to sum to one, then rounded to 22-bit fixed point.
-// Zero weights at either end are trimmed; they add nothing.
+// (libImaging/Resample.c) for the bilinear and bicubic filters: the filter
+// (a triangle of support 1, or Keys' cubic with a = −0.5 and support 2) is,
+// when downscaling by s, stretched by s so every source pixel contributes
+// (antialiasing); upscaling uses it as it is. Weights are normalised to sum
+// to one, then rounded to 22-bit fixed point, negative ones away from
+// zero as Pillow rounds them. Zero weights at either end are trimmed; they
+// add nothing. Nearest is Pillow's affine nearest-neighbour transform
+// instead: one tap of weight one at int((i+0.5)·scale).
 //
 // scale is the source step per output sample, given explicitly (in/out for
 // a full decode): for an input decoded at a DCT scaling factor s, the step is
@@ -42,11 +44,24 @@ func (k *kernel) span() (lo, hi int) {
 // shift moves every centre by that many input samples: an axis that EXIF
 // orientation flips starts at the far end of the last, partly padded,
 // scaled sample. Taps are still clipped to the in samples that exist.
-func newKernelScaled(in, out, first, n int, scale, shift float64) *kernel {
+func newKernelScaled(in, out, first, n int, scale, shift float64, f Interpolation) *kernel {
 	k := &kernel{in: in, out: out, first: first,
 		start: make([]int, n), off: make([]int, n+1)}
+	if f == Nearest {
+		for i := range n {
+			x := int((float64(first+i)+0.5)*scale + shift)
+			k.start[i] = min(max(x, 0), in-1)
+			k.w = append(k.w, 1<<precisionBits)
+			k.off[i+1] = len(k.w)
+		}
+		return k
+	}
+	filter, fsupport := triangle, 1.0
+	if f == Bicubic {
+		filter, fsupport = bicubic, 2
+	}
 	filterscale := max(scale, 1)
-	support := filterscale // the bilinear filter's support is 1
+	support := fsupport * filterscale
 	inv := 1 / filterscale
 	tmp := make([]float64, 0, int(math.Ceil(support))*2+1)
 	for i := range n {
@@ -56,7 +71,7 @@ func newKernelScaled(in, out, first, n int, scale, shift float64) *kernel {
 		tmp = tmp[:0]
 		var sum float64
 		for x := xmin; x < xmax; x++ {
-			w := triangle((float64(x) - center + 0.5) * inv)
+			w := filter((float64(x) - center + 0.5) * inv)
 			tmp = append(tmp, w)
 			sum += w
 		}
@@ -66,7 +81,11 @@ func newKernelScaled(in, out, first, n int, scale, shift float64) *kernel {
 			if sum != 0 {
 				w /= sum
 			}
-			fixed[j] = int32(0.5 + w*(1<<precisionBits)) // w ≥ 0: rounds like Pillow
+			if w < 0 {
+				fixed[j] = int32(-0.5 + w*(1<<precisionBits))
+			} else {
+				fixed[j] = int32(0.5 + w*(1<<precisionBits))
+			}
 		}
 		for lo < hi && fixed[lo] == 0 {
 			lo++
@@ -89,6 +108,19 @@ func triangle(x float64) float64 {
 	return 0
 }
 
+// bicubic is Pillow's bicubic_filter: Keys' cubic convolution with a = −0.5.
+func bicubic(x float64) float64 {
+	const a = -0.5
+	x = math.Abs(x)
+	switch {
+	case x < 1:
+		return ((a+2)*x-(a+3))*x*x + 1
+	case x < 2:
+		return (((x-5)*x+8)*x - 4) * a
+	}
+	return 0
+}
+
 // clip8 turns a fixed-point accumulator into a byte.
 func clip8(v int32) uint8 {
 	v >>= precisionBits
@@ -105,6 +137,7 @@ func clip8(v int32) uint8 {
 type kernelKey struct {
 	in, out, first, n int
 	scale, shift      float64
+	filter            Interpolation
 }
 
 // kernelCache is a small FIFO cache of kernels. Datasets have few distinct
@@ -119,8 +152,8 @@ type kernelCache struct {
 	maxSize int
 }
 
-func (c *kernelCache) get(in, out, first, n int, scale, shift float64) *kernel {
-	key := kernelKey{in, out, first, n, scale, shift}
+func (c *kernelCache) get(in, out, first, n int, scale, shift float64, f Interpolation) *kernel {
+	key := kernelKey{in, out, first, n, scale, shift, f}
 	for i, k := range c.keys {
 		if k == key {
 			c.hits++
@@ -128,7 +161,7 @@ func (c *kernelCache) get(in, out, first, n int, scale, shift float64) *kernel {
 		}
 	}
 	c.misses++
-	k := newKernelScaled(in, out, first, n, scale, shift)
+	k := newKernelScaled(in, out, first, n, scale, shift, f)
 	if len(c.keys) < c.maxSize {
 		c.keys = append(c.keys, key)
 		c.vals = append(c.vals, k)

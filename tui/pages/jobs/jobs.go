@@ -1,7 +1,8 @@
 // Package jobs is the Jobs screen: the jobs on a Ray cluster (the tuned
 // pipeline handed over with `workbench export ray` and `workbench submit`),
-// their status, and the tail of the selected job's log, refreshed every few
-// seconds through the Ray Jobs REST API.
+// their status, the selected job's Ray Data operators from the dashboard
+// (when the cluster's Jobs has backend.DataJobs) and the tail of its log,
+// refreshed every Poll through the Ray Jobs REST API.
 package jobs
 
 import (
@@ -19,9 +20,9 @@ import (
 	"workbench/tui/common"
 )
 
-// Poll is how often the screen asks the cluster again. The Jobs API is a
-// dashboard endpoint; every few seconds is what `ray job status` users see.
-const Poll = 3 * time.Second
+// Poll is how often the screen asks the cluster again: the same default as
+// submit --follow (ray.DefaultPollInterval), so rows/s mean the same.
+const Poll = ray.DefaultPollInterval
 
 // Model is the Jobs screen.
 type Model struct {
@@ -35,6 +36,11 @@ type Model struct {
 	err    error
 	when   time.Time
 	gen    int
+	// The selected job's Ray Data view: a tracker per job keeps rates
+	// across polls; data is the last snapshot drawn.
+	data    ray.Snapshot
+	dataID  string
+	tracker *ray.Tracker
 }
 
 type (
@@ -47,6 +53,12 @@ type (
 	logMsg struct {
 		id, log string
 		err     error
+	}
+	dataMsg struct {
+		id  string
+		ds  []ray.DatasetInfo
+		err error
+		at  time.Time
 	}
 	pollMsg struct{ gen int }
 )
@@ -85,13 +97,25 @@ func (m *Model) fetchLog() tea.Cmd {
 	if len(m.list) == 0 {
 		return nil
 	}
-	id, ctx, jobs := m.list[m.cursor].ID(), m.ctx, m.jobs
-	return func() tea.Msg {
+	j, ctx, jobs := m.list[m.cursor], m.ctx, m.jobs
+	id := j.ID()
+	logCmd := func() tea.Msg {
 		c, cancel := context.WithTimeout(ctx, Poll)
 		defer cancel()
 		l, err := jobs.Logs(c, id)
 		return logMsg{id: id, log: l, err: err}
 	}
+	dj, ok := jobs.(backend.DataJobs)
+	if !ok || j.JobID == "" {
+		return logCmd
+	}
+	dataCmd := func() tea.Msg {
+		c, cancel := context.WithTimeout(ctx, Poll)
+		defer cancel()
+		ds, err := dj.Datasets(c, j.JobID)
+		return dataMsg{id: id, ds: ds, err: err, at: time.Now()}
+	}
+	return tea.Batch(logCmd, dataCmd)
 }
 
 // Update handles replies, polling and keys.
@@ -121,6 +145,11 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 				m.log = "log: " + msg.err.Error()
 			}
 		}
+	case dataMsg:
+		if len(m.list) == 0 || msg.id != m.list[m.cursor].ID() {
+			return nil
+		}
+		m.observe(msg)
 	case tea.KeyPressMsg:
 		switch {
 		case key.Matches(msg, k.Back):
@@ -179,6 +208,19 @@ func (m *Model) View(width, height int) string {
 	if len(m.list) == 0 && m.err == nil && !m.when.IsZero() {
 		b.WriteString(st.Faint.Render("  no jobs yet: workbench submit --address "+m.jobs.Address()+" job/") + "\n")
 	}
+	if len(m.list) > 0 && m.dataID == m.list[m.cursor].ID() {
+		// At most a third of the screen, so the log tail stays in view.
+		lines := ray.DataLines(m.data, width)
+		if room := max(1, height/3); len(lines) > room {
+			lines = lines[:room]
+		}
+		if len(lines) > 0 {
+			b.WriteString(st.Header.Render("Ray Data of "+m.dataID) + "\n")
+			for _, l := range lines {
+				b.WriteString(common.Fit(l, width) + "\n")
+			}
+		}
+	}
 	used := lipgloss.Height(b.String())
 	logH := height - used - 1
 	if logH > 0 && m.logID != "" {
@@ -213,4 +255,16 @@ func started(ms int64) string {
 		return "-"
 	}
 	return time.UnixMilli(ms).UTC().Format("2006-01-02 15:04")
+}
+
+// observe folds one datasets answer into the selected job's view; a new
+// job starts a new tracker, so rates never mix jobs.
+func (m *Model) observe(msg dataMsg) {
+	if m.dataID != msg.id || m.tracker == nil {
+		m.dataID, m.tracker = msg.id, ray.NewTracker()
+	}
+	m.data = ray.Snapshot{At: msg.at, DataNote: ray.Note(msg.err)}
+	if msg.err == nil {
+		m.data.Datasets = m.tracker.Observe(msg.ds, msg.at)
+	}
 }

@@ -21,7 +21,7 @@ func TestSteadyState(t *testing.T) {
 		wall       time.Duration
 		wantWins   bool
 		wantStable bool
-		warn       string
+		warn       string // "" = no warning
 	}{
 		// 7 batches of 32 in 2.3 s: twelve windows would mostly hold no
 		// batch and read 0 img/s.
@@ -29,8 +29,8 @@ func TestSteadyState(t *testing.T) {
 		{"steady", even(120, 50*time.Millisecond, 16), 6 * time.Second, true, true, ""},
 	}
 	for _, c := range cases {
-		wins, steady, stable, warn := steadyState(c.events, c.wall, WindowConfig{})
-		if (len(wins) > 0) != c.wantWins || stable != c.wantStable || !strings.Contains(warn, c.warn) {
+		wins, steady, stable, warn := SteadyState(c.events, c.wall, WindowConfig{})
+		if (len(wins) > 0) != c.wantWins || stable != c.wantStable || (c.warn == "") != (warn == "") || !strings.Contains(warn, c.warn) {
 			t.Errorf("%s: %d windows, stable %v, warn %q", c.name, len(wins), stable, warn)
 		}
 		for _, w := range wins {

@@ -1,13 +1,15 @@
-package scenarios
+package runner
 
 import (
 	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -53,7 +55,8 @@ type harness struct {
 
 	plan   *Plan
 	job    *classify.Job
-	res    *Result
+	rec    *bench.Record
+	ops    []pipeline.OpSnapshot
 	out    string
 	log    *strings.Builder
 	warn   []string
@@ -66,36 +69,55 @@ func (h *harness) run(t *testing.T) *harness {
 	if err != nil {
 		t.Skipf("no ORT or data: %v", err)
 	}
-	lib := Builtin()
-	s, err := lib.Load(h.name)
+	h.log = &strings.Builder{}
+	var mu sync.Mutex
+	cfg := Config{Scenario: h.name, Set: settings(h.set), Model: "tiny", Data: dir, Images: h.images, Log: syncWriter{&mu, h.log},
+		Warnf: func(f string, a ...any) { mu.Lock(); h.warn = append(h.warn, f); mu.Unlock() }}
+	return h.execute(t, cfg, t.TempDir())
+}
+
+// settings turns a knob map into --set settings, in name order.
+func settings(m map[string]string) []Setting {
+	var out []Setting
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, Setting{Knob: k, Value: m[k]})
+	}
+	return out
+}
+
+// testMachine is 2 cores and gpus GPUs whose CUDA provider always loads.
+func testMachine(gpus int) machine {
+	return machine{cores: 2, gpus: gpus, probe: func(int) error { return nil }}
+}
+
+// testPlan resolves cfg on testMachine(gpus).
+func testPlan(t *testing.T, cfg Config, gpus int) *Plan {
+	t.Helper()
+	s, src, err := LoadScenario(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k, v := range h.set {
-		if err := s.Set(k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	h.log = &strings.Builder{}
-	var mu sync.Mutex
-	env := Env{Cores: 2, GPUs: 0, Model: "tiny", Data: dir, Images: h.images, Log: syncWriter{&mu, h.log},
-		Warnf: func(f string, a ...any) { mu.Lock(); h.warn = append(h.warn, f); mu.Unlock() }}
-	if h.plan, err = lib.Plan(s, env); err != nil {
+	p, err := resolve(cfg, s, src, testMachine(gpus))
+	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := h.plan.Job
+	return p
+}
+
+// execute plans cfg on a 2-core machine without a GPU, applies the
+// harness's tweak and runs it, writing into dir.
+func (h *harness) execute(t *testing.T, cfg Config, dir string) *harness {
+	t.Helper()
+	h.plan = testPlan(t, cfg, 0)
 	if h.tweak != nil {
-		h.tweak(&cfg)
+		h.tweak(&h.plan.Job)
 	}
-	if h.job, err = classify.NewJob(cfg); err != nil {
-		t.Fatal(err)
+	h.out = filepath.Join(dir, "out"+h.plan.Ext())
+	h.plan.Config.Out = h.out
+	h.rec, h.job, h.runErr = execute(context.Background(), h.plan)
+	if h.job != nil {
+		h.ops = h.job.Dataset.Metrics()
 	}
-	opts := h.plan.Run
-	h.out = filepath.Join(t.TempDir(), "out"+h.plan.Ext())
-	opts.Out, opts.SampleHz = h.out, -1
-	rec, err := bench.Run(context.Background(), h.job, opts)
-	h.runErr = err
-	h.res = &Result{Record: rec, Ops: h.job.Dataset.Metrics(), OutputBytes: OutputSize(h.out)}
 	return h
 }
 
@@ -115,7 +137,7 @@ func (h *harness) mustOK(t *testing.T) *harness {
 	if h.runErr != nil {
 		t.Fatalf("%s: %v", h.name, h.runErr)
 	}
-	if got := h.res.Record.Images; got != h.images {
+	if got := h.rec.Images; got != h.images {
 		t.Fatalf("%s: wrote %d rows, want %d", h.name, got, h.images)
 	}
 	return h
@@ -123,17 +145,17 @@ func (h *harness) mustOK(t *testing.T) *harness {
 
 func (h *harness) op(t *testing.T, name string) pipeline.OpMetrics {
 	t.Helper()
-	m, ok := op(h.res, name)
-	if !ok {
+	i := slices.IndexFunc(h.ops, func(o pipeline.OpSnapshot) bool { return o.Name == name })
+	if i < 0 {
 		t.Fatalf("%s: no %s operator", h.name, name)
 	}
-	return m
+	return h.ops[i].Metrics
 }
 
 func TestOptimizedMechanism(t *testing.T) {
 	t.Parallel()
 	h := (&harness{name: "optimized", images: 24}).run(t).mustOK(t)
-	r := h.res.Record
+	r := h.rec
 	if r.ModelLoads != 1 {
 		t.Errorf("model loads = %d, want 1 (one actor)", r.ModelLoads)
 	}
@@ -144,7 +166,7 @@ func TestOptimizedMechanism(t *testing.T) {
 	if h.plan.Job.Session.IntraOpThreads != 2 || h.plan.Job.Concurrency.Max != 1 {
 		t.Errorf("actors × intra-op = %d × %d, want 1 × 2 = cores", h.plan.Job.Concurrency.Max, h.plan.Job.Session.IntraOpThreads)
 	}
-	if h.plan.Run.JSON || h.plan.Job.Exec.DisableBackpressure {
+	if h.plan.JSON || h.plan.Job.Exec.DisableBackpressure {
 		t.Error("optimized must stream Parquet with backpressure")
 	}
 }
@@ -152,7 +174,7 @@ func TestOptimizedMechanism(t *testing.T) {
 func TestModelPerBatchLoadsPerBatch(t *testing.T) {
 	t.Parallel()
 	h := (&harness{name: "model-per-batch", images: 24, set: map[string]string{"batch_size": "4"}}).run(t).mustOK(t)
-	r := h.res.Record
+	r := h.rec
 	if r.Batches < 2 || r.ModelLoads != int64(r.Batches) {
 		t.Errorf("model loads = %d for %d batches, want one per batch", r.ModelLoads, r.Batches)
 	}
@@ -164,14 +186,8 @@ func TestCPUOnlyIdenticalWithoutGPU(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
-	lib := Builtin()
 	plan := func(name string, gpus int) *Plan {
-		s, _ := lib.Load(name)
-		p, err := lib.Plan(s, Env{Cores: 2, GPUs: gpus, Model: "tiny", Data: dir})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
+		return testPlan(t, Config{Scenario: name, Model: "tiny", Data: dir}, gpus)
 	}
 	cpu, opt := plan("cpu-only", 0), plan("optimized", 0)
 	if !cpu.Effective.Equal(&opt.Effective) {
@@ -196,7 +212,7 @@ func TestCPUOnlyIdenticalWithoutGPU(t *testing.T) {
 func TestPerImageForwardOnePassPerImage(t *testing.T) {
 	t.Parallel()
 	h := (&harness{name: "per-image-forward", images: 16}).run(t).mustOK(t)
-	if got := h.res.Record.ForwardPasses; got != 16 {
+	if got := h.rec.ForwardPasses; got != 16 {
 		t.Errorf("forward passes = %d, want one per image (16)", got)
 	}
 }
@@ -209,7 +225,7 @@ func TestTinyBatchBatchesOfTwo(t *testing.T) {
 			t.Fatalf("a batch had %d rows, want at most 2", b.Rows)
 		}
 	}
-	if got := h.res.Record.ForwardPasses; got < 8 {
+	if got := h.rec.ForwardPasses; got < 8 {
 		t.Errorf("forward passes = %d, want at least 16/2", got)
 	}
 }
@@ -224,7 +240,7 @@ func TestOversubscribedAdmitsEightSessions(t *testing.T) {
 	if !c.Exec.OverrideLimits || c.Exec.Limits.CPU != 2+8 {
 		t.Errorf("limits %+v override %v; want CPU 10 (cores + pool) overridden", c.Exec.Limits, c.Exec.OverrideLimits)
 	}
-	if got := h.res.Record.ModelLoads; got != 8 {
+	if got := h.rec.ModelLoads; got != 8 {
 		t.Errorf("model loads = %d, want 8 sessions", got)
 	}
 	for _, w := range h.warn {
@@ -241,8 +257,8 @@ func TestTasksNotActorsConstructorPerTask(t *testing.T) {
 	if inf.TasksFinished < 2 || inf.ConstructorCalls != inf.TasksFinished {
 		t.Errorf("constructor calls = %d for %d tasks, want one per task", inf.ConstructorCalls, inf.TasksFinished)
 	}
-	if h.res.Record.ModelLoads != inf.TasksFinished {
-		t.Errorf("model loads = %d, want %d (tasks)", h.res.Record.ModelLoads, inf.TasksFinished)
+	if h.rec.ModelLoads != inf.TasksFinished {
+		t.Errorf("model loads = %d, want %d (tasks)", h.rec.ModelLoads, inf.TasksFinished)
 	}
 }
 
@@ -294,8 +310,8 @@ func TestRowObjects(t *testing.T) {
 	if msg := strict.runErr.Error(); !strings.Contains(msg, `{"results": objects}`) || !strings.Contains(msg, "map_batches") {
 		t.Errorf("strict error %q does not read like Ray's", msg)
 	}
-	if strict.res.Record.Status != "failed" {
-		t.Errorf("record status %q, want failed", strict.res.Record.Status)
+	if strict.rec.Status != "failed" {
+		t.Errorf("record status %q, want failed", strict.rec.Status)
 	}
 }
 
@@ -424,8 +440,8 @@ func TestTakeAllMaterialises(t *testing.T) {
 			default:
 				t.Fatal("never saw the writer finish a task mid-run")
 			}
-			if !h.plan.Run.TakeAll == (tc.name == "take-all") {
-				t.Errorf("TakeAll = %v", h.plan.Run.TakeAll)
+			if !h.plan.TakeAll == (tc.name == "take-all") {
+				t.Errorf("TakeAll = %v", h.plan.TakeAll)
 			}
 		})
 	}
@@ -438,34 +454,8 @@ func (h *harness) runIn(t *testing.T, dir string) *harness {
 	if err != nil {
 		t.Skip(err)
 	}
-	lib := Builtin()
-	s, err := lib.Load(h.name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range h.set {
-		if err := s.Set(k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
 	h.log = &strings.Builder{}
-	if h.plan, err = lib.Plan(s, Env{Cores: 2, Model: "tiny", Data: d, Images: h.images}); err != nil {
-		t.Fatal(err)
-	}
-	cfg := h.plan.Job
-	if h.tweak != nil {
-		h.tweak(&cfg)
-	}
-	if h.job, err = classify.NewJob(cfg); err != nil {
-		t.Fatal(err)
-	}
-	opts := h.plan.Run
-	h.out = filepath.Join(dir, "out"+h.plan.Ext())
-	opts.Out, opts.SampleHz = h.out, -1
-	rec, err := bench.Run(context.Background(), h.job, opts)
-	h.runErr = err
-	h.res = &Result{Record: rec, Ops: h.job.Dataset.Metrics(), OutputBytes: OutputSize(h.out)}
-	return h
+	return h.execute(t, Config{Scenario: h.name, Set: settings(h.set), Model: "tiny", Data: d, Images: h.images}, dir)
 }
 
 // TestNoBackpressureQueuesGrow holds the first inference batch until the
@@ -509,7 +499,7 @@ func TestNoBackpressureQueuesGrow(t *testing.T) {
 func TestTinyBlocksOneBlockPerImage(t *testing.T) {
 	t.Parallel()
 	h := (&harness{name: "tiny-blocks", images: 20}).run(t).mustOK(t)
-	if got := h.res.Record.Config.Blocks; got != 20 {
+	if got := h.rec.Config.Blocks; got != 20 {
 		t.Errorf("blocks = %d, want 20 (one per image)", got)
 	}
 	if got := h.op(t, "ReadImages").TasksFinished; got != 20 {
@@ -520,7 +510,7 @@ func TestTinyBlocksOneBlockPerImage(t *testing.T) {
 func TestOneBlockNoParallelism(t *testing.T) {
 	t.Parallel()
 	h := (&harness{name: "one-block", images: 20}).run(t).mustOK(t)
-	if got := h.res.Record.Config.Blocks; got != 1 {
+	if got := h.rec.Config.Blocks; got != 1 {
 		t.Errorf("blocks = %d, want 1", got)
 	}
 	if r, p := h.op(t, "ReadImages").TasksFinished, h.op(t, "Preprocess").TasksFinished; r != 1 || p != 1 {
@@ -532,7 +522,7 @@ func TestPreprocessInActorHasNoPreprocessStage(t *testing.T) {
 	t.Parallel()
 	h := (&harness{name: "preprocess-in-actor", images: 12}).run(t).mustOK(t)
 	var names []string
-	for _, o := range h.res.Ops {
+	for _, o := range h.ops {
 		names = append(names, o.Name)
 	}
 	if got := strings.Join(names, ","); got != "ReadImages,Inference,Write" {
@@ -551,7 +541,7 @@ func TestStarvedBudgetSetsTheBudget(t *testing.T) {
 func TestSlowFinishes(t *testing.T) {
 	t.Parallel()
 	h := (&harness{name: "slow", images: 12}).run(t).mustOK(t)
-	r := h.res.Record
+	r := h.rec
 	if r.ModelLoads != int64(r.Batches) || r.ForwardPasses != 12 {
 		t.Errorf("model loads %d for %d batches, forward passes %d for 12 images; want one load per batch and one pass per image",
 			r.ModelLoads, r.Batches, r.ForwardPasses)
@@ -559,8 +549,8 @@ func TestSlowFinishes(t *testing.T) {
 	if got := h.op(t, "Inference").RowsConverted; got != 12 {
 		t.Errorf("rows converted = %d, want 12", got)
 	}
-	if !strings.HasSuffix(h.out, ".jsonl") || h.res.OutputBytes == 0 {
-		t.Errorf("output %s (%d bytes), want a JSON lines file", h.out, h.res.OutputBytes)
+	if !strings.HasSuffix(h.out, ".jsonl") || h.rec.OutputBytes == 0 {
+		t.Errorf("output %s (%d bytes), want a JSON lines file", h.out, h.rec.OutputBytes)
 	}
 	if lines := strings.Count(h.log.String(), "\n"); lines == 0 {
 		t.Error("slow wrote no hot-path log lines")
@@ -576,7 +566,6 @@ func TestCUDAKnobsReachTheProvider(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
-	lib := Builtin()
 	cases := []struct {
 		set  map[string]string
 		want map[string]string
@@ -589,16 +578,7 @@ func TestCUDAKnobsReachTheProvider(t *testing.T) {
 				"do_copy_in_default_stream": "0", "use_tf32": "0"}},
 	}
 	for _, c := range cases {
-		s, _ := lib.Load("optimized")
-		for k, v := range c.set {
-			if err := s.Set(k, v); err != nil {
-				t.Fatal(err)
-			}
-		}
-		p, err := lib.Plan(s, Env{Cores: 2, GPUs: 1, Model: "tiny", Data: dir})
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := testPlan(t, Config{Scenario: "optimized", Set: settings(c.set), Model: "tiny", Data: dir}, 1)
 		got := p.Job.Session.CUDA.ProviderOptions(0)
 		for k, v := range c.want {
 			if got[k] != v {
@@ -609,7 +589,7 @@ func TestCUDAKnobsReachTheProvider(t *testing.T) {
 			t.Errorf("tensor_pool %v, in flight %d; want true, 2", p.Job.TensorPool, p.Job.InFlightPerActor)
 		}
 	}
-	s, _ := lib.Load("optimized")
+	s, _ := Library().Load("optimized")
 	if err := s.Set("use_tf32", "maybe"); err == nil {
 		t.Error("use_tf32=maybe accepted")
 	}
@@ -622,12 +602,7 @@ func TestFP16OnCPUIsSaid(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
-	lib := Builtin()
-	s, _ := lib.Load("optimized-fp16")
-	p, err := lib.Plan(s, Env{Cores: 2, GPUs: 0, Model: "resnet18", Data: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := testPlan(t, Config{Scenario: "optimized-fp16", Model: "resnet18", Data: dir}, 0)
 	if p.Job.Model.Name != "resnet18-fp16" {
 		t.Errorf("precision fp16 ran %s, want resnet18-fp16", p.Job.Model.Name)
 	}

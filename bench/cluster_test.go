@@ -1,0 +1,139 @@
+package bench
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"workbench/ray"
+)
+
+// clusterSnapshot is the last poll of a watched job, shaped like ray.Watch
+// leaves it after testdata/datasets/finished.json (ray package): the
+// exported dataset FINISHED, a second dataset of the user's beside it.
+func clusterSnapshot(status ray.JobStatus, prom bool) ray.Snapshot {
+	g := func(v float64) ray.Gauge {
+		if !prom {
+			return ray.Gauge{}
+		}
+		return ray.Gauge{Value: v, Max: v, HasValue: true, HasMax: true}
+	}
+	q := func(n int64) *int64 { return &n }
+	start := 1767225600.25
+	ds := ray.DatasetView{
+		DatasetInfo: ray.DatasetInfo{Dataset: "workbench_optimized_6f1c2a9e03b44c1d8b2f5a7e9c0d1e2f_0", JobID: "02000000",
+			State: ray.DataFinished, Progress: 40, Total: 40, TotalRows: 5000, StartTime: start, EndTime: start + 40,
+			Operators: []ray.OperatorInfo{
+				{Operator: "Input_0", Name: "Input", State: ray.DataFinished, QueuedBlocks: q(0)},
+				{Operator: "ReadImage->MapBatches(preprocess)_1", Name: "ReadImage->MapBatches(preprocess)", State: ray.DataFinished,
+					Progress: 40, Total: 40, QueuedBlocks: q(0), DataMetrics: ray.DataMetrics{OutputRows: g(5000), CPUCores: g(14), CurrentBytes: g(512 << 20)}},
+				{Operator: "MapBatches(Predictor)_2", Name: "MapBatches(Predictor)", State: ray.DataFinished,
+					Progress: 40, Total: 40, QueuedBlocks: q(0), DataMetrics: ray.DataMetrics{OutputRows: g(5000), CPUCores: g(2), GPUCores: g(4)}},
+				{Operator: "Write_3", Name: "Write", State: ray.DataFinished, Progress: 40, Total: 40, QueuedBlocks: q(0),
+					DataMetrics: ray.DataMetrics{OutputRows: g(5000), CPUCores: g(0.5)}},
+			},
+			DataMetrics: ray.DataMetrics{OutputRows: g(5000), CPUCores: g(16.5), GPUCores: g(4), CurrentBytes: g(768 << 20)},
+		},
+		Usual: ray.Bottleneck{Op: "MapBatches(Predictor)", Known: true, Evidence: "named in 12 of 14 polls while it ran"},
+	}
+	if prom {
+		ds.PeakCPU, ds.PeakGPU, ds.MeanCPU, ds.MeanGPU, ds.HasCPU, ds.HasGPU = 19, 4, 16, 4, true, true
+	}
+	other := ray.DatasetView{DatasetInfo: ray.DatasetInfo{Dataset: "dataset_0badc0de_0", State: ray.DataFinished, StartTime: start + 50, EndTime: start + 51}}
+	return ray.Snapshot{At: time.Unix(1767225700, 0), Datasets: []ray.DatasetView{other, ds},
+		Job: ray.JobInfo{SubmissionID: "raysubmit_9", JobID: "02000000", Status: status, Message: "exit code 1",
+			Metadata: map[string]string{MetaScenario: "optimized", MetaTunedFrom: "sweep.json (batch=64 concurrency=2)", MetaDataset: "workbench_optimized"}}}
+}
+
+func TestNewClusterRecord(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		status      ray.JobStatus
+		prom        bool
+		wantStatus  string
+		wantImages  int
+		wantMissing string
+	}{
+		{"succeeded with Prometheus", ray.StatusSucceeded, true, StatusOK, 5000, ""},
+		{"failed", ray.StatusFailed, true, StatusFailed, 5000, ""},
+		{"no Prometheus: rows from the stats actor, cores missing", ray.StatusSucceeded, false, StatusOK, 5000, "cpu cores, gpu cores, object store bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r, err := NewClusterRecord(clusterSnapshot(tt.status, tt.prom), "http://head:8265")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ci := r.Cluster
+			if r.Kind != KindCluster || r.SchemaVersion != SchemaVersion || r.Status != tt.wantStatus || r.Images != tt.wantImages {
+				t.Errorf("kind %q schema %d status %q images %d", r.Kind, r.SchemaVersion, r.Status, r.Images)
+			}
+			if r.WallSeconds != 40 || r.Throughput != float64(tt.wantImages)/40 {
+				t.Errorf("wall %v throughput %v, want 40 s and rows/40", r.WallSeconds, r.Throughput)
+			}
+			if r.Scenario != "optimized" || ci.TunedFrom != "sweep.json (batch=64 concurrency=2)" || ci.Dataset != "workbench_optimized_6f1c2a9e03b44c1d8b2f5a7e9c0d1e2f_0" {
+				t.Errorf("provenance: scenario %q tuned from %q dataset %q (must pick the exported dataset)", r.Scenario, ci.TunedFrom, ci.Dataset)
+			}
+			if !strings.HasPrefix(r.Bottleneck, "MapBatches(Predictor)") {
+				t.Errorf("bottleneck %q", r.Bottleneck)
+			}
+			if len(r.Ops) != 3 || len(ci.Ops) != 3 || ci.Ops[1].PeakGPUCores != map[bool]float64{true: 4}[tt.prom] {
+				t.Errorf("ops: %+v", ci.Ops)
+			}
+			if tt.prom && (ci.PeakGPUCores != 4 || ci.PeakCPUCores != 19 || ci.MeanCPUCores != 16) {
+				t.Errorf("cores: %+v", ci)
+			}
+			if got := strings.Join(ci.Missing, ", "); got != tt.wantMissing {
+				t.Errorf("missing %q, want %q", got, tt.wantMissing)
+			}
+			if tt.wantMissing != "" && (len(r.Warnings) == 0 || !strings.Contains(r.Warnings[0], "not zeros")) {
+				t.Errorf("warnings do not say the empty metrics are not zeros: %v", r.Warnings)
+			}
+			// The record survives the results file round trip.
+			var buf bytes.Buffer
+			if err := EncodeRecords(&buf, FormatJSON, []*Record{r}); err != nil {
+				t.Fatal(err)
+			}
+			back, err := DecodeRecords(&buf)
+			if err != nil || back[0].Cluster == nil || back[0].Cluster.PeakGPUCores != ci.PeakGPUCores {
+				t.Errorf("round trip: %v %+v", err, back)
+			}
+		})
+	}
+	if _, err := NewClusterRecord(ray.Snapshot{DataNote: "no Ray Data metrics: this cluster's dashboard has no /api/data/datasets"}, ""); err == nil ||
+		!strings.Contains(err.Error(), "no /api/data/datasets") {
+		t.Errorf("no datasets: err = %v", err)
+	}
+}
+
+// TestReportLocalVsCluster: `workbench report local.json cluster.json`
+// compares a local run with the cluster run, overall and per operator.
+func TestReportLocalVsCluster(t *testing.T) {
+	t.Parallel()
+	local := fixtureRun("optimized", 64, 2, 1, 400, nil)
+	cluster, err := NewClusterRecord(clusterSnapshot(ray.StatusSucceeded, true), "http://head:8265")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"text", "md"} {
+		var buf bytes.Buffer
+		if err := WriteComparison(&buf, []*Record{local}, []*Record{cluster}, "local.json", "cluster.json", format); err != nil {
+			t.Fatalf("%s: %v", format, err)
+		}
+		out := buf.String()
+		for _, want := range []string{"local vs cluster", "throughput per CPU core", "throughput per GPU", "bottleneck",
+			"Inference", "MapBatches(Predictor)", "same stage", "ReadImage->MapBatches(preprocess) ← ReadImages+Preprocess",
+			"MapBatches(Predictor) ← Inference", "Write ← Write", "where they differ", "rows per CPU core-second"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s report lacks %q:\n%s", format, want, out)
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if err := WriteClusterComparison(&buf, local, cluster); err != nil || !strings.Contains(buf.String(), "throughput per GPU") {
+		t.Errorf("WriteClusterComparison: %v\n%s", err, buf.String())
+	}
+}

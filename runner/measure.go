@@ -1,0 +1,379 @@
+package runner
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"workbench/bench"
+	"workbench/classify"
+	"workbench/model"
+	"workbench/nvml"
+	"workbench/pipeline"
+)
+
+// Run resolves cfg and executes it: the one run path. A run that fails
+// returns its error and, when it got as far as running, a record with
+// Status "failed" and the reason.
+func Run(ctx context.Context, cfg Config) (*bench.Record, error) {
+	p, err := Resolve(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return Execute(ctx, p)
+}
+
+// Execute runs a resolved plan and measures it into a record. The output
+// goes to the plan's Config.Out, or into a temporary folder removed
+// afterwards; the pipeline's log goes to Config.Log, or to a temporary
+// file whose lines are counted.
+func Execute(ctx context.Context, p *Plan) (*bench.Record, error) {
+	rec, _, err := execute(ctx, p)
+	return rec, err
+}
+
+// execute is Execute that also returns the job, for tests that look at
+// its operators.
+func execute(ctx context.Context, p *Plan) (*bench.Record, *classify.Job, error) {
+	dir, err := os.MkdirTemp("", "workbench-run-")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.RemoveAll(dir)
+	out := p.Config.Out
+	if out == "" {
+		out = filepath.Join(dir, "out"+p.Ext())
+	}
+	logw := &lineCounter{w: p.Config.Log}
+	if logw.w == nil {
+		f, err := os.Create(filepath.Join(dir, "run.log"))
+		if err != nil {
+			return nil, nil, err
+		}
+		defer f.Close()
+		logw.w = f
+	}
+	jc := p.Job
+	if p.Effective.HotPathLogging && jc.HotPathLog == nil {
+		jc.HotPathLog = logw
+	}
+	job, err := classify.NewJob(jc)
+	if err != nil {
+		return nil, nil, &ConfigError{Problems: []error{err}}
+	}
+	stopThreads := sampleThreads()
+	rec, err := measure(ctx, job, p, out)
+	rec.PeakThreads = stopThreads()
+	rec.LogLines = logw.lines.Load()
+	rec.OutputBytes = fileSize(out)
+	rec.PreprocessSetups = job.Counters.Preprocessors.Load()
+	rec.Warnings = append(rec.Warnings, p.Notes...)
+	rec.Notes = p.Notes
+	if err != nil {
+		return rec, job, err
+	}
+	if p.Config.Ceiling {
+		c, cerr := bench.Ceiling(ctx, bench.CeilingOptions{Model: jc.Model, Session: jc.Session,
+			Batch: jc.BatchSize, Sessions: jc.Concurrency.Max, Warmup: 1, Iters: 6})
+		if cerr != nil {
+			return rec, job, fmt.Errorf("ceiling: %w", cerr)
+		}
+		rec.CeilingTput = c.Summary.Center
+	}
+	return rec, job, nil
+}
+
+// measure executes job into out and measures it.
+func measure(ctx context.Context, job *classify.Job, p *Plan, out string) (*bench.Record, error) {
+	// Hand the previous run's garbage (Go and C heaps) back to the OS
+	// first: the peak is reset to the current RSS, which would otherwise
+	// include it.
+	debug.FreeOSMemory()
+	trimCHeap()
+	resetPeakRSS()
+	hz := p.Config.SampleHz
+	if hz == 0 {
+		hz = -1 // bench's convention for off
+	}
+	stopTelemetry := bench.StartTelemetry(ctx, hz, job.Config.Exec.Bus, nil)
+	cpu0 := pipeline.ProcessCPU()
+	growth := bench.NewRSSSampler()
+	stopGrowth := sampleGrowth(growth, &job.Counters.ImagesInferred)
+	t0 := time.Now()
+	err := job.Write(ctx, out, p.JSON, p.TakeAll)
+	wall := time.Since(t0)
+	stopGrowth()
+	tel := stopTelemetry(job.Counters.ImagesInferred.Load())
+	cpu := pipeline.ProcessCPU() - cpu0
+	rec := newRecord(job, p, out)
+	rec.WallSeconds = wall.Seconds()
+	rec.CPUPercent = 100 * cpu.Seconds() / wall.Seconds()
+	rec.PeakRSS = peakRSS()
+	if g, spread, ok := growth.Growth(); ok {
+		rec.RSSGrowthPer1k, rec.RSSGrowthPer1kSpread = g, spread
+	}
+	fillFromMetrics(rec, job, wall)
+	rec.Telemetry = tel
+	if err != nil {
+		rec.Status = "failed"
+		rec.Reason = err.Error()
+		return rec, err
+	}
+	return rec, nil
+}
+
+func newRecord(job *classify.Job, p *Plan, out string) *bench.Record {
+	c := job.Config
+	m := c.Model
+	format := "parquet"
+	if p.JSON {
+		format = "json"
+	}
+	label := p.Config.Label
+	if label == "" {
+		label = p.Scenario.Name
+	}
+	rec := &bench.Record{
+		SchemaVersion: bench.SchemaVersion, Kind: "run", Scenario: p.Scenario.Name, Label: label, Repeat: p.Config.Repeat,
+		Notice: m.Notice(), Status: "ok",
+		Config: bench.RunConfig{
+			Data: c.Data, Model: m.Name, ModelFile: m.Path, GFLOPs: m.GFLOPs(), Params: m.Params,
+			Device: c.Session.Device.String(), Session: c.Session.String(),
+			IntraOp: c.Session.IntraOpThreads, InterOp: c.Session.InterOpThreads, GraphOpt: c.Session.GraphOptimization,
+			BatchSize: c.BatchSize, Concurrency: c.Concurrency.String(), Blocks: job.Dataset.NumBlocks(),
+			Output: p.Config.Out, Format: format,
+			Knobs: KnobValues(&p.Effective), Asked: KnobValues(&p.Asked), Sources: sourceNames(p.Sources),
+		},
+		Fingerprint: fingerprint(p.Files),
+	}
+	rec.Config.Provider = "CPUExecutionProvider"
+	if c.Session.Device.Kind == model.DeviceCUDA {
+		rec.Config.Provider = "CUDAExecutionProvider"
+	}
+	rec.Fingerprint.Provider = rec.Config.Provider
+	if c.Decoder != nil {
+		rec.Fingerprint.Decoder = c.Decoder.Name()
+	}
+	return rec
+}
+
+// sourceNames lists the knobs set above the defaults with their layer.
+func sourceNames(src map[string]Layer) map[string]string {
+	out := map[string]string{}
+	for k, l := range src {
+		if l != LayerDefault {
+			out[k] = l.String()
+		}
+	}
+	return out
+}
+
+func fillFromMetrics(rec *bench.Record, job *classify.Job, wall time.Duration) {
+	ops := job.Dataset.Metrics()
+	for _, s := range ops {
+		mm := s.Metrics
+		_, p50, p95 := mm.TaskDurations()
+		rec.Ops = append(rec.Ops, bench.OpRecord{
+			Name: s.Name, Tasks: mm.TasksFinished, RowsOut: mm.RowsOut,
+			WallSeconds: mm.Wall.Seconds(), BusySeconds: mm.BusyTime.Seconds(), CPUSeconds: mm.CPUTime.Seconds(),
+			StarvedSeconds: mm.StarvedTime.Seconds(), BackpressSeconds: mm.BlockedTime.Seconds(),
+			PendingSeconds: mm.PendingTime.Seconds(), Utilization: s.Utilization,
+			ConstructorCalls: mm.ConstructorCalls, PeakQueuedBytes: mm.PeakQueuedBytes,
+			RowsConverted: mm.RowsConverted,
+			TaskP50:       p50.Seconds(), TaskP95: p95.Seconds(),
+		})
+	}
+	if len(ops) > 0 {
+		last := ops[len(ops)-1].Metrics
+		rec.Images = int(last.RowsOut)
+		rec.Bottleneck = pipeline.FindBottleneck(ops).String()
+	}
+	rec.Errors = job.Errors()
+	if wall > 0 {
+		rec.Throughput = float64(rec.Images) / wall.Seconds()
+	}
+	rec.ModelLoads = job.Counters.ModelLoads.Load()
+	rec.ForwardPasses = job.Counters.ForwardPasses.Load()
+	if ts, ok := job.TensorStats(); ok {
+		rec.TensorPool = ts.String()
+	}
+	batches := job.Counters.Batches()
+	rec.Batches = len(batches)
+	if len(batches) > 0 {
+		rec.TTFRSeconds = batches[0].At.Seconds()
+	}
+	lat := make([]time.Duration, len(batches))
+	events := make([]bench.Event, len(batches))
+	for i, b := range batches {
+		lat[i] = b.Latency
+		events[i] = bench.Event{At: b.At, Rows: b.Rows}
+	}
+	if l, err := bench.LatencyPercentiles(lat); err == nil {
+		rec.LatencyP50, rec.LatencyP95, rec.LatencyP99 = l.P50.Seconds(), l.P95.Seconds(), l.P99.Seconds()
+	}
+	var warn string
+	rec.Windows, rec.SteadyTput, rec.Stable, warn = bench.SteadyState(events, wall, bench.WindowConfig{})
+	if rec.SteadyTput == 0 {
+		rec.SteadyTput = rec.Throughput
+	}
+	if warn != "" {
+		rec.Warnings = append(rec.Warnings, warn)
+	}
+}
+
+// inventory is probed once per process: NVML is initialised at most once
+// anyway, and the machine does not change between runs.
+var inventory = sync.OnceValue(nvml.Probe)
+
+func fingerprint(files []string) bench.Fingerprint {
+	inv := inventory()
+	b := bench.Build()
+	fp := bench.Fingerprint{
+		CPUModel: inv.Host.CPUModel, Cores: inv.Host.UsableCores, MemoryBytes: int64(inv.Host.MemTotalBytes),
+		Driver:     inv.DriverVersion,
+		ORTVersion: model.Version(), ORTLibrary: model.LoadedLibrary(),
+		DatasetN: len(files), Version: b.Version, Commit: b.Revision, Time: time.Now().UTC(),
+	}
+	if len(inv.GPUs) > 0 {
+		fp.GPU = fmt.Sprintf("%d× %s", len(inv.GPUs), inv.GPUs[0].Name)
+		if inv.CUDADriverVersion != "" {
+			fp.Driver += " (CUDA " + inv.CUDADriverVersion + ")"
+		}
+	} else {
+		fp.GPU = inv.NVMLReason
+	}
+	if len(files) > 0 {
+		fp.Dataset = commonDir(files)
+		var total int64
+		for _, f := range files {
+			if st, err := os.Stat(f); err == nil {
+				total += st.Size()
+			}
+		}
+		fp.MeanBytes = float64(total) / float64(len(files))
+	}
+	return fp
+}
+
+func commonDir(files []string) string {
+	dir := files[0]
+	for _, f := range files[1:] {
+		for !strings.HasPrefix(f, dir) {
+			i := strings.LastIndexByte(strings.TrimSuffix(dir, "/"), '/')
+			if i < 0 {
+				return "."
+			}
+			dir = dir[:i+1]
+		}
+	}
+	return strings.TrimSuffix(dir, "/")
+}
+
+// resetPeakRSS resets the kernel's VmHWM for this process (clear_refs value
+// 5), so each run in one process reports its own peak.
+func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+// peakRSS is VmHWM from /proc/self/status, in bytes.
+func peakRSS() int64 { return procStatusValue("/proc/self/status", "VmHWM:") * 1024 }
+
+// procStatusValue is the number after key in a /proc status file (kB for
+// sizes, a count for Threads), 0 when absent.
+func procStatusValue(path, key string) int64 {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), key); ok {
+			v, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return v
+		}
+	}
+	return 0
+}
+
+// lineCounter counts newlines written through it.
+type lineCounter struct {
+	w     io.Writer
+	lines atomic.Int64
+}
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	c.lines.Add(int64(bytes.Count(p, []byte{'\n'})))
+	return c.w.Write(p)
+}
+
+// fileSize returns the size of the file at path, 0 when it is missing.
+func fileSize(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+// sampleThreads polls the process's OS thread count every 20ms until the
+// returned function is called, which returns the peak. Reading
+// /proc/self/status is a few microseconds, so the sampling costs nothing
+// measurable.
+// sampleGrowth feeds s the process's RSS against the rows inferred so far,
+// every 20 ms until stop is called, for rss_growth_per_1k_images. It polls
+// rather than following the event bus, which a run may not have.
+func sampleGrowth(s *bench.RSSSampler, rows *atomic.Int64) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				s.Add(rows.Load(), bench.CurrentRSS())
+				return
+			case <-t.C:
+				s.Add(rows.Load(), bench.CurrentRSS())
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
+}
+
+func sampleThreads() (stop func() int64) {
+	var peak atomic.Int64
+	quit, done := make(chan struct{}), make(chan struct{})
+	sample := func() {
+		if n := procStatusValue("/proc/self/status", "Threads:"); n > peak.Load() {
+			peak.Store(n)
+		}
+	}
+	go func() {
+		defer close(done)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			sample()
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() int64 {
+		close(quit)
+		<-done
+		return peak.Load()
+	}
+}

@@ -1,0 +1,397 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"workbench/classify"
+	"workbench/model"
+	"workbench/nvml"
+	"workbench/pipeline"
+	"workbench/scenarios"
+	"workbench/vision"
+)
+
+// Plan is a Config resolved against this machine: the scenario with every
+// layer applied, the auto values decided, the image listing made, and the
+// job the engine will run. Nothing has run yet.
+type Plan struct {
+	Config   Config
+	Scenario *scenarios.Scenario
+	// Asked is every knob as the layers left it ("auto" stays "auto");
+	// Effective the same knobs with auto values replaced by what they mean
+	// here. The record keeps both.
+	Asked, Effective scenarios.Knobs
+	// Sources says which layer gave each knob its value.
+	Sources map[string]Layer
+	// Device is where the model runs, resolved.
+	Device model.Device
+	// GPUs is the GPU count the engine may use.
+	GPUs int
+	// Files is the listing, walked once; Images its length.
+	Files  []string
+	Images int
+	// Job is the engine's job, ready for classify.NewJob.
+	Job classify.JobConfig
+	// JSON and TakeAll say how the output is written.
+	JSON, TakeAll bool
+	// Notes say things the reader must know, such as "identical to
+	// optimized on this machine".
+	Notes []string
+}
+
+// Ext is the output file extension the plan writes.
+func (p *Plan) Ext() string {
+	if p.JSON {
+		return ".jsonl"
+	}
+	return ".parquet"
+}
+
+// KnobValues renders knobs as a name → value map, in a record's words.
+func KnobValues(k *scenarios.Knobs) map[string]string {
+	out := map[string]string{}
+	for _, n := range scenarios.KnobNames() {
+		out[n] = k.Format(n)
+	}
+	return out
+}
+
+var library = sync.OnceValue(scenarios.Builtin)
+
+// Library is the built-in scenario library every front end shares.
+func Library() *scenarios.Library { return library() }
+
+// LoadScenario resolves cfg's scenario and applies its --set and flag
+// layers, in that order, reporting every problem at once as a
+// *ConfigError. It needs no runtime: front ends call it to check their
+// arguments before any work starts.
+func LoadScenario(cfg Config) (*scenarios.Scenario, map[string]Layer, error) {
+	s, err := Library().Load(cfg.scenario())
+	if err != nil {
+		return nil, nil, &ConfigError{Problems: []error{fmt.Errorf("--scenario: %w", err)}}
+	}
+	sources := map[string]Layer{}
+	for _, n := range scenarios.KnobNames() {
+		sources[n] = LayerDefault
+	}
+	for _, n := range scenarioSetKnobs(s) {
+		sources[n] = LayerScenario
+	}
+	var errs []error
+	apply := func(layer Layer, settings []Setting) {
+		for _, st := range settings {
+			if err := s.Set(st.Knob, st.Value); err != nil {
+				if st.Flag != "" {
+					// Say it in the flag's words: "--batch 0: ..."
+					why := strings.TrimPrefix(err.Error(), st.Knob+"="+st.Value+": ")
+					err = fmt.Errorf("%s %s: %s", st.Flag, st.Value, why)
+				}
+				errs = append(errs, err)
+				continue
+			}
+			sources[st.Knob] = layer
+		}
+	}
+	apply(LayerSet, cfg.Set)
+	apply(LayerFlag, cfg.Flags)
+	errs = append(errs, s.Validate()...)
+	if len(errs) > 0 {
+		return nil, nil, &ConfigError{Problems: errs}
+	}
+	return s, sources, nil
+}
+
+// scenarioSetKnobs lists the knobs any file in s's extends chain sets.
+func scenarioSetKnobs(s *scenarios.Scenario) []string {
+	var out []string
+	for _, name := range s.Chain {
+		if f, ok := Library().Get(name); ok {
+			out = append(out, f.Knobs.SetKnobs()...)
+		}
+	}
+	return append(out, s.Knobs.SetKnobs()...)
+}
+
+// machine is what resolution needs from outside: cores, GPUs, and the CUDA
+// probe. Tests replace it.
+type machine struct {
+	cores  int
+	gpus   int
+	reason string // why no GPU is visible
+	probe  func(deviceID int) error
+}
+
+var probeOnce = sync.OnceValue(nvml.Probe)
+
+func (c *Config) machine() machine {
+	inv := probeOnce()
+	m := machine{cores: runtime.NumCPU(), gpus: len(inv.GPUs), reason: inv.NVMLReason, probe: model.ProbeCUDA}
+	if c.GPUs >= 0 {
+		m.gpus = int(c.GPUs)
+	}
+	return m
+}
+
+// Resolve plans cfg: scenario and layers (LoadScenario), ONNX Runtime
+// loaded, auto values decided, the folder listed once, the model resolved.
+// Problems with the user's inputs are a *ConfigError or a *DataError.
+func Resolve(cfg Config) (*Plan, error) {
+	if cfg.GPUs > 0 && cfg.GPUs != float64(int(cfg.GPUs)) {
+		return nil, &ConfigError{Problems: []error{fmt.Errorf("--gpus %g: it counts whole GPUs; to share one, keep --gpus 1 and set num_gpus: 0.5 in the scenario (or --set num_gpus=0.5)", cfg.GPUs)}}
+	}
+	s, sources, err := LoadScenario(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return resolve(cfg, s, sources, cfg.machine())
+}
+
+// ResolveModel is Resolve without the data: the model, session and pool as
+// a run would have them, for measurements that feed the model tensors
+// from memory (bench ceiling). Plan.Files is nil and Images 0.
+func ResolveModel(cfg Config) (*Plan, error) {
+	cfg.Files = []string{}
+	return Resolve(cfg)
+}
+
+func resolve(cfg Config, s *scenarios.Scenario, sources map[string]Layer, m machine) (*Plan, error) {
+	p := &Plan{Config: cfg, Scenario: s, Asked: s.Knobs, Sources: sources, GPUs: m.gpus}
+	dev, err := model.ParseDevice(s.Knobs.Device)
+	if err != nil {
+		return nil, &ConfigError{Problems: []error{err}}
+	}
+	if errs := checkEnv(s, dev, m.gpus); len(errs) > 0 {
+		return nil, &ConfigError{Problems: errs}
+	}
+	preferGPU := dev.Kind == model.DeviceCUDA || (dev.Kind == model.DeviceAuto && m.gpus > 0)
+	if _, err := model.InitFor(cfg.ORTLib, preferGPU); err != nil {
+		return nil, err
+	}
+	p.Device = resolveDevice(dev, m, cfg.warnf)
+	if p.Files = cfg.Files; p.Files == nil {
+		// The one listing of the run: the job reads these files and the
+		// folder is not walked again.
+		if p.Files, err = classify.ListImages(cfg.Data, cfg.Images); err != nil {
+			return nil, &DataError{What: "data", Err: err}
+		}
+	} else if cfg.Images > 0 && cfg.Images < len(p.Files) {
+		p.Files = p.Files[:cfg.Images]
+	}
+	p.Images = len(p.Files)
+	if p.Images == 0 && cfg.Files == nil {
+		return nil, &DataError{What: "data", Err: fmt.Errorf("no images (.jpg, .jpeg, .png) under %s", cfg.Data)}
+	}
+	p.Effective, p.Notes = effective(s.Knobs, p.Device, m, p.Images, cfg.Model)
+	if err := p.job(m); err != nil {
+		return nil, err
+	}
+	p.Notes = append(p.Notes, sameAsParent(s, p, m)...)
+	return p, nil
+}
+
+// checkEnv is Scenario.CheckEnv with the device as parsed here, so a
+// cuda:N beyond the visible GPUs is caught too.
+func checkEnv(s *scenarios.Scenario, dev model.Device, gpus int) []error {
+	errs := s.CheckEnv(gpus)
+	if dev.Kind == model.DeviceCUDA && gpus > 0 && dev.ID >= gpus {
+		errs = append(errs, fmt.Errorf("%s: device %s, but this machine has %d GPU(s) (cuda:0 to cuda:%d)", s.Name, dev, gpus, gpus-1))
+	}
+	return errs
+}
+
+// resolvedDevices remembers auto's answer per process: the probe loads the
+// CUDA provider, and the user is told once.
+var resolvedDevices sync.Map // machine gpus → model.Device
+
+func resolveDevice(dev model.Device, m machine, warnf func(string, ...any)) model.Device {
+	if dev.Kind != model.DeviceAuto {
+		return dev
+	}
+	if d, ok := resolvedDevices.Load(m.gpus); ok {
+		return d.(model.Device)
+	}
+	d, why := model.ResolveDevice(dev, m.gpus, m.reason, m.probe)
+	if _, loaded := resolvedDevices.LoadOrStore(m.gpus, d); !loaded && why != "" && d.Kind == model.DeviceCPU && m.gpus > 0 {
+		warnf("%s", why)
+	}
+	return d
+}
+
+// effective resolves auto values: the one place they are decided.
+func effective(k scenarios.Knobs, dev model.Device, m machine, images int, modelName string) (scenarios.Knobs, []string) {
+	var notes []string
+	k.Device = dev.String()
+	cuda := dev.Kind == model.DeviceCUDA
+	if k.NumGPUs == scenarios.Auto {
+		k.NumGPUs = 0
+		if cuda {
+			k.NumGPUs = 1
+		}
+	}
+	if !cuda {
+		// A CPU session holds no GPU, whatever the scenario asked for one
+		// when a GPU might have been there (auto).
+		k.NumGPUs = 0
+	}
+	if k.Concurrency.Max == 0 {
+		n := 1
+		if cuda && k.NumGPUs > 0 {
+			n = max(1, int(float64(m.gpus)/k.NumGPUs))
+		}
+		k.Concurrency.Min, k.Concurrency.Max = n, n
+	}
+	if k.IntraOpThreads == scenarios.Auto {
+		// Right-size ORT's thread pool: actors × threads = cores.
+		k.IntraOpThreads = max(1, m.cores/k.Concurrency.Max)
+	}
+	switch k.Blocks {
+	case scenarios.Auto:
+		perBatch := (images + k.BatchSize - 1) / k.BatchSize
+		k.Blocks = max(1, min(images, max(2*m.cores, perBatch)))
+	case scenarios.BlocksPerImage:
+		k.Blocks = max(images, 1)
+	}
+	if k.CPUs == scenarios.CPUsFit {
+		need := float64(k.Concurrency.Max)
+		if k.NumGPUs > 0 {
+			need = 0 // GPU actors hold no CPU
+		}
+		k.CPUs = float64(m.cores) + need
+	}
+	if k.Decoder == "auto" {
+		if d, err := vision.ParseDecoder("auto"); err == nil {
+			k.Decoder = d.Name()
+		}
+	}
+	if k.Precision == "fp16" && !strings.HasSuffix(modelName, "-fp16") && !isZoo(modelName+"-fp16") {
+		what := "is a file"
+		if isZoo(modelName) {
+			what = "has no -fp16 variant in the zoo"
+		}
+		notes = append(notes, fmt.Sprintf("precision fp16 picks a zoo model's -fp16 variant; %s %s, so it runs as it is (fp32)", modelName, what))
+		k.Precision = "fp32"
+	}
+	if k.Strict && !k.RowObjects {
+		k.Strict = false
+	}
+	if !k.HotPathLogging {
+		k.LogEvery = scenarios.DefaultKnobs().LogEvery
+	}
+	return k, notes
+}
+
+func isZoo(name string) bool { return slices.Contains(model.ZooNames(), name) }
+
+// modelName is the model the plan loads: the zoo's -fp16 sibling when
+// precision is fp16.
+func modelName(name string, k *scenarios.Knobs) string {
+	if k.Precision == "fp16" && !strings.HasSuffix(name, "-fp16") && isZoo(name+"-fp16") {
+		return name + "-fp16"
+	}
+	return name
+}
+
+// CUDAOptions maps the CUDA knobs onto the provider's options.
+func CUDAOptions(k *scenarios.Knobs) model.CUDAOptions {
+	return model.CUDAOptions{
+		ConvAlgoSearch: k.CUDNNConvAlgoSearch, ArenaExtendStrategy: k.ArenaExtendStrategy,
+		SeparateCopyStream: !k.DoCopyInDefaultStream, DisableTF32: !k.UseTF32,
+	}
+}
+
+// job maps the effective knobs onto the classification job. Nothing
+// depends on the scenario's name: identical effective knobs make identical
+// jobs.
+func (p *Plan) job(m machine) error {
+	k := &p.Effective
+	cfg := p.Config
+	mdl, err := model.Resolve(modelName(cfg.Model, k))
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) || strings.Contains(err.Error(), "zoo") {
+			return &DataError{What: "model", Err: err}
+		}
+		return err
+	}
+	dec, err := vision.ParseDecoder(k.Decoder)
+	if err != nil {
+		return &ConfigError{Problems: []error{err}}
+	}
+	sess := model.SessionOptions{
+		IntraOpThreads: k.IntraOpThreads, InterOpThreads: k.InterOpThreads,
+		GraphOptimization: k.GraphOptimization, Device: p.Device,
+	}
+	if p.Device.Kind == model.DeviceCUDA {
+		sess.CUDA = CUDAOptions(k)
+	}
+	if n := model.FP16OnCPU(mdl, sess.Device.Kind); n != "" {
+		p.Notes = append(p.Notes, n)
+	}
+	exec := pipeline.ExecutionOptions{
+		Limits:              pipeline.ExecutionResources{CPU: k.CPUs, GPU: float64(m.gpus), ObjectStoreMemory: k.MemoryBudget},
+		OverrideLimits:      k.CPUs > 0,
+		DisableBackpressure: !k.Backpressure,
+		PreserveOrder:       k.PreserveOrder,
+		Bus:                 cfg.Bus,
+		Warnf:               cfg.Warnf,
+	}
+	p.Job = classify.JobConfig{
+		Data: cfg.Data, Files: p.Files, Model: mdl, Session: sess,
+		BatchSize: k.BatchSize, Blocks: k.Blocks, Concurrency: pipeline.Range(k.Concurrency.Min, k.Concurrency.Max),
+		PreprocessConcurrency: k.PreprocessConcurrency, NumGPUs: k.NumGPUs,
+		// An asked index (cuda:1) pins every actor there; plain cuda or
+		// auto spreads actors over the GPUs.
+		PinDevice:      p.Device.Kind == model.DeviceCUDA && strings.Contains(p.Asked.Device, ":"),
+		InferenceTasks: k.Compute == "tasks", ModelPerBatch: k.ModelPerBatch, PerImageForward: k.PerImageForward,
+		TransformPerBatch: k.TransformPerBatch, PreprocessInActor: k.PreprocessInActor,
+		RowObjects: k.RowObjects, Strict: k.Strict, LogEvery: k.LogEvery,
+		MaxPixels: cfg.MaxPixels, Decoder: dec, Exec: exec,
+		TensorPool: k.TensorPool, InFlightPerActor: k.InFlightPerActor,
+	}
+	if p.Job.Blocks == scenarios.BlocksDefault {
+		p.Job.Blocks = 0
+	}
+	p.JSON, p.TakeAll = k.OutputFormat == "json", k.TakeAll
+	return nil
+}
+
+// sameAsParent notes when a scenario's settings, on this machine, come to
+// the same as the scenario it extends: then it measures nothing new here,
+// and the reader must be told why rather than shown a ×1.00 as a finding.
+func sameAsParent(s *scenarios.Scenario, p *Plan, m machine) []string {
+	if s.Extends == "" {
+		return nil
+	}
+	parent, err := Library().Load(s.Extends)
+	if err != nil {
+		return nil
+	}
+	pdev, err := model.ParseDevice(parent.Knobs.Device)
+	if err != nil {
+		return nil
+	}
+	pk, _ := effective(parent.Knobs, resolveDevice(pdev, m, func(string, ...any) {}), m, p.Images, p.Config.Model)
+	if !p.Effective.Equal(&pk) {
+		return nil
+	}
+	var why []string
+	for _, name := range s.Knobs.SetKnobs() {
+		if s.Knobs.Format(name) != parent.Knobs.Format(name) {
+			why = append(why, fmt.Sprintf("%s: %s and %s's %s both mean %s", name, s.Knobs.Format(name), parent.Name, parent.Knobs.Format(name), p.Effective.Format(name)))
+		}
+	}
+	note := fmt.Sprintf("on this machine %s is identical to %s", s.Name, parent.Name)
+	if len(why) > 0 {
+		note += " (" + strings.Join(why, "; ") + ")"
+	}
+	if p.Device.Kind == model.DeviceCPU && m.gpus == 0 {
+		note += ": no GPU is visible, so there is nothing to leave unused"
+	}
+	return []string{note}
+}
