@@ -36,10 +36,14 @@ var OutputSchema = arrow.NewSchema([]arrow.Field{
 // behaviour; the scenarios package sets them, and nothing here knows a
 // scenario by name.
 type JobConfig struct {
-	Data   string   // folder of images, listed by ListImages
-	Files  []string // the listing, when the caller has it: Data is then not walked again
-	Images int      // use the first N images; 0 = all
-	Model  *model.Model
+	Data  string   // folder of images, listed by ListImages
+	Files []string // the listing, when the caller has it: Data is then not walked again
+	// Listing, when set and Files is nil, is a listing that streams
+	// (ImageSource): the read pulls paths as it needs them, so memory does
+	// not grow with the folder's size, and the total is known at the end.
+	Listing pipeline.PathSource
+	Images  int // use the first N images; 0 = all
+	Model   *model.Model
 	// Session holds ORT's options: intra/inter-op threads, graph
 	// optimisation, device.
 	Session model.SessionOptions
@@ -176,14 +180,20 @@ func NewJob(c JobConfig) (*Job, error) {
 	if c.TensorPool {
 		j.tensors = jobTensorPool(c.Session.Device.Kind)
 	}
-	files := c.Files
-	if files == nil {
-		var err error
-		if files, err = ListImages(c.Data, c.Images); err != nil {
-			return nil, err
+	ro := pipeline.ReadOptions{OverrideNumBlocks: c.Blocks, Limit: c.Images, MaxFileBytes: MaxFileBytes(c.MaxPixels)}
+	var ds *pipeline.Dataset
+	if c.Files == nil && c.Listing != nil {
+		ds = ReadImagesFrom(c.Listing, ro)
+	} else {
+		files := c.Files
+		if files == nil {
+			var err error
+			if files, err = ListImages(c.Data, c.Images); err != nil {
+				return nil, err
+			}
 		}
+		ds = ReadImages(files, ro)
 	}
-	ds := ReadImages(files, pipeline.ReadOptions{OverrideNumBlocks: c.Blocks, Limit: c.Images, MaxFileBytes: MaxFileBytes(c.MaxPixels)})
 	if !c.PreprocessInActor {
 		ds = ds.MapBatches(j.preprocessStage())
 	}

@@ -118,15 +118,21 @@ func measure(ctx context.Context, job *classify.Job, p *Plan, out string) (*benc
 	}
 	stopTelemetry := bench.StartTelemetry(ctx, hz, job.Config.Exec.Bus, nil)
 	cpu0 := pipeline.ProcessCPU()
+	growth := bench.NewRSSSampler()
+	stopGrowth := sampleGrowth(growth, &job.Counters.ImagesInferred)
 	t0 := time.Now()
 	err := job.Write(ctx, out, p.JSON, p.TakeAll)
 	wall := time.Since(t0)
+	stopGrowth()
 	tel := stopTelemetry(job.Counters.ImagesInferred.Load())
 	cpu := pipeline.ProcessCPU() - cpu0
 	rec := newRecord(job, p, out)
 	rec.WallSeconds = wall.Seconds()
 	rec.CPUPercent = 100 * cpu.Seconds() / wall.Seconds()
 	rec.PeakRSS = peakRSS()
+	if g, spread, ok := growth.Growth(); ok {
+		rec.RSSGrowthPer1k, rec.RSSGrowthPer1kSpread = g, spread
+	}
 	fillFromMetrics(rec, job, wall)
 	rec.Telemetry = tel
 	if err != nil {
@@ -338,6 +344,28 @@ func fileSize(path string) int64 {
 // returned function is called, which returns the peak. Reading
 // /proc/self/status is a few microseconds, so the sampling costs nothing
 // measurable.
+// sampleGrowth feeds s the process's RSS against the rows inferred so far,
+// every 20 ms until stop is called, for rss_growth_per_1k_images. It polls
+// rather than following the event bus, which a run may not have.
+func sampleGrowth(s *bench.RSSSampler, rows *atomic.Int64) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				s.Add(rows.Load(), bench.CurrentRSS())
+				return
+			case <-t.C:
+				s.Add(rows.Load(), bench.CurrentRSS())
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
+}
+
 func sampleThreads() (stop func() int64) {
 	var peak atomic.Int64
 	quit, done := make(chan struct{}), make(chan struct{})
