@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strings"
 
 	"workbench/bench"
 	"workbench/pipeline"
@@ -114,6 +115,15 @@ func metricCell(xs []float64, unit string, notes *bench.Footnotes) string {
 		return formatMetric(xs[0], unit)
 	}
 	s := bench.Summarize(xs, bench.DefaultConfidence)
+	if unit == "" {
+		// Whole counts (model loads, forward passes, errors): an integer,
+		// and no spread when every run counted the same.
+		c := bench.FormatCounts(xs)
+		if !strings.Contains(c, "±") {
+			return c
+		}
+		return c + notes.Mark(s.Warnings...)
+	}
 	return s.Format(unit) + notes.Mark(s.Warnings...)
 }
 

@@ -78,6 +78,17 @@ func TestTUIInTmux(t *testing.T) {
 			t.Errorf("pane %d shows throughput %q, want > 0", i, m[0])
 		}
 	}
+	// Each pane's headline is the record's throughput once done: the same
+	// figure as its result line (issue 17: it once showed the last window).
+	heads := regexp.MustCompile(`throughput ([0-9.]+k?) img/s`).FindAllStringSubmatch(screen, -1)
+	if len(heads) < 2 {
+		t.Fatalf("the screen shows %d throughput headlines, want 2", len(heads))
+	}
+	for i := range 2 {
+		if got, want := heads[i][1], ms[i][1]+ms[i][2]; got != want {
+			t.Errorf("pane %d: headline throughput %s img/s, result line %s img/s", i, got, want)
+		}
+	}
 	for _, want := range []string{"A slow", "B optimized", "operator"} {
 		if !strings.Contains(screen, want) {
 			t.Errorf("screen lacks %q", want)

@@ -133,3 +133,37 @@ func FormatCount(v float64) string {
 	}
 	return strconv.FormatFloat(v, 'f', 1, 64)
 }
+
+// FormatCounts renders a sample of whole counts taken over repeated runs.
+// When every run counted the same the count is exact and prints alone
+// ("64"): a spread of "± ∞" from too few runs would suggest an uncertainty
+// the count does not have. Otherwise it is the median as FormatCount prints
+// it with the confidence interval's spread, as Summary.Format. An empty
+// sample prints "—".
+func FormatCounts(xs []float64) string {
+	if len(xs) == 0 {
+		return "—"
+	}
+	same := true
+	for _, x := range xs[1:] {
+		same = same && x == xs[0]
+	}
+	if same {
+		return FormatCount(xs[0])
+	}
+	s := Summarize(xs, DefaultConfidence)
+	return FormatCount(s.Center) + " ± " + formatSpread(s.Spread())
+}
+
+// FormatSample renders a sample of the metric over repeated runs: counts
+// with FormatCounts, everything else as Summary.Format in the metric's
+// unit. The confidence interval's warnings are the caller's to footnote.
+func (m MetricInfo) FormatSample(xs []float64) string {
+	if m.Kind == KindCount {
+		return FormatCounts(xs)
+	}
+	if len(xs) == 0 {
+		return "—"
+	}
+	return Summarize(xs, DefaultConfidence).Format(m.Unit)
+}

@@ -463,3 +463,28 @@ func BenchmarkMannWhitneyTies9(b *testing.B) {
 		MannWhitney(x, y)
 	}
 }
+
+// TestFormatCounts: counts over repeated runs print as integers, alone
+// when every run agrees (race --repeat 3 printed "model loads 64.0 ± ∞").
+func TestFormatCounts(t *testing.T) {
+	t.Parallel()
+	loads, _ := LookupMetric(MetricModelLoads)
+	tput, _ := LookupMetric(MetricThroughput)
+	cases := []struct {
+		m    MetricInfo
+		xs   []float64
+		want string
+	}{
+		{loads, []float64{64, 64, 64}, "64"},
+		{loads, []float64{1}, "1"},
+		{loads, nil, "—"},
+		{loads, []float64{1, 2, 3, 4, 5, 6, 7}, "4 ± 75%"},
+		{loads, []float64{2, 3}, "2.5 ± ∞"},
+		{tput, []float64{100, 100, 100}, "100 img/s ± ∞"},
+	}
+	for _, c := range cases {
+		if got := c.m.FormatSample(c.xs); got != c.want {
+			t.Errorf("%s.FormatSample(%v) = %q, want %q", c.m.Name, c.xs, got, c.want)
+		}
+	}
+}

@@ -102,9 +102,16 @@ type JobConfig struct {
 
 // Counters are live counts a job exposes beyond operator metrics.
 type Counters struct {
-	ModelLoads     atomic.Int64 // sessions created, wherever that happens
-	ForwardPasses  atomic.Int64 // Session.Run calls
-	ImagesInferred atomic.Int64
+	// ModelLoads counts sessions created, wherever that happens: the
+	// record's model_loads. It rises only once a load has finished.
+	ModelLoads atomic.Int64
+	// ModelLoadsStarted counts loads begun, published as the Stat
+	// StatModelLoadsStarted when it rises, so a live view sees a slow
+	// pipeline's loads climb while they happen; at the end it exceeds
+	// ModelLoads only by loads that failed.
+	ModelLoadsStarted atomic.Int64
+	ForwardPasses     atomic.Int64 // Session.Run calls
+	ImagesInferred    atomic.Int64
 	// Preprocessors counts preprocessing states built (resize kernels,
 	// tables, buffers): a few per run when reused, one per batch when
 	// TransformPerBatch rebuilds them.
@@ -221,6 +228,7 @@ func jobTensorPool(device string) *TensorPool {
 // Write executes the job into a Parquet (or, with json, JSON lines) file.
 func (j *Job) Write(ctx context.Context, out string, json, takeAll bool) error {
 	j.Counters.begin()
+	j.publish(StatBatchSize, int64(j.Config.BatchSize))
 	if j.tensors != nil {
 		defer j.tensors.Close()
 	}
@@ -232,6 +240,23 @@ func (j *Job) Write(ctx context.Context, out string, json, takeAll bool) error {
 		return j.Dataset.WriteJSON(ctx, out, o)
 	}
 	return j.Dataset.WriteParquet(ctx, out, o)
+}
+
+// Stats the job publishes on its event bus (pipeline.Stat).
+const (
+	// StatModelLoadsStarted is Counters.ModelLoadsStarted, published as
+	// each load begins.
+	StatModelLoadsStarted = "model_loads_started"
+	// StatBatchSize is the inference batch size, published once when the
+	// job starts writing, so a view can count batches planned.
+	StatBatchSize = "batch_size"
+)
+
+// publish puts a Stat on the job's bus, when it has one.
+func (j *Job) publish(name string, v int64) {
+	if b := j.Config.Exec.Bus; b != nil {
+		b.Publish(pipeline.Event{Payload: pipeline.Stat{Name: name, Value: v}})
+	}
 }
 
 // LabelColumn holds each prediction's class name when the job has Labels.
@@ -382,6 +407,7 @@ func (j *Job) newInferer(ctx context.Context) (*inferer, error) {
 	if a, ok := pipeline.ActorFromContext(ctx); ok && a.GPU >= 0 && opts.Device.Kind == model.DeviceCUDA && !j.Config.PinDevice {
 		opts.Device.ID = a.GPU
 	}
+	j.publish(StatModelLoadsStarted, j.Counters.ModelLoadsStarted.Add(1))
 	s, err := model.NewSession(j.Config.Model, opts)
 	if err != nil {
 		return nil, err

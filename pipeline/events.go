@@ -29,6 +29,16 @@ type OpSnapshot struct {
 	Utilization float64
 }
 
+// Stat is a named number a job publishes on the event stream beside the
+// engine's snapshots: a count the engine cannot see (models loaded inside a
+// UDF, begun rather than finished) or a setting a view needs (the batch
+// size, to say how many batches are planned). Value is the latest total, not
+// an increment, so a view that lost events still shows the truth.
+type Stat struct {
+	Name  string
+	Value int64
+}
+
 // Event is one item on the event stream: a pipeline snapshot, or something
 // else a run publishes alongside (telemetry samples, log lines).
 type Event struct {

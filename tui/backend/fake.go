@@ -101,7 +101,7 @@ func (f *Fake) knobs(spec RunSpec) Knobs {
 // each followed by a telemetry sample, the last one Done.
 func Script(k Knobs, total int64, steps, cores int) []pipeline.Event {
 	wall := fakeWall(k, total)
-	var evs []pipeline.Event
+	evs := []pipeline.Event{{Payload: pipeline.Stat{Name: "batch_size", Value: int64(k.Batch)}}}
 	names := []string{"ReadImages", "MapBatches(Preprocess)", "MapBatches(Classify)", "Write"}
 	for i := 1; i <= steps; i++ {
 		at := time.Duration(float64(wall) * float64(i) / float64(steps))
@@ -159,7 +159,8 @@ func Record(name string, k Knobs, total int64, steps int) *bench.Record {
 		SchemaVersion: bench.SchemaVersion, Kind: "run", Scenario: name, Label: k.String(), Status: "ok",
 		Config: bench.RunConfig{Model: "tiny", BatchSize: k.Batch, Concurrency: strconv.Itoa(k.Concurrency), Blocks: k.Blocks, IntraOp: k.IntraOp, Device: k.Device},
 		Images: int(total), WallSeconds: wall, Throughput: float64(total) / wall, SteadyTput: rate, Windows: ws,
-		Batches: int(total) / max(k.Batch, 1), ModelLoads: int64(k.Concurrency), PeakRSS: 360 << 20,
+		Batches:     int((total + int64(max(k.Batch, 1)) - 1) / int64(max(k.Batch, 1))),
+		TTFRSeconds: wall / float64(steps), LatencyP95: 1.2 * float64(max(k.Batch, 1)) / rate, ModelLoads: int64(k.Concurrency), PeakRSS: 360 << 20,
 		Bottleneck: "MapBatches(Classify) (busy 95%; the other operators kept up)",
 		Params:     map[string]string{"batch": strconv.Itoa(k.Batch), "concurrency": strconv.Itoa(k.Concurrency)},
 	}

@@ -2,7 +2,12 @@
 // the pipeline's event stream. It charts throughput and telemetry, shows
 // progress with an ETA, lists the operators the way Ray's progress lines do
 // with the bottleneck highlighted, and counts model loads, batches and
-// errors. It never reads a clock: everything it shows comes from events and
+// errors. Its numbers have the record's definitions: the headline is the
+// overall throughput so far (rows done over time since the start), the
+// latest chart window is labelled "now", the drain tail (once only the sink
+// has work left) is kept out of the chart and its peak, and once the run
+// ends every figure shown is the record's, formatted by bench's metrics
+// registry. It never reads a clock: everything it shows comes from events and
 // the final record, so the same events always draw the same pane.
 package runpane
 
@@ -54,6 +59,12 @@ type Model struct {
 	prevOp               map[string]int64
 	opRate               map[string]float64
 	loads, batches, errs int64
+	// loadsStarted is the job's live count of model loads begun (a
+	// pipeline.Stat); batchSize, from a Stat or SetBatchSize, turns rows
+	// into batches planned.
+	loadsStarted, batchSize int64
+	// drain is true once the run entered its drain tail.
+	drain bool
 	rec                  *bench.Record
 	err                  error
 	diag                 string
@@ -84,6 +95,15 @@ func New(c common.Common, side, name, label string, accent lipgloss.Style, gpu b
 	return m
 }
 
+// SetBatchSize tells the pane the run's batch size, so it can say how many
+// batches are planned before the job publishes its own (0: unknown).
+func (m *Model) SetBatchSize(n int) {
+	if m.batchSize == 0 {
+		m.batchSize = int64(n)
+	}
+	m.version++
+}
+
 // SetCommon hands the pane new sizes and styles.
 func (m *Model) SetCommon(c common.Common) {
 	m.common = c
@@ -106,6 +126,8 @@ func (m *Model) Apply(ev pipeline.Event) {
 		m.applySnapshot(ev.Snapshot)
 	}
 	switch p := ev.Payload.(type) {
+	case pipeline.Stat:
+		m.applyStat(p)
 	case nvml.Sample:
 		m.applySample(p)
 	case *nvml.Sample:
@@ -116,32 +138,88 @@ func (m *Model) Apply(ev pipeline.Event) {
 // minRateInterval is the shortest span a throughput point is computed over.
 const minRateInterval = 100 * time.Millisecond
 
+// Stat names the pane understands (classify's, by value: the pane knows no
+// job).
+const (
+	statModelLoadsStarted = "model_loads_started"
+	statBatchSize         = "batch_size"
+)
+
+func (m *Model) applyStat(st pipeline.Stat) {
+	switch st.Name {
+	case statModelLoadsStarted:
+		m.loadsStarted = max(m.loadsStarted, st.Value)
+		m.loads = max(m.loads, m.loadsStarted)
+	case statBatchSize:
+		m.batchSize = st.Value
+	}
+}
+
+// Draining reports whether s is in the run's drain tail: the run is done,
+// every row has reached the sink, or every operator but the sink has
+// finished all its rows. What is left then is the sink flushing and the
+// last batches trickling out, which the record's steady windows leave out
+// too (only whole windows count); charted, it reads as a spike or a cliff
+// that a user takes for the run's speed.
+func Draining(s *pipeline.Snapshot) bool {
+	if s.Done || (s.RowsTotal > 0 && s.RowsDone >= s.RowsTotal) {
+		return true
+	}
+	if s.RowsTotal <= 0 || len(s.Ops) < 2 {
+		return false
+	}
+	for _, op := range s.Ops[:len(s.Ops)-1] {
+		if op.Metrics.RowsOut < s.RowsTotal {
+			return false
+		}
+	}
+	return true
+}
+
+// modelOp is the operator whose batches the pane counts: the last one
+// before the sink that counts batches (the model stage in a job shaped
+// read → preprocess → infer → write), or the last one that does.
+func modelOp(ops []pipeline.OpSnapshot) int {
+	last := -1
+	for i, op := range ops {
+		if op.Metrics.Batches > 0 && (i < len(ops)-1 || last < 0) {
+			last = i
+		}
+	}
+	return last
+}
+
 func (m *Model) applySnapshot(s *pipeline.Snapshot) {
 	if m.status == Waiting {
 		m.status = Running
 	}
+	m.drain = m.drain || Draining(s)
 	// A rate over a sliver of time is noise: the final snapshot follows the
 	// previous one by milliseconds and carries the writer's last block, so
 	// it would chart as a spike that flattens the rest. Such a snapshot
-	// updates the counters but adds no chart point.
+	// updates the counters but adds no chart point, and neither does one in
+	// the drain tail.
 	if dt := s.At - m.prevAt; dt >= minRateInterval {
-		m.tput.Push(float64(s.RowsDone-m.prevRows) / dt.Seconds())
+		if !m.drain {
+			m.tput.Push(float64(s.RowsDone-m.prevRows) / dt.Seconds())
+		}
 		for _, op := range s.Ops {
 			m.opRate[op.Name] = float64(op.Metrics.RowsOut-m.prevOp[op.Name]) / dt.Seconds()
 			m.prevOp[op.Name] = op.Metrics.RowsOut
 		}
 		m.prevAt, m.prevRows = s.At, s.RowsDone
 	}
-	m.loads, m.batches, m.errs = 0, 0, 0
+	var loads int64
+	m.batches, m.errs = 0, 0
 	for _, op := range s.Ops {
-		m.loads += op.Metrics.ConstructorCalls
+		loads += op.Metrics.ConstructorCalls
 		m.errs = max(m.errs, op.Metrics.ErrorRows)
 	}
-	if n := len(s.Ops); n > 0 {
-		// Batches are the model's UDF calls: the busiest map stage's count.
-		for _, op := range s.Ops {
-			m.batches = max(m.batches, op.Metrics.Batches)
-		}
+	// Loads begun inside a UDF are invisible to the engine; the job's own
+	// count, when it publishes one, is at least the constructors'.
+	m.loads = max(loads, m.loadsStarted)
+	if i := modelOp(s.Ops); i >= 0 {
+		m.batches = s.Ops[i].Metrics.Batches
 	}
 	m.snap = s
 }
@@ -168,14 +246,33 @@ func (m *Model) Finish(rec *bench.Record, err error, diagnosis string) {
 	}
 	if rec != nil {
 		m.loads, m.batches, m.errs = rec.ModelLoads, int64(rec.Batches), int64(rec.Errors)
+		if rec.Config.BatchSize > 0 {
+			m.batchSize = int64(rec.Config.BatchSize)
+		}
 	}
+}
+
+// planned is the number of batches the run will make, 0 while unknown.
+func (m *Model) planned() int64 {
+	total := int64(0)
+	if m.snap != nil {
+		total = m.snap.RowsTotal
+	}
+	if m.rec != nil {
+		total = int64(m.rec.Images)
+	}
+	if total <= 0 || m.batchSize <= 0 {
+		return 0
+	}
+	return (total + m.batchSize - 1) / m.batchSize
 }
 
 // Record is the finished run's record, nil until then.
 func (m *Model) Record() *bench.Record { return m.rec }
 
-// Throughput is the run's throughput: the record's once finished, the
-// mean so far while running.
+// Throughput is the run's overall throughput, the record's definition
+// (rows done over time since the start): the record's once finished, so
+// far while running.
 func (m *Model) Throughput() float64 {
 	if m.rec != nil {
 		return m.rec.Throughput
@@ -332,6 +429,9 @@ func (m *Model) opTable(w int, compact bool) string {
 	})
 }
 
+// counters says model loads (begun, while running), batches done out of
+// planned, and errors. Done and planned are told apart, "batches 9/100",
+// because a bare number early in a run reads as a total.
 func (m *Model) counters(w int, compact bool) string {
 	st := m.common.Styles
 	loads := "model loads "
@@ -342,9 +442,66 @@ func (m *Model) counters(w int, compact bool) string {
 	if m.errs > 0 {
 		errs = st.Bad.Render(fmt.Sprint(m.errs))
 	}
-	return common.Fit(st.Label.Render(loads)+st.Value.Render(fmt.Sprint(m.loads))+
-		st.Label.Render(" · batches ")+st.Value.Render(fmt.Sprint(m.batches))+
+	batches := fmt.Sprint(m.batches)
+	if p := m.planned(); p > 0 && m.batches <= p {
+		batches += "/" + fmt.Sprint(p)
+	} else if m.rec == nil {
+		batches += "/?"
+	}
+	return common.Fit(st.Label.Render(loads)+st.Value.Render(bench.FormatCount(float64(m.loads)))+
+		st.Label.Render(" · batches ")+st.Value.Render(batches)+
 		st.Label.Render(" · errors ")+errs, w)
+}
+
+// metric formats v as the metrics registry does, so the pane reads as the
+// summary and the reports.
+func metric(name string, v float64) string {
+	mi, _ := bench.LookupMetric(name)
+	return mi.Format(v)
+}
+
+// headline is the throughput chart's header: the overall throughput so far
+// (the record's once done), then the latest window as "now" while running
+// or the steady throughput once done, then the peak of the charted
+// windows, which leave out the drain tail.
+// In a compact pane the figures after the headline drop their unit.
+func (m *Model) headline(w int, compact bool) string {
+	st := m.common.Styles
+	f := func(name string, v float64) string {
+		if compact {
+			return bench.FormatValue(v, "")
+		}
+		return metric(name, v)
+	}
+	h := st.Label.Render("throughput ") + m.accent.Bold(true).Render(metric(bench.MetricThroughput, m.Throughput()))
+	switch {
+	case m.rec != nil:
+		h += st.Label.Render("  steady ") + st.Value.Render(f(bench.MetricSteadyTput, m.rec.SteadyTput))
+	case m.tput.Len() > 0 && !m.drain:
+		h += st.Label.Render("  now ") + st.Value.Render(f(bench.MetricThroughput, m.tput.Last()))
+	case m.drain:
+		h += st.Faint.Render("  draining")
+	}
+	if m.tput.Len() > 1 {
+		h += st.Faint.Render("  peak " + f(bench.MetricThroughput, m.tput.Peak()))
+	}
+	return common.Fit(h, w)
+}
+
+// latency is the finished run's steady throughput, time to first result
+// and p95 batch latency, from the record.
+func (m *Model) latency(w int, compact bool) string {
+	st := m.common.Styles
+	r := m.rec
+	if r == nil {
+		return ""
+	}
+	if compact {
+		return common.Fit(st.Label.Render("ttfr ")+st.Value.Render(metric(bench.MetricTTFR, r.TTFRSeconds))+
+			st.Label.Render(" · p95 ")+st.Value.Render(metric(bench.MetricLatencyP95, r.LatencyP95)), w)
+	}
+	return common.Fit(st.Label.Render("first result ")+st.Value.Render(metric(bench.MetricTTFR, r.TTFRSeconds))+
+		st.Label.Render(" · p95 batch latency ")+st.Value.Render(metric(bench.MetricLatencyP95, r.LatencyP95)), w)
 }
 
 func (m *Model) result(w int, compact bool) string {
@@ -354,10 +511,11 @@ func (m *Model) result(w int, compact bool) string {
 		return st.Bad.Render(common.Fit("error: "+m.err.Error(), w))
 	case m.rec != nil:
 		wall := common.Duration(time.Duration(m.rec.WallSeconds * float64(time.Second)))
-		s := st.Label.Render("result ") + m.accent.Bold(true).Render(common.Rate(m.rec.Throughput)) +
+		tput := metric(bench.MetricThroughput, m.rec.Throughput)
+		s := st.Label.Render("result ") + m.accent.Bold(true).Render(tput) +
 			st.Faint.Render(fmt.Sprintf(" · %d images in %s", m.rec.Images, wall))
 		if compact {
-			s = m.accent.Bold(true).Render(common.Rate(m.rec.Throughput)) + st.Faint.Render(" in "+wall)
+			s = m.accent.Bold(true).Render(tput) + st.Faint.Render(" in "+wall)
 		}
 		return common.Fit(s, w)
 	}
@@ -377,7 +535,7 @@ func (m *Model) full(w, h int) string {
 	// Fixed lines: title, label, blanks, chart headers, progress, table,
 	// counters, result, diagnosis. The rest goes to the charts, two thirds
 	// to throughput.
-	fixed := 2 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + opLines + 1 + 1 + 1 + 2
+	fixed := 2 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + opLines + 1 + 1 + 1 + 1 + 2
 	spare := max(4, h-fixed)
 	th := max(2, spare*3/5)
 	mh := max(1, spare-th)
@@ -386,7 +544,8 @@ func (m *Model) full(w, h int) string {
 		m.title(w),
 		st.Faint.Render(common.Fit(m.Label, w)),
 		"",
-		m.tput.View(w, th),
+		m.headline(w, false),
+		m.tput.Spark(w, th),
 		"",
 		tel,
 		"",
@@ -396,6 +555,7 @@ func (m *Model) full(w, h int) string {
 		"",
 		m.counters(w, false),
 		m.result(w, false),
+		m.latency(w, false),
 	}
 	if m.diag != "" {
 		parts = append(parts, lipgloss.NewStyle().Width(w).Render(st.Label.Render("diagnosis ")+st.Teaching.Render(m.diag)))
@@ -410,15 +570,21 @@ func (m *Model) compact(w, h int) string {
 	if m.snap != nil {
 		opLines += len(m.snap.Ops)
 	}
-	fixed := 1 + 1 + 1 + 1 + opLines + 1 + 1
+	fixed := 1 + 1 + 1 + 1 + 1 + opLines + 1 + 1
 	th := max(1, h-fixed)
 	tel := common.Fit(st.Label.Render(ta.Title+" ")+ta.ValueStyleOr(st.Value).Render(ta.Format(ta.Last()))+
 		st.Label.Render("  "+tb.Title+" ")+tb.ValueStyleOr(st.Value).Render(tb.Format(tb.Last())), w)
+	// Once done, the progress bar (full) gives way to the latencies.
+	prog := m.progress(w)
+	if l := m.latency(w, true); l != "" {
+		prog = l
+	}
 	parts := []string{
 		m.title(w),
-		m.tput.View(w, th),
+		m.headline(w, true),
+		m.tput.Spark(w, th),
 		tel,
-		m.progress(w),
+		prog,
 		m.opTable(w, true),
 		m.counters(w, true),
 	}
@@ -427,3 +593,7 @@ func (m *Model) compact(w, h int) string {
 	}
 	return strings.Join(parts, "\n")
 }
+
+// Loads is the model loads the pane shows: begun so far while running, the
+// record's once done.
+func (m *Model) Loads() int64 { return m.loads }

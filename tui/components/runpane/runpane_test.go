@@ -1,6 +1,9 @@
 package runpane
 
 import (
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
 	"testing"
 	"time"
 
@@ -28,5 +31,69 @@ func TestFinalSnapshotIsNoSpike(t *testing.T) {
 	}
 	if m.tput.Len() != 8 {
 		t.Errorf("%d chart points, want 8", m.tput.Len())
+	}
+}
+
+// TestCountersPlannedAndStarted: batches read done/planned, and model loads
+// count from the job's "loads started" stat before the engine sees them
+// (issue 21.7: a slow pane said "loads 1 · batches 200" with 18 rows done).
+func TestCountersPlannedAndStarted(t *testing.T) {
+	ops := func(readRows, inferBatches int64) []pipeline.OpSnapshot {
+		return []pipeline.OpSnapshot{
+			{Name: "ReadImages", Metrics: pipeline.OpMetrics{RowsOut: readRows, Batches: readRows}},
+			{Name: "Inference", Metrics: pipeline.OpMetrics{Batches: inferBatches}},
+			{Name: "Write"},
+		}
+	}
+	cases := []struct {
+		name   string
+		events []pipeline.Event
+		want   string
+	}{
+		{"unknown plan", []pipeline.Event{{Snapshot: &pipeline.Snapshot{At: time.Second, Ops: ops(200, 9)}}},
+			"loads 0 · batches 9/? · errors 0"},
+		{"planned from the batch size", []pipeline.Event{
+			{Payload: pipeline.Stat{Name: "batch_size", Value: 2}},
+			{Payload: pipeline.Stat{Name: "model_loads_started", Value: 10}},
+			{Snapshot: &pipeline.Snapshot{At: time.Second, Ops: ops(200, 9), RowsDone: 18, RowsTotal: 200}}},
+			"loads 10 · batches 9/100 · errors 0"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := New(common.New(80, 24, true), "A", "slow", "", lipgloss.NewStyle(), false, 2)
+			m.Start()
+			for _, e := range c.events {
+				m.Apply(e)
+			}
+			if got := ansi.Strip(m.counters(60, true)); !strings.Contains(got, c.want) {
+				t.Errorf("counters = %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+// TestDrainTailLeftOut: once only the sink has work left, throughput points
+// are not charted and do not count for the peak.
+func TestDrainTailLeftOut(t *testing.T) {
+	m := New(common.New(160, 48, true), "A", "optimized", "", lipgloss.NewStyle(), false, 2)
+	m.Start()
+	ops := func(upstream int64) []pipeline.OpSnapshot {
+		return []pipeline.OpSnapshot{{Name: "Read", Metrics: pipeline.OpMetrics{RowsOut: upstream}}, {Name: "Write"}}
+	}
+	at, rows := time.Duration(0), int64(0)
+	for i := range 6 {
+		at += 250 * time.Millisecond
+		rows += 25 // 100 img/s
+		up := min(int64(40*(i+1)), 200)
+		m.Apply(pipeline.Event{Snapshot: &pipeline.Snapshot{At: at, RowsDone: rows, RowsTotal: 200, Ops: ops(up)}})
+	}
+	// Drain: everything upstream is done; the sink flushes 50 rows at once.
+	m.Apply(pipeline.Event{Snapshot: &pipeline.Snapshot{At: at + 250*time.Millisecond, RowsDone: rows + 50, RowsTotal: 200, Ops: ops(200)}})
+	if p := m.tput.Peak(); p > 101 {
+		t.Errorf("peak %.0f img/s includes the drain tail (want 100)", p)
+	}
+	h := ansi.Strip(m.headline(100, false))
+	if !strings.Contains(h, "draining") || !strings.Contains(h, "throughput 114 img/s") {
+		t.Errorf("headline %q: want the overall throughput (200 rows in 1.75s) and the drain marked", h)
 	}
 }
