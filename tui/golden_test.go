@@ -25,7 +25,9 @@ func updating() bool {
 	return f != nil && f.Value.String() == "true"
 }
 
-var sizes = []struct{ w, h int }{{80, 24}, {160, 48}}
+// sizes are the terminals every golden screen is drawn at: the smallest
+// supported, a common laptop split, and a large one.
+var sizes = []struct{ w, h int }{{80, 24}, {120, 36}, {160, 48}}
 
 // golden compares got, stripped of ANSI styling, with testdata/name.golden.
 func golden(t *testing.T, name, got string) {

@@ -60,7 +60,10 @@ func (f *Fake) Info() Info {
 // one, and one mistake.
 var FakeScenarios = []Scenario{
 	{Name: "slow", Title: "Everything the slow way",
-		Mistake: "batch 1, one block, the model loaded in every task",
+		Mistake: "def classify(batch):\n    model = ort.InferenceSession(\"model.onnx\")          # loaded every call\n" +
+			"    img = preprocess(Image.open(path), Resize(...))  # transform rebuilt, decoded here\n" +
+			"ds.map_batches(classify, batch_size=1).take_all()  → json\n" +
+			"batch 1, one block, the model loaded in every task",
 		Why:     "each image pays a model load and a forward pass of its own; one block means one task at a time",
 		Fix:     "use an actor pool, batch 64, 16 blocks", Expect: "an order of magnitude slower",
 		Knobs: Knobs{Batch: 1, Concurrency: 1, Blocks: 1, IntraOp: 1, Device: "cpu"}},

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 )
 
 func TestThresholdColours(t *testing.T) {
@@ -73,6 +74,38 @@ func TestBar(t *testing.T) {
 	}{{0, "░░░░"}, {1, "████"}, {0.5, "██░░"}, {2, "████"}, {-1, "░░░░"}} {
 		if got := Bar(c.frac, 4); got != c.want {
 			t.Errorf("Bar(%v) = %q, want %q", c.frac, got, c.want)
+		}
+	}
+}
+
+// TestTeachingKeepsStatements: at every width a code sample keeps one
+// statement a line (comments go to a legend, then an ellipsis cuts), while
+// prose wraps (issue 21.5: "# loaded every call" wrapped onto its own line).
+func TestTeachingKeepsStatements(t *testing.T) {
+	t.Parallel()
+	code := []string{
+		`def classify(batch):`,
+		`    model = ort.InferenceSession("model.onnx")          # loaded every call`,
+		`    img = preprocess(Image.open(path), Resize(...))  # transform rebuilt, decoded here`,
+		`ds.map_batches(classify, batch_size=2).take_all()  → json`,
+	}
+	prose := "Each mistake has its own scenario; together they compound, and the slow pipeline finishes."
+	text := strings.Join(code, "\n") + "\n" + prose
+	for _, w := range []int{30, 54, 88, 120} {
+		got := strings.Split(ansi.Strip(Teaching(text, w, lipgloss.NewStyle(), lipgloss.NewStyle())), "\n")
+		for i, l := range got {
+			if ansi.StringWidth(l) > w {
+				t.Errorf("w=%d: line %d is %d cells: %q", w, i, ansi.StringWidth(l), l)
+			}
+		}
+		for i, c := range code {
+			head := c[:min(len(c), 8)]
+			if !strings.HasPrefix(got[i], head) {
+				t.Errorf("w=%d: line %d = %q, want statement %q on its own line", w, i, got[i], c)
+			}
+		}
+		if w < 80 && !strings.Contains(strings.Join(got, "\n"), "[1] loaded every call") {
+			t.Errorf("w=%d: no legend for the comment that did not fit:\n%s", w, strings.Join(got, "\n"))
 		}
 	}
 }

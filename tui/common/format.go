@@ -3,6 +3,7 @@ package common
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strings"
 	"time"
 
@@ -140,4 +141,51 @@ func Bar(frac float64, w int) string {
 		s += string([]rune(" ▏▎▍▌▋▊▉")[part])
 	}
 	return s + strings.Repeat("░", w-lipgloss.Width(s))
+}
+
+// codeLine matches a line of a code sample rather than prose: indented,
+// a keyword that opens a statement, or an identifier followed by an
+// assignment or a call (ds.map_batches(, model = ...).
+var codeLine = regexp.MustCompile(`^(\s+\S|(def|class|import|from|return|for|with|if)\s|[A-Za-z_][\w.\[\]"']*\s*(=|\())`)
+
+// IsCode reports whether line reads as a line of code.
+func IsCode(line string) bool { return codeLine.MatchString(line) }
+
+// Teaching lays out teaching text in w cells: prose lines wrap at word
+// boundaries, while each statement of a code sample keeps its own line,
+// since a statement wrapped mid-way reads as two. A code line too wide for
+// w gives its trailing comment to a numbered legend under the code ("[1]"
+// in the line, "[1] loaded every call" below); if it is still too wide it
+// is cut with an ellipsis. code styles the code lines, prose the rest.
+func Teaching(text string, w int, code, prose lipgloss.Style) string {
+	if w <= 0 {
+		return ""
+	}
+	var out, legend []string
+	wrap := lipgloss.NewStyle().Width(w)
+	for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		if !IsCode(line) {
+			out = append(out, prose.Render(wrap.Render(line)))
+			continue
+		}
+		if lipgloss.Width(line) > w {
+			if i := strings.Index(line, "  #"); i > 0 {
+				n := len(legend) + 1
+				legend = append(legend, fmt.Sprintf("[%d] %s", n, strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line[i:]), "#"))))
+				mark := fmt.Sprintf("  [%d]", n)
+				body := strings.TrimRight(line[:i], " ")
+				if lipgloss.Width(body)+len(mark) > w {
+					body = ansi.Truncate(body, max(1, w-len(mark)), "…")
+				}
+				line = body + mark
+			} else {
+				line = ansi.Truncate(line, w, "…")
+			}
+		}
+		out = append(out, code.Render(line))
+	}
+	for _, l := range legend {
+		out = append(out, prose.Render(wrap.Render(l)))
+	}
+	return strings.Join(out, "\n")
 }

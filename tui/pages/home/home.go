@@ -168,12 +168,12 @@ func (m *Model) infoView(w int) string {
 func (m *Model) detail(w int) string {
 	st := m.common.Styles
 	s := m.Selected()
-	wrap := lipgloss.NewStyle().Width(w)
 	para := func(label, text string) string {
 		if text == "" {
 			return ""
 		}
-		return wrap.Render(st.Header.Render(label) + "\n" + st.Teaching.Render(text))
+		// Code samples keep one statement a line (issue 21.5).
+		return st.Header.Render(common.Fit(label, w)) + "\n" + common.Teaching(text, w, st.Value, st.Teaching)
 	}
 	parts := []string{st.Accent.Render(common.Fit(s.Title, w)), st.Faint.Render(common.Fit(s.Knobs.String(), w))}
 	for _, p := range []string{para("mistake", s.Mistake), para("why it costs", s.Why), para("fix", s.Fix), para("expect", s.Expect)} {

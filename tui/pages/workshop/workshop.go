@@ -242,7 +242,7 @@ func (m *Model) View(w, h int) string {
 	} else {
 		fix = st.Label.Render("fixes: ") + st.Teaching.Render(s.Mistake)
 	}
-	explain := lipgloss.NewStyle().Width(explainW).Render(st.Teaching.Render(s.Explain))
+	explain := common.Teaching(s.Explain, explainW, st.Value, st.Teaching)
 	if m.common.Compact() {
 		explain = common.Block(explain, w, 2)
 	}
