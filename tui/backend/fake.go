@@ -64,8 +64,8 @@ var FakeScenarios = []Scenario{
 			"    img = preprocess(Image.open(path), Resize(...))  # transform rebuilt, decoded here\n" +
 			"ds.map_batches(classify, batch_size=1).take_all()  → json\n" +
 			"batch 1, one block, the model loaded in every task",
-		Why:     "each image pays a model load and a forward pass of its own; one block means one task at a time",
-		Fix:     "use an actor pool, batch 64, 16 blocks", Expect: "an order of magnitude slower",
+		Why: "each image pays a model load and a forward pass of its own; one block means one task at a time",
+		Fix: "use an actor pool, batch 64, 16 blocks", Expect: "an order of magnitude slower",
 		Knobs: Knobs{Batch: 1, Concurrency: 1, Blocks: 1, IntraOp: 1, Device: "cpu"}},
 	{Name: "optimized", Title: "The right way",
 		Mistake: "none", Why: "actors load the model once, batches amortise each call, blocks keep every stage busy",

@@ -65,9 +65,9 @@ type Model struct {
 	loadsStarted, batchSize int64
 	// drain is true once the run entered its drain tail.
 	drain bool
-	rec                  *bench.Record
-	err                  error
-	diag                 string
+	rec   *bench.Record
+	err   error
+	diag  string
 	// version counts changes; View redraws only when it or the size moved,
 	// because a bordered pane is the costliest thing on screen.
 	version   int
