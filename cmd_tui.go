@@ -70,6 +70,8 @@ func tuiCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 	left := fs.String("left", "slow", "the race's left scenario (A)")
 	right := fs.String("right", "optimized", "the race's right scenario (B)")
 	jobsScreen := fs.Bool("jobs", false, "open on the Jobs screen of the Ray cluster at --address")
+	var repeat int
+	fs.IntVar(&repeat, "repeat", 3, "runs of each scenario in a race, interleaved A B A B")
 	var cf clusterFlags
 	cf.register(fs)
 	if help, err := parseFlags(fs, args); help || err != nil {
@@ -107,7 +109,10 @@ func tuiCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 	} else if *jobsScreen {
 		return usageErr("tui --jobs: --address is required (e.g. http://head-node:8265), or set RAY_ADDRESS")
 	}
-	o := tui.Options{NoColor: common.NoColorEnv()}
+	if repeat < 1 {
+		return usageErr("tui: --repeat %d must be at least 1", repeat)
+	}
+	o := tui.Options{NoColor: common.NoColorEnv(), Repeat: repeat}
 	switch {
 	case *jobsScreen:
 		o.Start = common.PageJobs

@@ -79,6 +79,9 @@ type Options struct {
 	// Left and Right are the race pair for Start == PageRace; empty means
 	// the backend's default.
 	Left, Right string
+	// Repeat is the runs of each side of a race, interleaved A B A B
+	// (--repeat); 0 means race.DefaultRepeat. The home screen can change it.
+	Repeat int
 	// NoColor drops all colour (NO_COLOR).
 	NoColor bool
 	// Width and Height are the initial size, before the terminal reports
@@ -111,7 +114,9 @@ func New(ctx context.Context, b backend.Backend, o Options) *Model {
 		hm.Styles = help.Styles{}
 	}
 	m := &Model{ctx: ctx, common: c, backend: b, opts: o, help: hm, pages: map[state]page{}}
-	m.pages[stateHome] = home.New(c, b)
+	hm0 := home.New(c, b)
+	hm0.SetRepeat(o.Repeat)
+	m.pages[stateHome] = hm0
 	return m
 }
 
@@ -127,7 +132,7 @@ func (m *Model) Init() tea.Cmd {
 		if r == "" {
 			r = info.Right
 		}
-		return common.Nav(common.NavMsg{Page: common.PageRace, Left: l, Right: r})
+		return common.Nav(common.NavMsg{Page: common.PageRace, Left: l, Right: r, Repeat: m.opts.Repeat})
 	case common.PageWorkshop:
 		return common.Nav(common.NavMsg{Page: common.PageWorkshop})
 	case common.PageJobs:
@@ -187,7 +192,11 @@ func (m *Model) open(n common.NavMsg) tea.Cmd {
 		m.state = stateHome
 		return nil
 	case common.PageRace:
-		r := race.New(c, b, backend.RunSpec{Scenario: n.Left, Label: n.Left}, backend.RunSpec{Scenario: n.Right, Label: n.Right})
+		rep := n.Repeat
+		if rep == 0 {
+			rep = m.opts.Repeat
+		}
+		r := race.New(c, b, backend.RunSpec{Scenario: n.Left, Label: n.Left}, backend.RunSpec{Scenario: n.Right, Label: n.Right}, rep)
 		m.pages[stateRace], m.state = r, stateRace
 		return r.Start(m.ctx)
 	case common.PageTune:
@@ -202,6 +211,7 @@ func (m *Model) open(n common.NavMsg) tea.Cmd {
 		return nil
 	case common.PageWorkshop:
 		w := workshop.New(c, b)
+		w.SetRepeat(m.opts.Repeat)
 		m.pages[stateWorkshop], m.state = w, stateWorkshop
 		return w.Start(m.ctx)
 	case common.PageJobs:

@@ -75,7 +75,7 @@ func TestRaceFromHome(t *testing.T) {
 	t.Parallel()
 	tm := start(t, &backend.Fake{}, Options{})
 	tm.Send(keyPress("enter"))
-	waitFor(t, tm, "faster than slow")
+	waitFor(t, tm, "within runs: optimized is")
 	m := final(t, tm)
 	if m.Page() != "race" {
 		t.Fatalf("page %q, want race", m.Page())
@@ -123,7 +123,7 @@ func TestWorkshopWalk(t *testing.T) {
 	for i := 2; i <= 4; i++ {
 		tm.Send(keyPress("space"))
 		waitFor(t, tm, "Step "+itoa(i)+" of 4")
-		waitFor(t, tm, "→ this step") // measured
+		waitFor(t, tm, "this step vs the previous step") // measured
 	}
 	tm.Send(keyPress("space"))
 	waitFor(t, tm, "What each fix bought")

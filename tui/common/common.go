@@ -65,6 +65,8 @@ type NavMsg struct {
 	Page        string
 	Left, Right string
 	Scenario    string
+	// Repeat is the runs of each side of a race (0: the default).
+	Repeat int
 }
 
 // Nav returns a command that opens a page.

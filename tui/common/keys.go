@@ -9,6 +9,8 @@ type KeyMap struct {
 	Quit, Help, Back, Tab, ShiftTab, Up, Down, Left, Right, Enter key.Binding
 	// Home screen.
 	Race, Tune, Sweep, Workshop, Jobs, Pick key.Binding
+	// More and Fewer change the race's runs of each side.
+	More, Fewer key.Binding
 	// Running screens.
 	Export, Rerun, Save, Next, Prev key.Binding
 }
@@ -36,6 +38,8 @@ func NewKeyMap() *KeyMap {
 		Workshop: b([]string{"w"}, "w", "workshop"),
 		Jobs:     b([]string{"c"}, "c", "Ray cluster jobs"),
 		Pick:     b([]string{"a", "b"}, "a/b", "pick left/right"),
+		More:     b([]string{"+", "="}, "+", "more runs"),
+		Fewer:    b([]string{"-"}, "-", "fewer runs"),
 
 		Export: b([]string{"e"}, "e", "export report"),
 		Rerun:  b([]string{"enter"}, "enter", "run"),

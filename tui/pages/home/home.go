@@ -5,6 +5,7 @@
 package home
 
 import (
+	"fmt"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -24,6 +25,25 @@ type Model struct {
 	left      int
 	right     int
 	jobs      bool // a Ray cluster is configured
+	repeat    int  // runs of each side of the race
+}
+
+// defaultRepeat mirrors race.DefaultRepeat (home does not import pages).
+const defaultRepeat = 3
+
+// SetRepeat sets the runs of each side of the race; 0 keeps the default.
+func (m *Model) SetRepeat(n int) {
+	if n > 0 {
+		m.repeat = n
+	}
+}
+
+// Repeat is the runs of each side the race will make.
+func (m *Model) Repeat() int {
+	if m.repeat <= 0 {
+		return defaultRepeat
+	}
+	return m.repeat
 }
 
 // New returns the home screen with the backend's default race marked.
@@ -85,9 +105,13 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		m.left = m.cursor
 	case msgk.String() == "b":
 		m.right = m.cursor
+	case key.Matches(msgk, k.More):
+		m.repeat = min(m.Repeat()+1, 20)
+	case key.Matches(msgk, k.Fewer):
+		m.repeat = max(m.Repeat()-1, 1)
 	case key.Matches(msgk, k.Race, k.Enter):
 		l, r := m.Pair()
-		return common.Nav(common.NavMsg{Page: common.PageRace, Left: l, Right: r})
+		return common.Nav(common.NavMsg{Page: common.PageRace, Left: l, Right: r, Repeat: m.Repeat()})
 	case key.Matches(msgk, k.Tune):
 		return common.Nav(common.NavMsg{Page: common.PageTune, Scenario: m.Selected().Name})
 	case key.Matches(msgk, k.Sweep):
@@ -104,9 +128,9 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 func (m *Model) Help() common.Help {
 	k := m.common.Keys
 	if m.hasJobs() {
-		return k.PageHelp(k.Up, k.Down, k.Pick, k.Race, k.Tune, k.Sweep, k.Workshop, k.Jobs)
+		return k.PageHelp(k.Up, k.Down, k.Pick, k.Race, k.More, k.Fewer, k.Tune, k.Sweep, k.Workshop, k.Jobs)
 	}
-	return k.PageHelp(k.Up, k.Down, k.Pick, k.Race, k.Tune, k.Sweep, k.Workshop)
+	return k.PageHelp(k.Up, k.Down, k.Pick, k.Race, k.More, k.Fewer, k.Tune, k.Sweep, k.Workshop)
 }
 
 // hasJobs reports whether a Ray cluster is configured (--address).
@@ -157,7 +181,8 @@ func (m *Model) infoView(w int) string {
 		lines = append(lines, st.Faint.Render(common.Fit(m.info.Notice, w)))
 	}
 	lines = append(lines,
-		common.Fit(kv("race", "")+st.Left.Bold(true).Render("A "+l)+st.Faint.Render(" vs ")+st.Right.Bold(true).Render("B "+r)+st.Faint.Render("  (enter to start)"), w),
+		common.Fit(kv("race", "")+st.Left.Bold(true).Render("A "+l)+st.Faint.Render(" vs ")+st.Right.Bold(true).Render("B "+r)+
+			st.Faint.Render(fmt.Sprintf(", %d runs each A B A B", m.Repeat()))+st.Faint.Render("  (enter to start, +/- runs)"), w),
 	)
 	if m.info.Note != "" && !m.common.Compact() {
 		lines = append(lines, st.Faint.Render(common.Fit(m.info.Note, w)))

@@ -21,6 +21,7 @@ import (
 	"workbench/tui/common"
 	"workbench/tui/components/feed"
 	"workbench/tui/components/runpane"
+	"workbench/tui/pages/race"
 )
 
 // Model is the workshop.
@@ -36,6 +37,17 @@ type Model struct {
 	gen     int
 	cancel  context.CancelFunc
 	status  string
+	// repeat is the runs of each step; recs holds each step's finished
+	// records, so a step's gain is judged as a repeated race judges it.
+	repeat int
+	recs   [][]*bench.Record
+}
+
+// SetRepeat sets the runs of each step (0 keeps race.DefaultRepeat).
+func (m *Model) SetRepeat(n int) {
+	if n > 0 {
+		m.repeat = n
+	}
 }
 
 type (
@@ -54,7 +66,8 @@ type (
 
 // New returns the workshop at its first step, not yet measuring.
 func New(c common.Common, b backend.Backend) *Model {
-	m := &Model{common: c, backend: b, steps: b.Lesson(), running: -1, ctx: context.Background()}
+	m := &Model{common: c, backend: b, steps: b.Lesson(), running: -1, ctx: context.Background(), repeat: race.DefaultRepeat}
+	m.recs = make([][]*bench.Record, len(m.steps))
 	info := b.Info()
 	for i, s := range m.steps {
 		label := s.Spec.Label
@@ -96,7 +109,7 @@ func (m *Model) Step() int { return m.cur }
 func (m *Model) Pane(i int) *runpane.Model { return &m.panes[i] }
 
 func (m *Model) measure(i int) tea.Cmd {
-	if i >= len(m.steps) || m.panes[i].Status() == runpane.Done {
+	if i >= len(m.steps) || len(m.recs[i]) >= m.repeat {
 		return nil
 	}
 	m.Stop()
@@ -105,7 +118,11 @@ func (m *Model) measure(i int) tea.Cmd {
 	m.gen++
 	m.running = i
 	m.feed = feed.New()
-	m.panes[i] = runpane.New(m.common, fmt.Sprint(i), m.steps[i].Title, m.panes[i].Label, m.common.Styles.Right, m.backend.Info().GPU, m.backend.Info().Cores)
+	name := m.steps[i].Title
+	if m.repeat > 1 {
+		name = fmt.Sprintf("%s · run %d/%d", name, len(m.recs[i])+1, m.repeat)
+	}
+	m.panes[i] = runpane.New(m.common, fmt.Sprint(i), name, m.panes[i].Label, m.common.Styles.Right, m.backend.Info().GPU, m.backend.Info().Cores)
 	m.panes[i].Start()
 	gen, spec, b, f := m.gen, m.steps[i].Spec, m.backend, m.feed
 	return tea.Batch(func() tea.Msg {
@@ -141,6 +158,9 @@ func (m *Model) Finish(i int, rec *bench.Record, err error) {
 		diag = m.backend.Diagnose(rec)
 	}
 	m.panes[i].Finish(rec, err, diag)
+	if rec != nil && err == nil {
+		m.recs[i] = append(m.recs[i], rec)
+	}
 }
 
 // Update moves between steps and folds in the running step's events.
@@ -161,6 +181,9 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		m.feed.Close()
 		m.Finish(msg.Step, msg.Rec, msg.Err)
 		m.running = -1
+		if msg.Err == nil && msg.Step == m.cur {
+			return m.measure(msg.Step) // the step's next run, if any
+		}
 		return nil
 	case exportedMsg:
 		m.status = "report written to " + msg.path
@@ -199,12 +222,22 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 
 func (m *Model) records() []*bench.Record {
 	var out []*bench.Record
-	for i := range m.panes {
-		if r := m.panes[i].Record(); r != nil {
-			out = append(out, r)
-		}
+	for _, rs := range m.recs {
+		out = append(out, rs...)
 	}
 	return out
+}
+
+// median is the median whole-run throughput of step i's runs, 0 when none.
+func (m *Model) median(i int) float64 {
+	var xs []float64
+	for _, r := range m.recs[i] {
+		xs = append(xs, r.Throughput)
+	}
+	if len(xs) == 0 {
+		return 0
+	}
+	return bench.Summarize(xs, bench.DefaultConfidence).Center
 }
 
 // Help lists the workshop's keys.
@@ -263,15 +296,19 @@ func (m *Model) comparison(w int) string {
 	if m.cur == 0 {
 		return st.Faint.Render(common.Fit("the baseline: every later step is measured against it", w))
 	}
-	prev, cur := m.panes[m.cur-1].Record(), m.panes[m.cur].Record()
+	prev, cur := m.recs[m.cur-1], m.recs[m.cur]
 	switch {
-	case prev == nil:
+	case len(prev) == 0:
 		return st.Faint.Render(common.Fit("the previous step was left before it finished; backspace measures it again", w))
-	case cur == nil:
-		return st.Faint.Render(common.Fit("previous step: "+common.Rate(prev.Throughput)+" · measuring this step…", w))
+	case len(cur) < m.repeat && m.running == m.cur:
+		return st.Faint.Render(common.Fit(fmt.Sprintf("previous step: %s · measuring this step, run %d of %d…",
+			common.Rate(m.median(m.cur-1)), len(cur)+1, m.repeat), w))
+	case len(cur) == 0:
+		return st.Faint.Render(common.Fit("this step was left before it finished; backspace and space measure it again", w))
 	}
-	return st.Verdict.Render(common.Fit(fmt.Sprintf("previous step %s → this step %s: %s", common.Rate(prev.Throughput),
-		common.Rate(cur.Throughput), gain(prev.Throughput, cur.Throughput)), w))
+	// As the race judges: the median over runs, the ratio's spread, and
+	// "~" when the gain is not significant.
+	return st.Verdict.Render(common.Fit(race.Speedup("the previous step", "this step", prev, cur), w))
 }
 
 func gain(from, to float64) string {
@@ -289,18 +326,17 @@ func (m *Model) summary(w, h int) string {
 	var rows [][]string
 	var first, prev float64
 	for i, s := range m.steps {
-		r := m.panes[i].Record()
 		row := []string{fmt.Sprint(i + 1), s.Title, "not measured", "", ""}
-		if r != nil {
-			row[2] = common.Rate(r.Throughput)
+		if v := m.median(i); v > 0 {
+			row[2] = common.Rate(v)
 			if i == 0 {
-				first = r.Throughput
+				first = v
 			}
 			if i > 0 {
-				row[3] = gain(prev, r.Throughput)
-				row[4] = gain(first, r.Throughput)
+				row[3] = gain(prev, v)
+				row[4] = gain(first, v)
 			}
-			prev = r.Throughput
+			prev = v
 		} else {
 			prev = 0
 		}
@@ -309,13 +345,13 @@ func (m *Model) summary(w, h int) string {
 	best := -1
 	bestV := 0.0
 	for i := range m.steps {
-		if r := m.panes[i].Record(); r != nil && r.Throughput > bestV {
-			best, bestV = i, r.Throughput
+		if v := m.median(i); v > bestV {
+			best, bestV = i, v
 		}
 	}
 	t := common.Table(st, cols, rows, func(i int) (lipgloss.Style, bool) { return st.Highlight, i == best })
 	head := st.Accent.Render("What each fix bought, measured on this machine")
-	note := st.Faint.Render(common.Fit("each step keeps the fixes before it; ratios are of whole-run throughput", w))
+	note := st.Faint.Render(common.Fit("each step keeps the fixes before it; ratios are of median whole-run throughput over each step's runs", w))
 	out := head + "\n" + note + "\n\n" + t
 	if n := m.backend.Info().Notice; n != "" {
 		out += "\n" + st.Faint.Render(common.Fit(n, w))
