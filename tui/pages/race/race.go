@@ -28,16 +28,16 @@ import (
 
 // Model is the race screen.
 type Model struct {
-	common   common.Common
-	backend  backend.Backend
-	specs    [2]backend.RunSpec
-	panes    [2]runpane.Model
-	feeds    [2]*feed.Feed
-	active   int
-	gen      int // run generation, so ticks of a cancelled race stop
-	cancel   context.CancelFunc
-	status   string
-	running  bool
+	common  common.Common
+	backend backend.Backend
+	specs   [2]backend.RunSpec
+	panes   [2]runpane.Model
+	feeds   [2]*feed.Feed
+	active  int
+	gen     int // run generation, so ticks of a cancelled race stop
+	cancel  context.CancelFunc
+	status  string
+	running bool
 	// repeat is the runs of each side; run is the index of the current
 	// run in the interleaved order A B A B …; recs holds each side's
 	// finished records.
