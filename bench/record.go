@@ -64,6 +64,9 @@ type Record struct {
 	// pinning); empty when the run made a fresh tensor per batch.
 	TensorPool  string  `json:"tensor_pool,omitempty"`
 	CeilingTput float64 `json:"ceiling_throughput,omitempty"`
+	// BatchProbe is batch_size: auto's probe (the ceiling at each size
+	// tried and the size picked); nil when the batch size was given.
+	BatchProbe *BatchProbe `json:"batch_probe,omitempty"`
 	// PeakGFLOPS is the device's measured GEMM peak (model.CachedPeak),
 	// when the run asked for it; 0 otherwise.
 	PeakGFLOPS float64    `json:"peak_gflops,omitempty"`

@@ -16,6 +16,8 @@ func fullRecord() *Record {
 	sat := true
 	r.Label, r.Reason, r.Errors, r.CeilingTput = "batch=64 concurrency=2", "partial: 3 images failed", 3, 1234.5678901234
 	r.Warnings = []string{"unstable: …", "a \"quoted\", comma'd\nmultiline warning"}
+	r.BatchProbe = &BatchProbe{Picked: 16, Points: []BatchPoint{{Batch: 8, Throughput: 90, Spread: 3, Latency: 0.09, Rounds: 3, Stable: true},
+		{Batch: 16, Throughput: 101, Rounds: 6}}}
 	r.Config.Knobs = map[string]string{"intra_op_threads": "2"}
 	r.RSSGrowthPer1k, r.RSSGrowthPer1kSpread = 12345.5, 678.25
 	r.Config.Asked, r.Config.Sources = map[string]string{"intra_op_threads": "auto"}, map[string]string{"batch_size": "flag"}

@@ -166,6 +166,7 @@ func newRecord(job *classify.Job, p *Plan, out string) *bench.Record {
 			Knobs: KnobValues(&p.Effective), Asked: KnobValues(&p.Asked), Sources: sourceNames(p.Sources),
 		},
 		Fingerprint: fingerprint(p.Files),
+		BatchProbe:  p.BatchProbe,
 	}
 	r := job.Recipe()
 	rec.Config.Input, rec.Config.Recipe, rec.Config.RecipeFrom = m.InputShape(), r.String(), recipeFrom(m.RecipeSource, p.Asked.Recipe)

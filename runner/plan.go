@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"workbench/bench"
 	"workbench/classify"
 	"workbench/model"
 	"workbench/nvml"
@@ -43,6 +45,9 @@ type Plan struct {
 	// Notes say things the reader must know, such as "identical to
 	// optimized on this machine".
 	Notes []string
+	// BatchProbe is batch_size: auto's measurement and pick, nil when the
+	// batch size was given.
+	BatchProbe *bench.BatchProbe
 }
 
 // Ext is the output file extension the plan writes.
@@ -187,12 +192,59 @@ func resolve(cfg Config, s *scenarios.Scenario, sources map[string]Layer, m mach
 	if p.Images == 0 && cfg.Files == nil {
 		return nil, &DataError{What: "data", Err: fmt.Errorf("no images (.jpg, .jpeg, .png) under %s", cfg.Data)}
 	}
-	p.Effective, p.Notes = effective(s.Knobs, p.Device, m, p.Images, cfg.Model)
+	k := s.Knobs
+	if k.BatchSize == scenarios.Auto {
+		probe, err := p.probeBatch(k, m)
+		if err != nil {
+			return nil, err
+		}
+		k.BatchSize, p.BatchProbe = probe.Picked, probe
+	}
+	p.Effective, p.Notes = effective(k, p.Device, m, p.Images, cfg.Model)
 	if err := p.job(m); err != nil {
 		return nil, err
 	}
+	if p.BatchProbe != nil {
+		p.Notes = append(p.Notes, "batch_size "+p.BatchProbe.String())
+	}
 	p.Notes = append(p.Notes, sameAsParent(s, p, m)...)
 	return p, nil
+}
+
+// probes remembers batch_size: auto's answer per model, session and pool
+// for the process, so a race's repeats and a sweep's cells share one probe.
+var probes sync.Map // string → *bench.BatchProbe
+
+// probeBatch resolves batch_size: auto: the plan is made once with a
+// provisional batch (the default) to get the model, session and pool as
+// the run will have them, and the ceiling is probed at AutoBatchSizes up
+// to the image count.
+func (p *Plan) probeBatch(k scenarios.Knobs, m machine) (*bench.BatchProbe, error) {
+	k.BatchSize = scenarios.DefaultKnobs().BatchSize
+	p.Effective, _ = effective(k, p.Device, m, p.Images, p.Config.Model)
+	if err := p.job(m); err != nil {
+		return nil, err
+	}
+	j := p.Job
+	var sizes []int
+	for _, b := range bench.AutoBatchSizes {
+		if p.Images == 0 || b <= max(p.Images, bench.AutoBatchSizes[0]) {
+			sizes = append(sizes, b)
+		}
+	}
+	key := fmt.Sprint(j.Model.Path, j.Model.Name, j.Session.String(), j.Concurrency.Max, sizes)
+	if v, ok := probes.Load(key); ok {
+		return v.(*bench.BatchProbe), nil
+	}
+	// Resolve takes no context; the probe is a few seconds of forward
+	// passes, bounded by its rounds.
+	probe, err := bench.ProbeBatch(context.Background(), bench.CeilingOptions{Model: j.Model, Session: j.Session, Sessions: j.Concurrency.Max},
+		sizes, 0, 9)
+	if err != nil {
+		return nil, err
+	}
+	probes.Store(key, &probe)
+	return &probe, nil
 }
 
 // checkEnv is Scenario.CheckEnv with the device as parsed here, so a
@@ -252,7 +304,13 @@ func effective(k scenarios.Knobs, dev model.Device, m machine, images int, model
 	}
 	switch k.Blocks {
 	case scenarios.Auto:
-		perBatch := (images + k.BatchSize - 1) / k.BatchSize
+		// An unresolved batch_size: auto (a parent compared in
+		// sameAsParent) counts as the default for the block count.
+		bs := k.BatchSize
+		if bs <= 0 {
+			bs = scenarios.DefaultKnobs().BatchSize
+		}
+		perBatch := (images + bs - 1) / bs
 		k.Blocks = max(1, min(images, max(2*m.cores, perBatch)))
 	case scenarios.BlocksPerImage:
 		k.Blocks = max(images, 1)

@@ -337,8 +337,8 @@ func orList(xs []string) string {
 // knobDefs is the single table of knobs: names, help, parsing, printing.
 var knobDefs = []knobDef{
 	intKnob("batch_size", func(k *Knobs) *int { return &k.BatchSize }, 1,
-		"batch_size must be at least 1 (try 32)", nil,
-		"rows per inference batch (map_batches batch_size)").withFlag("batch"),
+		"batch_size must be at least 1 (try 32, or auto)", map[string]int{"auto": Auto},
+		"rows per inference batch (map_batches batch_size); auto probes the inference ceiling and takes the knee").withFlag("batch"),
 	{
 		name: "concurrency",
 		help: "inference actors: N, [min, max] to autoscale, or auto (one per GPU; one on CPU)",

@@ -172,8 +172,9 @@ func TestUnsetDistinctFromZero(t *testing.T) {
 		t.Errorf("set knobs = %v, want only cpus", s.Knobs.SetKnobs())
 	}
 	r, _ := Builtin().Resolve(s)
-	if r.Knobs.BatchSize != DefaultKnobs().BatchSize {
-		t.Errorf("unset batch_size resolved to %d, want the default %d", r.Knobs.BatchSize, DefaultKnobs().BatchSize)
+	// optimized asks batch_size: auto, which the run path resolves.
+	if r.Knobs.BatchSize != Auto {
+		t.Errorf("unset batch_size resolved to %d, want optimized's auto (%d)", r.Knobs.BatchSize, Auto)
 	}
 }
 
