@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -45,9 +46,13 @@ func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
 
 // group is the records of one configuration: same scenario and label.
 type group struct {
-	key, scenario, label string
-	recs                 []*Record // every record, any status
-	ok                   []*Record // completed ones
+	// key groups records (scenario, label and knobs); match pairs groups
+	// across two record sets (scenario and label: the same configuration
+	// asked for, though auto knobs may resolve differently elsewhere).
+	key, match, scenario, label string
+	differs                     string    // knobs telling it from a same-named group
+	recs                        []*Record // every record, any status
+	ok                          []*Record // completed ones
 }
 
 func (g *group) values(metric string) []float64 {
@@ -100,10 +105,12 @@ func groupRecords(recs []*Record) []*group {
 	var out []*group
 	byKey := map[string]*group{}
 	for _, r := range recs {
-		key := r.Scenario + "\x00" + configLabel(r)
+		// The knobs are part of the key: two files that share a name but
+		// not their settings are two configurations.
+		key := r.Scenario + "\x00" + configLabel(r) + "\x00" + knobKey(r.Config.Knobs)
 		g := byKey[key]
 		if g == nil {
-			g = &group{key: key, scenario: r.Scenario, label: configLabel(r)}
+			g = &group{key: key, match: r.Scenario + "\x00" + configLabel(r), scenario: r.Scenario, label: configLabel(r)}
 			byKey[key] = g
 			out = append(out, g)
 		}
@@ -112,14 +119,67 @@ func groupRecords(recs []*Record) []*group {
 			g.ok = append(g.ok, r)
 		}
 	}
+	markDiffering(out)
 	return out
 }
 
+// name says the configuration once: the scenario, then the label where
+// the label says more than the scenario's name (a sweep cell's knobs),
+// then any knobs that tell it apart from a group of the same name.
 func (g *group) name() string {
-	if g.scenario == "" {
-		return g.label
+	n := g.label
+	switch {
+	case g.scenario == "":
+	case g.label == "" || g.label == g.scenario || strings.HasPrefix(g.label, g.scenario+"#"):
+		n = g.scenario
+	default:
+		n = g.scenario + " " + g.label
 	}
-	return g.scenario + " " + g.label
+	if g.differs != "" {
+		n += " (" + g.differs + ")"
+	}
+	return n
+}
+
+// knobKey renders knobs in name order.
+func knobKey(k map[string]string) string {
+	var b strings.Builder
+	for _, n := range slices.Sorted(maps.Keys(k)) {
+		b.WriteString(n + "=" + k[n] + "\x00")
+	}
+	return b.String()
+}
+
+// markDiffering adds, to groups whose names collide, the knobs in which
+// they differ from each other, and only those.
+func markDiffering(groups []*group) {
+	byName := map[string][]*group{}
+	for _, g := range groups {
+		byName[g.name()] = append(byName[g.name()], g)
+	}
+	for _, gs := range byName {
+		if len(gs) < 2 {
+			continue
+		}
+		knobs := func(g *group) map[string]string { return g.recs[0].Config.Knobs }
+		var keys []string
+		for k := range knobs(gs[0]) {
+			for _, g := range gs[1:] {
+				if knobs(g)[k] != knobs(gs[0])[k] {
+					keys = append(keys, k)
+					break
+				}
+			}
+		}
+		slices.Sort(keys)
+		for _, g := range gs {
+			var parts []string
+			for _, k := range keys {
+				parts = append(parts, k+"="+knobs(g)[k])
+			}
+			g.differs = strings.Join(parts, " ")
+		}
+	}
 }
 
 // report is everything a rendered report shows, computed once.
@@ -850,7 +910,7 @@ func WriteComparison(w io.Writer, a, b []*Record, aName, bName, format string) e
 	ga, gb := groupRecords(a), groupRecords(b)
 	byKey := map[string]*group{}
 	for _, g := range gb {
-		byKey[g.key] = g
+		byKey[g.match] = g
 	}
 	var notes Footnotes
 	var tables []table
@@ -859,7 +919,7 @@ func WriteComparison(w io.Writer, a, b []*Record, aName, bName, format string) e
 		t := table{header: []string{m.label, aName, bName, "vs base"}}
 		unit := metricUnit(m.name)
 		for _, g := range ga {
-			h := byKey[g.key]
+			h := byKey[g.match]
 			if h == nil {
 				continue
 			}
