@@ -38,8 +38,10 @@ type Plan struct {
 	Images int
 	// Job is the engine's job, ready for classify.NewJob.
 	Job classify.JobConfig
-	// JSON and TakeAll say how the output is written.
-	JSON, TakeAll bool
+	// Format is the output's (parquet, json or csv) and TakeAll whether
+	// every result is materialised before writing.
+	Format  string
+	TakeAll bool
 	// Notes say things the reader must know, such as "identical to
 	// optimized on this machine".
 	Notes []string
@@ -47,8 +49,11 @@ type Plan struct {
 
 // Ext is the output file extension the plan writes.
 func (p *Plan) Ext() string {
-	if p.JSON {
+	switch p.Format {
+	case "json":
 		return ".jsonl"
+	case "csv":
+		return ".csv"
 	}
 	return ".parquet"
 }
@@ -380,7 +385,7 @@ func (p *Plan) job(m machine) error {
 	if p.Job.Blocks == scenarios.BlocksDefault {
 		p.Job.Blocks = 0
 	}
-	p.JSON, p.TakeAll = k.OutputFormat == "json", k.TakeAll
+	p.Format, p.TakeAll = k.OutputFormat, k.TakeAll
 	return nil
 }
 
