@@ -27,6 +27,13 @@ func newScenarioSession(f *jobFlags, stderr io.Writer) (*scenarioSession, error)
 	if err := f.checkData(); err != nil {
 		return nil, err
 	}
+	return newSession(f, stderr)
+}
+
+// newSession is newScenarioSession for front ends that may never run the
+// pipeline (the TUI's Jobs screen needs no images): --data is checked when
+// a run needs it, not before.
+func newSession(f *jobFlags, stderr io.Writer) (*scenarioSession, error) {
 	cfg, err := f.config(stderr)
 	if err != nil {
 		return nil, err
