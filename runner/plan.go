@@ -302,14 +302,6 @@ func modelName(name string, k *scenarios.Knobs) string {
 	return name
 }
 
-// CUDAOptions maps the CUDA knobs onto the provider's options.
-func CUDAOptions(k *scenarios.Knobs) model.CUDAOptions {
-	return model.CUDAOptions{
-		ConvAlgoSearch: k.CUDNNConvAlgoSearch, ArenaExtendStrategy: k.ArenaExtendStrategy,
-		SeparateCopyStream: !k.DoCopyInDefaultStream, DisableTF32: !k.UseTF32,
-	}
-}
-
 // job maps the effective knobs onto the classification job. Nothing
 // depends on the scenario's name: identical effective knobs make identical
 // jobs.
@@ -355,7 +347,7 @@ func (p *Plan) job(m machine) error {
 		GraphOptimization: k.GraphOptimization, Device: p.Device,
 	}
 	if p.Device.Kind == model.DeviceCUDA {
-		sess.CUDA = CUDAOptions(k)
+		sess.CUDA = k.CUDAOptions()
 	}
 	if n := model.FP16OnCPU(mdl, sess.Device.Kind); n != "" {
 		p.Notes = append(p.Notes, n)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"workbench/model"
 	"workbench/vision"
 )
 
@@ -457,6 +458,14 @@ var knobDefs = []knobDef{
 	floatKnob("cpus", func(k *Knobs) *float64 { return &k.CPUs }, "fit", CPUsFit,
 		"cpus must be 0 (this machine), a positive number, or fit",
 		"CPU limit override for the resource manager: 0 = this machine, N, or fit (cores + the inference pool)"),
+}
+
+// CUDAOptions maps the CUDA knobs onto the provider's options.
+func (k *Knobs) CUDAOptions() model.CUDAOptions {
+	return model.CUDAOptions{
+		ConvAlgoSearch: k.CUDNNConvAlgoSearch, ArenaExtendStrategy: k.ArenaExtendStrategy,
+		SeparateCopyStream: !k.DoCopyInDefaultStream, DisableTF32: !k.UseTF32,
+	}
 }
 
 // withFlag names the knob's flag when its dashed name is not it: the short
