@@ -192,7 +192,9 @@ type report struct {
 
 	machine  table
 	results  table
-	race     *table // slow vs optimized
+	race     *table // raceB vs raceA: slow vs optimized, or any two
+	raceA    string
+	raceB    string
 	speedup  string
 	ablation *table
 	sweep    *sweepView
@@ -387,24 +389,25 @@ func (rp *report) scenarioGroup(name string) *group {
 	return found
 }
 
-var raceMetrics = []struct{ name, label string }{
-	{MetricThroughput, "throughput"},
-	{MetricTTFR, "time to first result"},
-	{MetricLatencyP95, "p95 batch latency"},
-	{MetricPeakRSS, "peak RSS"},
-	{MetricCPUPct, "CPU"},
-}
+// RaceMetrics are the metrics a comparison of two configurations shows,
+// by registry name, in order: the CLI's race table, the report's race
+// section and the TUI race read this one list.
+var RaceMetrics = []string{MetricThroughput, MetricSteadyTput, MetricTTFR, MetricLatencyP95, MetricPeakRSS, MetricCPUPct,
+	MetricModelLoads, MetricForwardPasses, MetricErrors}
 
 func (rp *report) compareTable(a, b *group, aName, bName string) table {
 	t := table{header: []string{"metric", aName, bName, "vs " + aName}}
-	for _, m := range raceMetrics {
-		xa, xb := a.values(m.name), b.values(m.name)
+	for _, name := range RaceMetrics {
+		m, _ := LookupMetric(name)
+		if m.Kind == KindCount {
+			continue // counts are shown below, as integers
+		}
+		xa, xb := a.values(name), b.values(name)
 		if len(xa) == 0 || len(xb) == 0 {
 			continue
 		}
 		c := Compare(xa, xb, DefaultAlpha)
-		unit := metricUnit(m.name)
-		t.add(m.label, c.A.Format(unit)+rp.notes.Mark(c.A.Warnings...), c.B.Format(unit)+rp.notes.Mark(c.B.Warnings...),
+		t.add(m.Label, c.A.Format(m.Unit)+rp.notes.Mark(c.A.Warnings...), c.B.Format(m.Unit)+rp.notes.Mark(c.B.Warnings...),
 			c.String()+rp.notes.Mark(c.Warnings...))
 	}
 	var la, lb int64
@@ -418,16 +421,28 @@ func (rp *report) compareTable(a, b *group, aName, bName string) table {
 	return t
 }
 
+// buildRace compares slow with optimized when both ran, or else the two
+// configurations of a two-configuration file (a race of any two
+// scenarios), the second against the first.
 func (rp *report) buildRace() {
-	slow, opt := rp.scenarioGroup("slow"), rp.scenarioGroup("optimized")
-	if slow == nil || opt == nil {
+	a, b := rp.scenarioGroup("slow"), rp.scenarioGroup("optimized")
+	rp.raceA, rp.raceB = "slow", "optimized"
+	if a == nil || b == nil {
+		a, b = nil, nil
+		if len(rp.groups) == 2 && len(rp.groups[0].ok) > 0 && len(rp.groups[1].ok) > 0 &&
+			rp.groups[0].ok[0].Params == nil && rp.groups[1].ok[0].Params == nil {
+			a, b = rp.groups[0], rp.groups[1]
+			rp.raceA, rp.raceB = a.name(), b.name()
+		}
+	}
+	if a == nil {
 		return
 	}
-	t := rp.compareTable(slow, opt, "slow", "optimized")
+	t := rp.compareTable(a, b, rp.raceA, rp.raceB)
 	rp.race = &t
-	sa := Summarize(slow.values(MetricThroughput), DefaultConfidence)
-	sb := Summarize(opt.values(MetricThroughput), DefaultConfidence)
-	rp.speedup = fmt.Sprintf("optimized is %s faster than slow (throughput ratio of medians, n=%d+%d)", NewRatio(sb, sa), sb.N, sa.N)
+	sa := Summarize(a.values(MetricThroughput), DefaultConfidence)
+	sb := Summarize(b.values(MetricThroughput), DefaultConfidence)
+	rp.speedup = fmt.Sprintf("%s runs at %s the throughput of %s (ratio of medians, n=%d+%d)", rp.raceB, NewRatio(sb, sa), rp.raceA, sb.N, sa.N)
 }
 
 func (rp *report) buildAblation() {
@@ -804,7 +819,7 @@ func WriteMarkdown(w io.Writer, recs []*Record, o ReportOptions) error {
 		results()
 	}
 	if rp.race != nil {
-		b.WriteString("## Slow vs optimized\n\n")
+		fmt.Fprintf(&b, "## %s vs %s\n\n", rp.raceA, rp.raceB)
 		fmt.Fprintf(&b, "**%s**\n\n", rp.speedup)
 		writeMDTable(&b, *rp.race)
 	}
@@ -915,15 +930,19 @@ func WriteComparison(w io.Writer, a, b []*Record, aName, bName, format string) e
 	var notes Footnotes
 	var tables []table
 	var titles []string
-	for _, m := range raceMetrics {
-		t := table{header: []string{m.label, aName, bName, "vs base"}}
-		unit := metricUnit(m.name)
+	for _, name := range RaceMetrics {
+		m, _ := LookupMetric(name)
+		if m.Kind == KindCount {
+			continue
+		}
+		t := table{header: []string{m.Label, aName, bName, "vs base"}}
+		unit := m.Unit
 		for _, g := range ga {
 			h := byKey[g.match]
 			if h == nil {
 				continue
 			}
-			xa, xb := g.values(m.name), h.values(m.name)
+			xa, xb := g.values(m.Name), h.values(m.Name)
 			if len(xa) == 0 || len(xb) == 0 {
 				continue
 			}
@@ -933,7 +952,7 @@ func WriteComparison(w io.Writer, a, b []*Record, aName, bName, format string) e
 		}
 		if len(t.rows) > 0 {
 			tables = append(tables, t)
-			titles = append(titles, m.label)
+			titles = append(titles, m.Label)
 		}
 	}
 	ct, cts := localVsCluster(a, b)
