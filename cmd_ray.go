@@ -264,55 +264,19 @@ func bestOf(path string) (*bestCell, error) {
 	if err != nil {
 		return nil, usageErr("--from: %v", err)
 	}
-	byLabel := map[string][]*bench.Record{}
-	var labels []string
-	for _, r := range recs {
-		if r.Status != "" && r.Status != "ok" {
-			continue
-		}
-		if _, ok := byLabel[r.Label]; !ok {
-			labels = append(labels, r.Label)
-		}
-		byLabel[r.Label] = append(byLabel[r.Label], r)
-	}
-	if len(labels) == 0 {
+	best, ok := bench.BestCell(recs)
+	if !ok {
 		return nil, usageErr("--from %s: no completed run in it", path)
 	}
-	tput := func(label string) []float64 {
-		var xs []float64
-		for _, r := range byLabel[label] {
-			xs = append(xs, r.Throughput)
-		}
-		return xs
-	}
-	rank := func(label string) int {
-		for _, r := range byLabel[label] {
-			if r.Rank > 0 {
-				return r.Rank
-			}
-		}
-		return math.MaxInt
-	}
-	sort.SliceStable(labels, func(i, j int) bool {
-		ri, rj := rank(labels[i]), rank(labels[j])
-		if ri != rj {
-			return ri < rj
-		}
-		return bench.Summarize(tput(labels[i]), bench.DefaultConfidence).Center >
-			bench.Summarize(tput(labels[j]), bench.DefaultConfidence).Center
-	})
-	top := labels[0]
-	first := byLabel[top][0]
-	label := top
+	label := best.Label
 	if label == "" {
 		label = "the run"
 	}
-	sum := bench.Summarize(tput(top), bench.DefaultConfidence)
 	return &bestCell{
-		scenario: first.Scenario,
-		label:    top,
-		params:   first.Params,
-		summary:  fmt.Sprintf("%s from sweep %s: %s", label, filepath.Base(path), sum.Format("img/s")),
+		scenario: best.Scenario,
+		label:    best.Label,
+		params:   best.Params,
+		summary:  fmt.Sprintf("%s from sweep %s: %s", label, filepath.Base(path), best.Throughput.Format("img/s")),
 	}, nil
 }
 
