@@ -121,8 +121,7 @@ func tuiCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 
 // tuiBackend is the real engine behind the TUI: scenarios from the built-in
 // library run under the shared job flags through the one run path
-// (runner.Run), and
-// reported with bench's writers.
+// (runner.Run), and reported with bench's writers.
 type tuiBackend struct {
 	ss          *scenarioSession
 	f           *jobFlags
