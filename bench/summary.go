@@ -23,6 +23,9 @@ func WriteSummary(w io.Writer, r *Record) {
 	}
 	fmt.Fprintf(w, "  session    ORT %s: %s\n", r.Fingerprint.ORTVersion, c.Session)
 	fmt.Fprintf(w, "  pipeline   batch %d, concurrency %s, %d read blocks\n", c.BatchSize, c.Concurrency, c.Blocks)
+	if r.BatchProbe != nil {
+		fmt.Fprintf(w, "  batch      %s (inference ceiling per size; * the knee)\n", r.BatchProbe)
+	}
 	fmt.Fprintf(w, "  machine    %s, %d cores\n", r.Fingerprint.CPUModel, r.Fingerprint.Cores)
 	fmt.Fprintf(w, "\n  images     %d (%d errors)\n", r.Images, r.Errors)
 	fmt.Fprintf(w, "  wall       %s\n", FormatValue(r.WallSeconds, UnitSeconds))

@@ -513,8 +513,11 @@ func TestOneBlockNoParallelism(t *testing.T) {
 	if got := h.rec.Config.Blocks; got != 1 {
 		t.Errorf("blocks = %d, want 1", got)
 	}
-	if r, p := h.op(t, "ReadImages").TasksFinished, h.op(t, "Preprocess").TasksFinished; r != 1 || p != 1 {
-		t.Errorf("read tasks %d, preprocess tasks %d; want 1 and 1", r, p)
+	// One block: one read task, and the preprocess stage cuts that block
+	// into batches (batch_size auto may pick one smaller than 20).
+	bs := int64(h.rec.Config.BatchSize)
+	if r, p := h.op(t, "ReadImages").TasksFinished, h.op(t, "Preprocess").TasksFinished; r != 1 || p != (20+bs-1)/bs {
+		t.Errorf("read tasks %d, preprocess tasks %d; want 1 and %d (batch %d)", r, p, (20+bs-1)/bs, bs)
 	}
 }
 

@@ -200,18 +200,19 @@ func resolve(cfg Config, s *scenarios.Scenario, sources map[string]Layer, m mach
 	k := s.Knobs
 	if k.BatchSize == scenarios.Auto {
 		probe, err := p.probeBatch(k, m)
-		if err != nil {
-			return nil, err
-		}
 		k.BatchSize, p.BatchProbe = probe.Picked, probe
+		if err != nil {
+			// A session that cannot be made here fails the run itself,
+			// with its own error; the probe only falls back.
+			k.BatchSize = scenarios.DefaultKnobs().BatchSize
+			cfg.warnf("batch_size auto: %v; using %d", err, k.BatchSize)
+		}
 	}
 	p.Effective, p.Notes = effective(k, p.Device, m, p.Images, cfg.Model)
 	if err := p.job(m); err != nil {
 		return nil, err
 	}
-	if p.BatchProbe != nil {
-		p.Notes = append(p.Notes, "batch_size "+p.BatchProbe.String())
-	}
+
 	p.Notes = append(p.Notes, sameAsParent(s, p, m)...)
 	return p, nil
 }
@@ -228,7 +229,7 @@ func (p *Plan) probeBatch(k scenarios.Knobs, m machine) (*bench.BatchProbe, erro
 	k.BatchSize = scenarios.DefaultKnobs().BatchSize
 	p.Effective, _ = effective(k, p.Device, m, p.Images, p.Config.Model)
 	if err := p.job(m); err != nil {
-		return nil, err
+		return &bench.BatchProbe{}, err
 	}
 	j := p.Job
 	var sizes []int
@@ -246,7 +247,7 @@ func (p *Plan) probeBatch(k scenarios.Knobs, m machine) (*bench.BatchProbe, erro
 	probe, err := bench.ProbeBatch(context.Background(), bench.CeilingOptions{Model: j.Model, Session: j.Session, Sessions: j.Concurrency.Max},
 		sizes, 0, 9)
 	if err != nil {
-		return nil, err
+		return &probe, err
 	}
 	probes.Store(key, &probe)
 	return &probe, nil
@@ -454,7 +455,12 @@ func sameAsParent(s *scenarios.Scenario, p *Plan, m machine) []string {
 	if err != nil {
 		return nil
 	}
-	pk, _ := effective(parent.Knobs, resolveDevice(pdev, m, func(string, ...any) {}), m, p.Images, p.Config.Model)
+	parentKnobs := parent.Knobs
+	if parentKnobs.BatchSize == scenarios.Auto && p.Asked.BatchSize == scenarios.Auto {
+		// Both ask auto: on the same machine the probe answers the same.
+		parentKnobs.BatchSize = p.Effective.BatchSize
+	}
+	pk, _ := effective(parentKnobs, resolveDevice(pdev, m, func(string, ...any) {}), m, p.Images, p.Config.Model)
 	if !p.Effective.Equal(&pk) {
 		return nil
 	}
