@@ -22,8 +22,8 @@ const KneeTolerance = 0.05
 type BatchPoint struct {
 	Batch int `json:"batch"`
 	// Throughput is the median of the measured rounds (images/s); Spread
-	// the half-width of its confidence interval in percent (+Inf when the
-	// rounds were too few for one).
+	// the half-width of its confidence interval in percent, 0 when the
+	// rounds were too few for a 95% interval (fewer than 6: see Rounds).
 	Throughput float64 `json:"throughput"`
 	Spread     float64 `json:"spread_pct"`
 	// Latency is the median time of one round (one batch per session).
@@ -133,7 +133,10 @@ func ProbeBatch(ctx context.Context, o CeilingOptions, sizes []int, maxLatency f
 		}
 		if pt.Failed == "" {
 			s := Summarize(samples, DefaultConfidence)
-			pt.Throughput, pt.Spread, pt.Rounds = s.Center, s.Spread(), len(samples)
+			pt.Throughput, pt.Rounds = s.Center, len(samples)
+			if sp := s.Spread(); !math.IsInf(sp, 0) && !math.IsNaN(sp) {
+				pt.Spread = sp // JSON has no infinity
+			}
 			if s.Center > 0 {
 				pt.Latency = float64(b*max(o.Sessions, 1)) / s.Center
 			}

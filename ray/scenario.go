@@ -24,6 +24,13 @@ func SpecFromScenario(lib *scenarios.Library, s *scenarios.Scenario, prov map[st
 	k := &s.Knobs
 	spec := JobSpec{Name: s.Name, Title: s.Title, BatchSize: k.BatchSize, PreserveOrder: k.PreserveOrder}
 	var notes []string
+	if spec.BatchSize == scenarios.Auto {
+		// batch_size: auto is probed against the machine that runs it;
+		// the cluster's is not this one, so export the default and say so.
+		spec.BatchSize = scenarios.DefaultKnobs().BatchSize
+		prov["batch_size"] += fmt.Sprintf("; the scenario says auto (probed per machine), so %d here: "+
+			"run `workbench run --batch auto` on a cluster node, or set --batch", spec.BatchSize)
+	}
 	if k.Concurrency.Min > 0 {
 		spec.Concurrency = Autoscale(k.Concurrency.Min, max(k.Concurrency.Max, k.Concurrency.Min))
 	} else {
@@ -58,7 +65,7 @@ func SpecFromScenario(lib *scenarios.Library, s *scenarios.Scenario, prov map[st
 	if k.PerImageForward {
 		add("per-image-forward", "")
 	}
-	if k.BatchSize < TinyBatchBelow {
+	if spec.BatchSize < TinyBatchBelow {
 		add("tiny-batch", "")
 	}
 	if k.Compute == "tasks" {
