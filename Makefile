@@ -11,7 +11,7 @@ DATA     ?= data/synth
 IMAGES   ?= 200
 export CGO_ENABLED := 1
 
-.PHONY: all setup setup-gpu build run test bench memcheck vet fmt clean tui-smoke
+.PHONY: all setup setup-gpu build run test bench memcheck vet fmt clean tui-smoke sweep-check
 
 all: build
 
@@ -53,6 +53,11 @@ tui-smoke: setup build
 bench: setup
 	$(GO) test $(GOFLAGS) -run '^$$' -bench . -benchmem -count 5 -timeout 60m ./... | tee bench.txt
 	$(GO) run $(BENCHSTAT) bench.txt
+
+## sweep-check: the literal `workbench sweep --batch 16..256` (resnet18, synthetic
+## data) twice, beside `bench ceiling` at the same batch sizes (minutes on 2 cores)
+sweep-check: setup build
+	BIN=$(BIN) DATA=$(DATA) IMAGES=$(IMAGES) scripts/sweep-check.sh
 
 ## memcheck: peak RSS for 2,000 vs 20,000 small images with the same settings
 memcheck: setup
