@@ -347,3 +347,56 @@ func (p Protocol) Enough(recs []*Record, metric string) bool {
 	}
 	return len(p.Samples(recs, metric).Values) >= p.MinSamples
 }
+
+// A Verdict compares configurations measured under one protocol: what race,
+// ablate, run --repeat and the TUI's race show after their repeats.
+type Verdict struct {
+	// Samples holds each configuration's samples of the metric, in the
+	// order given.
+	Samples []CellSamples
+	// Stable reports, per configuration, whether its last run was stable.
+	Stable []bool
+	// Best is the index of the configuration with the best median among
+	// the stable ones (-1 when none is), and Tied the indices whose
+	// interval overlaps the best's (the best included when any does).
+	Best int
+	Tied []int
+}
+
+// Judge compares the runs of several configurations on metric under p:
+// each one's samples (windows when independent, else runs), the best
+// median among stable configurations, and those tied with it. Front ends
+// that repeat runs (race, the TUI) call it for their verdict, so it reads
+// as a sweep's does.
+func (p Protocol) Judge(metric string, runs ...[]*Record) Verdict {
+	p = p.WithDefaults()
+	obj, err := ParseObjective(metric)
+	if err != nil {
+		obj, _ = ParseObjective(MetricSteadyTput)
+	}
+	v := Verdict{Best: -1}
+	for _, rs := range runs {
+		v.Samples = append(v.Samples, p.Samples(rs, obj.String()))
+		v.Stable = append(v.Stable, len(rs) > 0 && rs[len(rs)-1].Stable)
+	}
+	for i, s := range v.Samples {
+		if !v.Stable[i] || s.Summary.N == 0 {
+			continue
+		}
+		if v.Best < 0 || obj.Gain(v.Samples[v.Best].Summary.Center, s.Summary.Center) > 0 {
+			v.Best = i
+		}
+	}
+	if v.Best < 0 {
+		return v
+	}
+	for i, s := range v.Samples {
+		if i != v.Best && v.Stable[i] && p.Tied(obj, s.Summary, v.Samples[v.Best].Summary) {
+			v.Tied = append(v.Tied, i)
+		}
+	}
+	if len(v.Tied) > 0 {
+		v.Tied = append([]int{v.Best}, v.Tied...)
+	}
+	return v
+}

@@ -685,7 +685,14 @@ func (s *sweeper) better(a, b *CellResult) bool {
 // their intervals overlap, or their medians differ by less than the
 // protocol's tie margin.
 func tied(p Protocol, obj Objective, a, b *CellResult) bool {
-	x, y := a.Samples.Summary, b.Samples.Summary
+	return p.Tied(obj, a.Samples.Summary, b.Samples.Summary)
+}
+
+// Tied reports whether two summaries of the objective cannot be told apart
+// under p: their intervals overlap, or their medians differ by less than
+// p.TieMargin. Empty summaries are never tied.
+func (p Protocol) Tied(obj Objective, x, y Summary) bool {
+	p = p.WithDefaults()
 	if x.N == 0 || y.N == 0 {
 		return false
 	}
