@@ -490,7 +490,7 @@ func sweepCmd(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 		if len(sf.th.set.Conds) > 0 {
 			return sf.th.check(stderr, "the best cell", map[string]float64{})
 		}
-		return &exitError{code: 1, err: errors.New("no cell of the sweep completed; see the reasons above")}
+		return &exitError{code: 1, err: errors.New("no cell of the sweep completed stably; see the reasons above")}
 	}
 	return sf.th.check(stderr, "the best cell, "+best.Label, best.Metrics)
 }
