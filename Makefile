@@ -15,7 +15,7 @@ export CGO_ENABLED := 1
 # NVIDIA's, not ours: silence that one class, keep Go's default -O2 -g.
 export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 
-.PHONY: all setup setup-gpu build run test bench memcheck vet fmt clean tui-smoke sweep-check
+.PHONY: protocol-check all setup setup-gpu build run test bench memcheck vet fmt clean tui-smoke sweep-check
 
 all: build
 
@@ -52,6 +52,10 @@ BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 ## tui-smoke: run the TUI in tmux at 160x48 on a tiny-model race and check both panes finish
 tui-smoke: setup build
 	WORKBENCH_BIN=$(abspath $(BIN)) $(GO) test $(GOFLAGS) -run TestTUIInTmux -count=1 -v .
+
+## protocol-check: the measurement protocol's synthetic sweep (20 seeded runs, ties and the true winner); needs a quiet machine
+protocol-check:
+	WORKBENCH_PROTOCOL_CHECK=1 $(GO) test $(GOFLAGS) -run TestProtocolRanksSyntheticCells -count=1 -v ./bench
 
 ## bench: the benchmarks, 5 runs each, summarised by benchstat (median ± spread)
 bench: setup
