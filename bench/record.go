@@ -31,19 +31,25 @@ type Record struct {
 	Config      RunConfig   `json:"config"`
 	Fingerprint Fingerprint `json:"fingerprint"`
 
-	Images      int       `json:"images"`
-	Errors      int       `json:"errors"`
-	WallSeconds float64   `json:"wall_seconds"`
-	Throughput  float64   `json:"throughput"`        // images/s over the whole run
-	SteadyTput  float64   `json:"steady_throughput"` // images/s after warm-up
-	Stable      bool      `json:"stable"`
-	Windows     []float64 `json:"windows,omitempty"` // per-window images/s
-	TTFRSeconds float64   `json:"ttfr_seconds"`
-	LatencyP50  float64   `json:"latency_p50"`
-	LatencyP95  float64   `json:"latency_p95"`
-	LatencyP99  float64   `json:"latency_p99"`
-	CPUPercent  float64   `json:"cpu_pct"` // process CPU time over wall time, 100 = one core
-	PeakRSS     int64     `json:"peak_rss"`
+	Images int `json:"images"`
+	Errors int `json:"errors"`
+	// FromCheckpoint is the rows a resumed run took from its checkpoint
+	// rather than computing; Computed the rows it computed now. Images is
+	// their sum and Throughput counts Computed only. Both are 0 for a run
+	// without a checkpoint.
+	FromCheckpoint int       `json:"from_checkpoint,omitempty"`
+	Computed       int       `json:"computed,omitempty"`
+	WallSeconds    float64   `json:"wall_seconds"`
+	Throughput     float64   `json:"throughput"`        // images/s over the whole run
+	SteadyTput     float64   `json:"steady_throughput"` // images/s after warm-up
+	Stable         bool      `json:"stable"`
+	Windows        []float64 `json:"windows,omitempty"` // per-window images/s
+	TTFRSeconds    float64   `json:"ttfr_seconds"`
+	LatencyP50     float64   `json:"latency_p50"`
+	LatencyP95     float64   `json:"latency_p95"`
+	LatencyP99     float64   `json:"latency_p99"`
+	CPUPercent     float64   `json:"cpu_pct"` // process CPU time over wall time, 100 = one core
+	PeakRSS        int64     `json:"peak_rss"`
 	// RSSGrowthPer1k is rss_growth_per_1k_images: resident bytes gained
 	// per 1,000 rows over the steady state (Growth), and its spread; both
 	// 0 when the run was too short to say.
@@ -119,6 +125,8 @@ type RunConfig struct {
 	Concurrency string  `json:"concurrency"`
 	Blocks      int     `json:"blocks"`
 	Output      string  `json:"output"`
+	// Checkpoint is the run's checkpoint folder, "" when it had none.
+	Checkpoint string `json:"checkpoint,omitempty"`
 	// Input is the model input as fed, e.g. "N×3×224×224 float32 NCHW";
 	// Recipe the preprocessing applied, in one line, and RecipeFrom where
 	// it came from (model metadata, the default preset, knobs).

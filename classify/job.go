@@ -98,6 +98,11 @@ type JobConfig struct {
 	InFlightPerActor int
 
 	Exec pipeline.ExecutionOptions
+
+	// Checkpoint, when set, makes the run resumable: the listing skips the
+	// paths it has finished (the path column is the id), and the write
+	// commits every block to it and starts with its rows.
+	Checkpoint *pipeline.Checkpoint
 }
 
 // Counters are live counts a job exposes beyond operator metrics.
@@ -183,7 +188,13 @@ func NewJob(c JobConfig) (*Job, error) {
 	ro := pipeline.ReadOptions{OverrideNumBlocks: c.Blocks, Limit: c.Images, MaxFileBytes: MaxFileBytes(c.MaxPixels)}
 	var ds *pipeline.Dataset
 	if c.Files == nil && c.Listing != nil {
-		ds = ReadImagesFrom(c.Listing, ro)
+		src := c.Listing
+		if c.Checkpoint != nil {
+			// The first N of the listing, then those not finished.
+			src = &unfinished{src: src, ck: c.Checkpoint, limit: ro.Limit}
+			ro.Limit = 0
+		}
+		ds = ReadImagesFrom(src, ro)
 	} else {
 		files := c.Files
 		if files == nil {
@@ -191,6 +202,12 @@ func NewJob(c JobConfig) (*Job, error) {
 			if files, err = ListImages(c.Data, c.Images); err != nil {
 				return nil, err
 			}
+		}
+		if c.Images > 0 && c.Images < len(files) {
+			files = files[:c.Images]
+		}
+		if c.Checkpoint != nil {
+			files = slices.DeleteFunc(slices.Clone(files), c.Checkpoint.Done)
 		}
 		ds = ReadImages(files, ro)
 	}
@@ -224,7 +241,7 @@ func (j *Job) Write(ctx context.Context, out string, json, takeAll bool) error {
 	if j.tensors != nil {
 		defer j.tensors.Close()
 	}
-	o := pipeline.WriteOptions{Schema: j.Schema(), Materialize: takeAll}
+	o := pipeline.WriteOptions{Schema: j.Schema(), Materialize: takeAll, Checkpoint: j.Config.Checkpoint}
 	if n := j.Config.Model.Notice(); n != "" {
 		o.Metadata = map[string]string{"workbench.notice": n, "workbench.model": j.Config.Model.Name}
 	}
@@ -232,6 +249,28 @@ func (j *Job) Write(ctx context.Context, out string, json, takeAll bool) error {
 		return j.Dataset.WriteJSON(ctx, out, o)
 	}
 	return j.Dataset.WriteParquet(ctx, out, o)
+}
+
+// unfinished is a streamed listing's first limit paths (0 = all) less
+// those a checkpoint has finished.
+type unfinished struct {
+	src         pipeline.PathSource
+	ck          *pipeline.Checkpoint
+	limit, seen int
+}
+
+func (u *unfinished) Next() (string, error) {
+	for u.limit <= 0 || u.seen < u.limit {
+		p, err := u.src.Next()
+		if err != nil {
+			return "", err
+		}
+		u.seen++
+		if !u.ck.Done(p) {
+			return p, nil
+		}
+	}
+	return "", io.EOF
 }
 
 // LabelColumn holds each prediction's class name when the job has Labels.
