@@ -56,8 +56,15 @@ type Record struct {
 	RSSGrowthPer1k       float64 `json:"rss_growth_per_1k_images,omitempty"`
 	RSSGrowthPer1kSpread float64 `json:"rss_growth_per_1k_images_spread,omitempty"`
 	ModelLoads           int64   `json:"model_loads"`
-	ForwardPasses        int64   `json:"forward_passes"`
-	Batches              int     `json:"batches"`
+	// ActorRestarts, TaskRetries and FailedBatches are the run's recovery
+	// from failing actors, summed over operators (OpRecord has each's):
+	// actors replaced, batches run again on another actor, and batches
+	// that failed every retry, whose rows carry the error.
+	ActorRestarts int64 `json:"actor_restarts,omitempty"`
+	TaskRetries   int64 `json:"task_retries,omitempty"`
+	FailedBatches int64 `json:"failed_batches,omitempty"`
+	ForwardPasses int64 `json:"forward_passes"`
+	Batches       int   `json:"batches"`
 	// OutputBytes is the size of the file the run wrote; LogLines the
 	// lines the pipeline wrote to its log; PeakThreads the most OS threads
 	// the process had (ORT's pools live there); PreprocessSetups the
@@ -161,6 +168,11 @@ type OpRecord struct {
 	RowsConverted int64   `json:"rows_converted,omitempty"`
 	TaskP50       float64 `json:"task_p50_seconds"`
 	TaskP95       float64 `json:"task_p95_seconds"`
+	// Restarts, Retries and FailedBatches are the operator's recovery:
+	// pipeline.OpMetrics' actor_restarts, task_retries and failed_batches.
+	Restarts      int64 `json:"actor_restarts,omitempty"`
+	Retries       int64 `json:"task_retries,omitempty"`
+	FailedBatches int64 `json:"failed_batches,omitempty"`
 }
 
 // Fingerprint identifies the machine and software a record came from.

@@ -48,6 +48,10 @@ func WriteSummary(w io.Writer, r *Record) {
 		FormatValue(r.LatencyP50, UnitSeconds), FormatValue(r.LatencyP95, UnitSeconds), FormatValue(r.LatencyP99, UnitSeconds))
 	fmt.Fprintf(w, "  resources  CPU %.0f%% (100%% = one core), peak RSS %s, model loads %d, forward passes %d\n",
 		r.CPUPercent, FormatValue(float64(r.PeakRSS), UnitBytes), r.ModelLoads, r.ForwardPasses)
+	if r.ActorRestarts+r.TaskRetries+r.FailedBatches > 0 {
+		fmt.Fprintf(w, "  recovery   %d actor restarts, %d batches retried, %d batches failed every retry\n",
+			r.ActorRestarts, r.TaskRetries, r.FailedBatches)
+	}
 	if r.TensorPool != "" {
 		fmt.Fprintf(w, "  tensors    %s\n", r.TensorPool)
 	}

@@ -92,6 +92,10 @@ type JobConfig struct {
 	// Go heap, pinned when Session runs on CUDA) rather than in a fresh
 	// slice per batch. The job closes the pool when it finishes writing.
 	TensorPool bool
+	// FaultTolerance is how the inference actor pool survives actors that
+	// fail: replacements, batch retries, fault injection. The zero value
+	// replaces none and retries nothing.
+	FaultTolerance pipeline.FaultTolerance
 	// InFlightPerActor is Ray's max_tasks_in_flight_per_actor for the
 	// inference pool: how many batches wait, assembled, on each actor while
 	// it runs one. 0 keeps the engine's default (2).
@@ -396,13 +400,17 @@ func (j *Job) inferenceStage() pipeline.MapOptions {
 			return u.Call(ctx, b)
 		})
 		o.Compute = pipeline.ActorPool{MinSize: j.Config.Concurrency.Min, MaxSize: j.Config.Concurrency.Max}
+		o.FaultTolerance = &j.Config.FaultTolerance
 		return o
 	}
 	o.FnConstructor = func(ctx context.Context) (pipeline.UDF, error) { return j.newInferer(ctx) }
 	if j.Config.InferenceTasks {
 		o.Compute = pipeline.TaskPool{Size: j.Config.Concurrency.Max}
-	} else if j.Config.InFlightPerActor > 0 {
-		o.Compute = pipeline.ActorPool{MaxTasksInFlightPerActor: j.Config.InFlightPerActor}
+	} else {
+		o.FaultTolerance = &j.Config.FaultTolerance
+		if j.Config.InFlightPerActor > 0 {
+			o.Compute = pipeline.ActorPool{MaxTasksInFlightPerActor: j.Config.InFlightPerActor}
+		}
 	}
 	return o
 }

@@ -230,7 +230,11 @@ func fillFromMetrics(rec *bench.Record, job *classify.Job, wall time.Duration) {
 			ConstructorCalls: mm.ConstructorCalls, PeakQueuedBytes: mm.PeakQueuedBytes,
 			RowsConverted: mm.RowsConverted,
 			TaskP50:       p50.Seconds(), TaskP95: p95.Seconds(),
+			Restarts: mm.ActorRestarts, Retries: mm.TaskRetries, FailedBatches: mm.FailedBatches,
 		})
+		rec.ActorRestarts += mm.ActorRestarts
+		rec.TaskRetries += mm.TaskRetries
+		rec.FailedBatches += mm.FailedBatches
 	}
 	if len(ops) > 0 {
 		last := ops[len(ops)-1].Metrics
