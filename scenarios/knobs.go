@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"workbench/model"
 	"workbench/vision"
 )
 
@@ -408,8 +409,8 @@ var knobDefs = []knobDef{
 		"the batch function returns per-row objects instead of columns"),
 	boolKnob("strict", func(k *Knobs) *bool { return &k.Strict },
 		"reject per-row objects as Ray ≥ 2.5 does, instead of converting them"),
-	enumKnob("output_format", func(k *Knobs) *string { return &k.OutputFormat }, []string{"parquet", "json"},
-		"parquet (zstd, columnar) or json (JSON lines)"),
+	enumKnob("output_format", func(k *Knobs) *string { return &k.OutputFormat }, []string{"parquet", "json", "csv"},
+		"parquet (zstd, columnar), json (JSON lines) or csv (top5 as a space-separated field)"),
 	boolKnob("take_all", func(k *Knobs) *bool { return &k.TakeAll },
 		"collect every result in memory, then write (ds.take_all())"),
 	boolKnob("backpressure", func(k *Knobs) *bool { return &k.Backpressure },
@@ -476,6 +477,14 @@ var knobDefs = []knobDef{
 	intKnob("inject_actor_failure_every", func(k *Knobs) *int { return &k.InjectActorFailureEvery }, 0,
 		"inject_actor_failure_every must be 0 (never) or more", nil,
 		"fault injection: each inference actor fails its every Nth batch (0 = never), to show what restarts and retries cost"),
+}
+
+// CUDAOptions maps the CUDA knobs onto the provider's options.
+func (k *Knobs) CUDAOptions() model.CUDAOptions {
+	return model.CUDAOptions{
+		ConvAlgoSearch: k.CUDNNConvAlgoSearch, ArenaExtendStrategy: k.ArenaExtendStrategy,
+		SeparateCopyStream: !k.DoCopyInDefaultStream, DisableTF32: !k.UseTF32,
+	}
 }
 
 // withFlag names the knob's flag when its dashed name is not it: the short
