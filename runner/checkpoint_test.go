@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"workbench/bench"
 )
 
 // checkpointRun runs the optimized scenario over the test images with
@@ -91,4 +93,41 @@ func TestUnwritableOutputFailsFirst(t *testing.T) {
 	if rec != nil || job != nil {
 		t.Errorf("the run started: record %v", rec)
 	}
+}
+
+// BenchmarkCheckpointCost measures what --checkpoint costs: runs with and
+// without it, interleaved (A B A B …) over the same images in one process,
+// reported as the throughput ratio of their medians with its spread (goal:
+// within 3%). Batch 4 commits a checkpoint file every 4 images, more often
+// than any real run, so the figure is an upper bound.
+//
+//	go test ./runner -run '^$' -bench CheckpointCost -benchtime 8x
+func BenchmarkCheckpointCost(b *testing.B) {
+	dir, err := testData()
+	if err != nil {
+		b.Skipf("no ORT or data: %v", err)
+	}
+	var with, without []float64
+	for i := 0; i < b.N; i++ {
+		for _, ck := range []bool{i%2 == 0, i%2 != 0} {
+			out := filepath.Join(b.TempDir(), "r.parquet")
+			cfg := Config{Model: "tiny", Data: dir, Set: settings(map[string]string{"batch_size": "4"}), Out: out}
+			if ck {
+				cfg.Checkpoint = DefaultCheckpoint(out)
+			}
+			rec, err := Run(context.Background(), cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if ck {
+				with = append(with, rec.Throughput)
+			} else {
+				without = append(without, rec.Throughput)
+			}
+		}
+	}
+	r := bench.NewRatio(bench.Summarize(with, bench.DefaultConfidence), bench.Summarize(without, bench.DefaultConfidence))
+	b.ReportMetric(r.Center, "ratio")
+	b.ReportMetric(100*r.Spread(), "spread%")
+	b.Logf("throughput with / without --checkpoint: %s (medians of %d runs each)", r, len(with))
 }
