@@ -208,19 +208,7 @@ func base(paths []string) []string {
 // error for failed rows.
 func predictions(t *testing.T, path string) map[string]string {
 	t.Helper()
-	f, err := file.OpenParquetFile(path, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pqarrow.NewFileReader(f, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tbl, err := r.ReadTable(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl := readTable(t, path)
 	defer tbl.Release()
 	tr := array.NewTableReader(tbl, -1)
 	defer tr.Release()
@@ -251,7 +239,7 @@ func TestInferenceActorsRecover(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := job.Write(context.Background(), out, false, false); err != nil {
+		if err := job.Write(context.Background(), out, "parquet", false); err != nil {
 			t.Fatal(err)
 		}
 		return predictions(t, out), job
