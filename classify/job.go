@@ -92,12 +92,21 @@ type JobConfig struct {
 	// Go heap, pinned when Session runs on CUDA) rather than in a fresh
 	// slice per batch. The job closes the pool when it finishes writing.
 	TensorPool bool
+	// FaultTolerance is how the inference actor pool survives actors that
+	// fail: replacements, batch retries, fault injection. The zero value
+	// replaces none and retries nothing.
+	FaultTolerance pipeline.FaultTolerance
 	// InFlightPerActor is Ray's max_tasks_in_flight_per_actor for the
 	// inference pool: how many batches wait, assembled, on each actor while
 	// it runs one. 0 keeps the engine's default (2).
 	InFlightPerActor int
 
 	Exec pipeline.ExecutionOptions
+
+	// Checkpoint, when set, makes the run resumable: the listing skips the
+	// paths it has finished (the path column is the id), and the write
+	// commits every block to it and starts with its rows.
+	Checkpoint *pipeline.Checkpoint
 }
 
 // Counters are live counts a job exposes beyond operator metrics.
@@ -183,7 +192,13 @@ func NewJob(c JobConfig) (*Job, error) {
 	ro := pipeline.ReadOptions{OverrideNumBlocks: c.Blocks, Limit: c.Images, MaxFileBytes: MaxFileBytes(c.MaxPixels)}
 	var ds *pipeline.Dataset
 	if c.Files == nil && c.Listing != nil {
-		ds = ReadImagesFrom(c.Listing, ro)
+		src := c.Listing
+		if c.Checkpoint != nil {
+			// The first N of the listing, then those not finished.
+			src = &unfinished{src: src, ck: c.Checkpoint, limit: ro.Limit}
+			ro.Limit = 0
+		}
+		ds = ReadImagesFrom(src, ro)
 	} else {
 		files := c.Files
 		if files == nil {
@@ -191,6 +206,12 @@ func NewJob(c JobConfig) (*Job, error) {
 			if files, err = ListImages(c.Data, c.Images); err != nil {
 				return nil, err
 			}
+		}
+		if c.Images > 0 && c.Images < len(files) {
+			files = files[:c.Images]
+		}
+		if c.Checkpoint != nil {
+			files = slices.DeleteFunc(slices.Clone(files), c.Checkpoint.Done)
 		}
 		ds = ReadImages(files, ro)
 	}
@@ -224,7 +245,7 @@ func (j *Job) Write(ctx context.Context, out, format string, takeAll bool) error
 	if j.tensors != nil {
 		defer j.tensors.Close()
 	}
-	o := pipeline.WriteOptions{Schema: j.Schema(), Materialize: takeAll}
+	o := pipeline.WriteOptions{Schema: j.Schema(), Materialize: takeAll, Checkpoint: j.Config.Checkpoint}
 	if n := j.Config.Model.Notice(); n != "" {
 		o.Metadata = map[string]string{"workbench.notice": n, "workbench.model": j.Config.Model.Name}
 	}
@@ -235,6 +256,28 @@ func (j *Job) Write(ctx context.Context, out, format string, takeAll bool) error
 		return j.Dataset.WriteCSV(ctx, out, o)
 	}
 	return j.Dataset.WriteParquet(ctx, out, o)
+}
+
+// unfinished is a streamed listing's first limit paths (0 = all) less
+// those a checkpoint has finished.
+type unfinished struct {
+	src         pipeline.PathSource
+	ck          *pipeline.Checkpoint
+	limit, seen int
+}
+
+func (u *unfinished) Next() (string, error) {
+	for u.limit <= 0 || u.seen < u.limit {
+		p, err := u.src.Next()
+		if err != nil {
+			return "", err
+		}
+		u.seen++
+		if !u.ck.Done(p) {
+			return p, nil
+		}
+	}
+	return "", io.EOF
 }
 
 // LabelColumn holds each prediction's class name when the job has Labels.
@@ -360,13 +403,17 @@ func (j *Job) inferenceStage() pipeline.MapOptions {
 			return u.Call(ctx, b)
 		})
 		o.Compute = pipeline.ActorPool{MinSize: j.Config.Concurrency.Min, MaxSize: j.Config.Concurrency.Max}
+		o.FaultTolerance = &j.Config.FaultTolerance
 		return o
 	}
 	o.FnConstructor = func(ctx context.Context) (pipeline.UDF, error) { return j.newInferer(ctx) }
 	if j.Config.InferenceTasks {
 		o.Compute = pipeline.TaskPool{Size: j.Config.Concurrency.Max}
-	} else if j.Config.InFlightPerActor > 0 {
-		o.Compute = pipeline.ActorPool{MaxTasksInFlightPerActor: j.Config.InFlightPerActor}
+	} else {
+		o.FaultTolerance = &j.Config.FaultTolerance
+		if j.Config.InFlightPerActor > 0 {
+			o.Compute = pipeline.ActorPool{MaxTasksInFlightPerActor: j.Config.InFlightPerActor}
+		}
 	}
 	return o
 }

@@ -78,6 +78,19 @@ func execute(ctx context.Context, p *Plan) (*bench.Record, *classify.Job, error)
 	if p.Effective.HotPathLogging && jc.HotPathLog == nil {
 		jc.HotPathLog = logw
 	}
+	if p.Config.Out != "" {
+		// Before any work: a folder the output cannot go to fails now.
+		if err := checkWritable(filepath.Dir(out)); err != nil {
+			return nil, nil, &DataError{What: "out", Err: err}
+		}
+	}
+	if p.Config.Checkpoint != "" {
+		if jc.Checkpoint, err = openCheckpoint(p); err != nil {
+			return nil, nil, err
+		}
+		// The write closes it first; this covers a run that never got there.
+		defer jc.Checkpoint.Close(false)
+	}
 	job, err := classify.NewJob(jc)
 	if err != nil {
 		return nil, nil, &ConfigError{Problems: []error{err}}
@@ -95,6 +108,16 @@ func execute(ctx context.Context, p *Plan) (*bench.Record, *classify.Job, error)
 	rec.PreprocessSetups = job.Counters.Preprocessors.Load()
 	rec.Warnings = append(rec.Warnings, p.Notes...)
 	rec.Notes = p.Notes
+	if ck := jc.Checkpoint; ck != nil {
+		rec.Config.Checkpoint = p.Config.Checkpoint
+		rec.Computed, rec.FromCheckpoint = rec.Images, ck.Restored()
+		rec.Images += ck.Restored()
+		rec.Errors += ck.RestoredErrors()
+		if err != nil && ck.Rows() > 0 {
+			err = &ResumeError{Err: err, Checkpoint: p.Config.Checkpoint, Rows: ck.Rows()}
+			rec.Reason = err.Error()
+		}
+	}
 	if err != nil {
 		return rec, job, err
 	}
@@ -217,7 +240,11 @@ func fillFromMetrics(rec *bench.Record, job *classify.Job, wall time.Duration, p
 			ConstructorCalls: mm.ConstructorCalls, PeakQueuedBytes: mm.PeakQueuedBytes,
 			RowsConverted: mm.RowsConverted,
 			TaskP50:       p50.Seconds(), TaskP95: p95.Seconds(),
+			Restarts: mm.ActorRestarts, Retries: mm.TaskRetries, FailedBatches: mm.FailedBatches,
 		})
+		rec.ActorRestarts += mm.ActorRestarts
+		rec.TaskRetries += mm.TaskRetries
+		rec.FailedBatches += mm.FailedBatches
 	}
 	if len(ops) > 0 {
 		last := ops[len(ops)-1].Metrics

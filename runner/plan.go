@@ -372,6 +372,9 @@ func (p *Plan) job(m machine) error {
 		RowObjects: k.RowObjects, Strict: k.Strict, LogEvery: k.LogEvery,
 		MaxPixels: cfg.MaxPixels, Decoder: dec, Exec: exec,
 		TensorPool: k.TensorPool, InFlightPerActor: k.InFlightPerActor,
+		FaultTolerance: pipeline.FaultTolerance{
+			MaxRestarts: k.MaxRestarts, MaxTaskRetries: k.MaxTaskRetries, InjectFailureEvery: k.InjectActorFailureEvery,
+		},
 		Recipe: recipe, Labels: labels,
 	}
 	if p.Job.Blocks == scenarios.BlocksDefault {

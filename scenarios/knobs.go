@@ -19,6 +19,8 @@ import (
 const (
 	// Auto asks Plan to derive the value from the machine.
 	Auto = -1
+	// Unlimited is max_restarts: infinite, Ray's -1.
+	Unlimited = -1
 	// BlocksDefault is Ray's default block count rule (override_num_blocks
 	// unset).
 	BlocksDefault = -2
@@ -80,6 +82,13 @@ type Knobs struct {
 	// CPUs overrides the resource manager's CPU limit: 0 = the machine's
 	// cores, CPUsFit = cores plus the inference pool's request.
 	CPUs float64
+	// MaxRestarts bounds inference actors replaced after a failure
+	// (Unlimited = no bound); MaxTaskRetries is how often a batch runs
+	// again after its actor failed; InjectActorFailureEvery makes each
+	// actor fail its every Nth batch (0 = never), to show what that costs.
+	MaxRestarts             int
+	MaxTaskRetries          int
+	InjectActorFailureEvery int
 	// Recipe holds the preprocessing recipe knobs set (preset, resize,
 	// crop, interpolation, channels, scale, mean, std, layout, dtype), as
 	// written; a key that is absent is auto: the model's own recipe (its
@@ -100,6 +109,7 @@ func DefaultKnobs() Knobs {
 		Decoder: "auto", GraphOptimization: "all", TensorPool: true, InFlightPerActor: 2,
 		CUDNNConvAlgoSearch: "EXHAUSTIVE", ArenaExtendStrategy: "kNextPowerOfTwo",
 		DoCopyInDefaultStream: true, UseTF32: true,
+		MaxRestarts: 10, MaxTaskRetries: 3,
 	}
 	return k
 }
@@ -458,6 +468,15 @@ var knobDefs = []knobDef{
 	floatKnob("cpus", func(k *Knobs) *float64 { return &k.CPUs }, "fit", CPUsFit,
 		"cpus must be 0 (this machine), a positive number, or fit",
 		"CPU limit override for the resource manager: 0 = this machine, N, or fit (cores + the inference pool)"),
+	intKnob("max_restarts", func(k *Knobs) *int { return &k.MaxRestarts }, 0,
+		"max_restarts must be 0 or more, or infinite", map[string]int{"infinite": Unlimited},
+		"inference actors replaced after one fails (a panic, an ORT or CUDA error) before the run stops; infinite = no bound (Ray's max_restarts)"),
+	intKnob("max_task_retries", func(k *Knobs) *int { return &k.MaxTaskRetries }, 0,
+		"max_task_retries must be 0 or more", nil,
+		"times a batch runs again on another actor after its actor failed; then its rows carry the error (Ray's max_task_retries)"),
+	intKnob("inject_actor_failure_every", func(k *Knobs) *int { return &k.InjectActorFailureEvery }, 0,
+		"inject_actor_failure_every must be 0 (never) or more", nil,
+		"fault injection: each inference actor fails its every Nth batch (0 = never), to show what restarts and retries cost"),
 }
 
 // CUDAOptions maps the CUDA knobs onto the provider's options.
