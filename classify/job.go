@@ -43,7 +43,11 @@ type JobConfig struct {
 	// not grow with the folder's size, and the total is known at the end.
 	Listing pipeline.PathSource
 	Images  int // use the first N images; 0 = all
-	Model   *model.Model
+	// RowsPerBlock is a streamed read task's rows when Blocks cannot split
+	// a known count (pipeline.ReadOptions.RowsPerBlock); 0 is the engine's
+	// default.
+	RowsPerBlock int
+	Model        *model.Model
 	// Session holds ORT's options: intra/inter-op threads, graph
 	// optimisation, device.
 	Session model.SessionOptions
@@ -96,6 +100,10 @@ type JobConfig struct {
 	// inference pool: how many batches wait, assembled, on each actor while
 	// it runs one. 0 keeps the engine's default (2).
 	InFlightPerActor int
+
+	// RowGroupBytes bounds a Parquet row group, flushed when full
+	// (pipeline.WriteOptions.RowGroupBytes); 0 is the engine's default.
+	RowGroupBytes int64
 
 	Exec pipeline.ExecutionOptions
 }
@@ -180,7 +188,7 @@ func NewJob(c JobConfig) (*Job, error) {
 	if c.TensorPool {
 		j.tensors = jobTensorPool(c.Session.Device.Kind)
 	}
-	ro := pipeline.ReadOptions{OverrideNumBlocks: c.Blocks, Limit: c.Images, MaxFileBytes: MaxFileBytes(c.MaxPixels)}
+	ro := pipeline.ReadOptions{OverrideNumBlocks: c.Blocks, Limit: c.Images, RowsPerBlock: c.RowsPerBlock, MaxFileBytes: MaxFileBytes(c.MaxPixels)}
 	var ds *pipeline.Dataset
 	if c.Files == nil && c.Listing != nil {
 		ds = ReadImagesFrom(c.Listing, ro)
@@ -224,7 +232,7 @@ func (j *Job) Write(ctx context.Context, out string, json, takeAll bool) error {
 	if j.tensors != nil {
 		defer j.tensors.Close()
 	}
-	o := pipeline.WriteOptions{Schema: j.Schema(), Materialize: takeAll}
+	o := pipeline.WriteOptions{Schema: j.Schema(), Materialize: takeAll, RowGroupBytes: j.Config.RowGroupBytes}
 	if n := j.Config.Model.Notice(); n != "" {
 		o.Metadata = map[string]string{"workbench.notice": n, "workbench.model": j.Config.Model.Name}
 	}
