@@ -247,15 +247,14 @@ func fillFromMetrics(rec *bench.Record, job *classify.Job, wall time.Duration) {
 	if ts, ok := job.TensorStats(); ok {
 		rec.TensorPool = ts.String()
 	}
-	batches := job.Counters.Batches()
-	rec.Batches = len(batches)
-	if len(batches) > 0 {
-		rec.TTFRSeconds = batches[0].At.Seconds()
+	n, first, lat := job.Counters.BatchStats()
+	rec.Batches = int(n)
+	if n > 0 {
+		rec.TTFRSeconds = first.Seconds()
 	}
-	lat := make([]time.Duration, len(batches))
+	batches := job.Counters.Batches()
 	events := make([]bench.Event, len(batches))
 	for i, b := range batches {
-		lat[i] = b.Latency
 		events[i] = bench.Event{At: b.At, Rows: b.Rows}
 	}
 	if l, err := bench.LatencyPercentiles(lat); err == nil {
