@@ -270,7 +270,7 @@ func jobTensorPool(device string) *TensorPool {
 }
 
 // Write executes the job into a Parquet (or, with json, JSON lines) file.
-func (j *Job) Write(ctx context.Context, out string, json, takeAll bool) error {
+func (j *Job) Write(ctx context.Context, out, format string, takeAll bool) error {
 	j.Counters.begin()
 	if j.tensors != nil {
 		defer j.tensors.Close()
@@ -279,8 +279,11 @@ func (j *Job) Write(ctx context.Context, out string, json, takeAll bool) error {
 	if n := j.Config.Model.Notice(); n != "" {
 		o.Metadata = map[string]string{"workbench.notice": n, "workbench.model": j.Config.Model.Name}
 	}
-	if json {
+	switch format {
+	case "json":
 		return j.Dataset.WriteJSON(ctx, out, o)
+	case "csv":
+		return j.Dataset.WriteCSV(ctx, out, o)
 	}
 	return j.Dataset.WriteParquet(ctx, out, o)
 }

@@ -37,7 +37,7 @@ func TestClassifyFailedRowsHaveNoPrediction(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := job.Write(context.Background(), out, false, false); err != nil {
+		if err := job.Write(context.Background(), out, "parquet", false); err != nil {
 			t.Fatal(err)
 		}
 		f, err := file.OpenParquetFile(out, false)
@@ -166,7 +166,7 @@ func TestPreserveOrderWithErrorRows(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := job.Write(context.Background(), out, false, false); err != nil {
+			if err := job.Write(context.Background(), out, "parquet", false); err != nil {
 				t.Fatal(err)
 			}
 			tbl := readTable(t, out)

@@ -127,7 +127,7 @@ func measure(ctx context.Context, job *classify.Job, p *Plan, out string) (*benc
 	growth := bench.NewRSSSampler()
 	stopGrowth := sampleGrowth(growth, &job.Counters.ImagesInferred)
 	t0 := time.Now()
-	err := job.Write(ctx, out, p.JSON, p.TakeAll)
+	err := job.Write(ctx, out, p.Format, p.TakeAll)
 	wall := time.Since(t0)
 	stopGrowth()
 	tel := stopTelemetry(job.Counters.ImagesInferred.Load())
@@ -152,10 +152,7 @@ func measure(ctx context.Context, job *classify.Job, p *Plan, out string) (*benc
 func newRecord(job *classify.Job, p *Plan, out string) *bench.Record {
 	c := job.Config
 	m := c.Model
-	format := "parquet"
-	if p.JSON {
-		format = "json"
-	}
+	format := p.Format
 	label := p.Config.Label
 	if label == "" {
 		label = p.Scenario.Name

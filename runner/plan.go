@@ -47,8 +47,10 @@ type Plan struct {
 	Images int
 	// Job is the engine's job, ready for classify.NewJob.
 	Job classify.JobConfig
-	// JSON and TakeAll say how the output is written.
-	JSON, TakeAll bool
+	// Format is the output's (parquet, json or csv) and TakeAll whether
+	// every result is materialised before writing.
+	Format  string
+	TakeAll bool
 	// Notes say things the reader must know, such as "identical to
 	// optimized on this machine".
 	Notes []string
@@ -56,8 +58,11 @@ type Plan struct {
 
 // Ext is the output file extension the plan writes.
 func (p *Plan) Ext() string {
-	if p.JSON {
+	switch p.Format {
+	case "json":
 		return ".jsonl"
+	case "csv":
+		return ".csv"
 	}
 	return ".parquet"
 }
@@ -349,14 +354,6 @@ func modelName(name string, k *scenarios.Knobs) string {
 	return name
 }
 
-// CUDAOptions maps the CUDA knobs onto the provider's options.
-func CUDAOptions(k *scenarios.Knobs) model.CUDAOptions {
-	return model.CUDAOptions{
-		ConvAlgoSearch: k.CUDNNConvAlgoSearch, ArenaExtendStrategy: k.ArenaExtendStrategy,
-		SeparateCopyStream: !k.DoCopyInDefaultStream, DisableTF32: !k.UseTF32,
-	}
-}
-
 // job maps the effective knobs onto the classification job. Nothing
 // depends on the scenario's name: identical effective knobs make identical
 // jobs.
@@ -402,7 +399,7 @@ func (p *Plan) job(m machine) error {
 		GraphOptimization: k.GraphOptimization, Device: p.Device,
 	}
 	if p.Device.Kind == model.DeviceCUDA {
-		sess.CUDA = CUDAOptions(k)
+		sess.CUDA = k.CUDAOptions()
 	}
 	if n := model.FP16OnCPU(mdl, sess.Device.Kind); n != "" {
 		p.Notes = append(p.Notes, n)
@@ -451,7 +448,7 @@ func (p *Plan) job(m machine) error {
 			p.Job.Images = p.Images
 		}
 	}
-	p.JSON, p.TakeAll = k.OutputFormat == "json", k.TakeAll
+	p.Format, p.TakeAll = k.OutputFormat, k.TakeAll
 	return nil
 }
 

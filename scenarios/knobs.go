@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"workbench/model"
 	"workbench/vision"
 )
 
@@ -433,8 +434,8 @@ var knobDefs = []knobDef{
 		"the batch function returns per-row objects instead of columns"),
 	boolKnob("strict", func(k *Knobs) *bool { return &k.Strict },
 		"reject per-row objects as Ray ≥ 2.5 does, instead of converting them"),
-	enumKnob("output_format", func(k *Knobs) *string { return &k.OutputFormat }, []string{"parquet", "json"},
-		"parquet (zstd, columnar) or json (JSON lines)"),
+	enumKnob("output_format", func(k *Knobs) *string { return &k.OutputFormat }, []string{"parquet", "json", "csv"},
+		"parquet (zstd, columnar), json (JSON lines) or csv (top5 as a space-separated field)"),
 	boolKnob("take_all", func(k *Knobs) *bool { return &k.TakeAll },
 		"collect every result in memory, then write (ds.take_all())"),
 	boolKnob("backpressure", func(k *Knobs) *bool { return &k.Backpressure },
@@ -469,6 +470,14 @@ var knobDefs = []knobDef{
 	floatKnob("cpus", func(k *Knobs) *float64 { return &k.CPUs }, "fit", CPUsFit,
 		"cpus must be 0 (this machine), a positive number, or fit",
 		"CPU limit override for the resource manager: 0 = this machine, N, or fit (cores + the inference pool)"),
+}
+
+// CUDAOptions maps the CUDA knobs onto the provider's options.
+func (k *Knobs) CUDAOptions() model.CUDAOptions {
+	return model.CUDAOptions{
+		ConvAlgoSearch: k.CUDNNConvAlgoSearch, ArenaExtendStrategy: k.ArenaExtendStrategy,
+		SeparateCopyStream: !k.DoCopyInDefaultStream, DisableTF32: !k.UseTF32,
+	}
 }
 
 // withFlag names the knob's flag when its dashed name is not it: the short
