@@ -65,7 +65,7 @@ type Knobs struct {
 	// RowGroupBytes bounds a Parquet row group, which the writer holds
 	// until it is flushed; 0 = the engine's default
 	// (pipeline.DefaultRowGroupBytes, 32 MiB).
-	RowGroupBytes int64
+	RowGroupBytes     int64
 	PreserveOrder     bool
 	Precision         string // fp32 or fp16
 	Decoder           string // a vision.DecoderNames value
