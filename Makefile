@@ -67,11 +67,12 @@ bench: setup
 sweep-check: setup build
 	BIN=$(BIN) DATA=$(DATA) IMAGES=$(IMAGES) scripts/sweep-check.sh
 
-## memcheck: peak RSS at 2k, 20k and 200k rows, 3 runs: the engine's share
-## (synthetic in-memory datasource) and the whole job (tiny model, files)
+## memcheck: peak RSS at 2k, 20k and 200k images, 3 runs each in fresh
+## processes, with the slope in bytes per image and the ratio: the engine's
+## share (synthetic in-memory datasource) and the whole job (tiny model,
+## hard-linked JPEGs, 1,000 a directory)
 memcheck: setup
-	$(GO) test $(GOFLAGS) -run '^$$' -bench RangeRSS -benchtime 1x -count 3 ./pipeline
-	$(GO) test $(GOFLAGS) -run '^$$' -bench PeakRSS -benchtime 1x -count 3 ./classify
+	$(GO) run $(GOFLAGS) ./scripts/memcheck -sizes 2000,20000,200000 -runs 3
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

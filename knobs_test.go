@@ -50,6 +50,7 @@ var knobCases = []knobCase{
 	{knob: "take_all", value: "true"},
 	{knob: "backpressure", value: "false"},
 	{knob: "memory_budget", value: "64MiB"},
+	{knob: "row_group_bytes", value: "8MiB"},
 	{knob: "preserve_order", value: "true"},
 	{knob: "precision", value: "fp16", effective: "fp32"}, // tiny has no fp16 sibling: said in a note
 	{knob: "decoder", value: "go"},

@@ -324,6 +324,7 @@ func newParquetSink(f *os.File, o WriteOptions, schema *arrow.Schema) (blockWrit
 	props := parquet.NewWriterProperties(
 		parquet.WithCompression(compress.Codecs.Zstd),
 		parquet.WithMaxRowGroupLength(rows),
+		parquet.WithDictionaryFor(PathColumn, false),
 	)
 	if len(o.Metadata) > 0 {
 		keys, vals := make([]string, 0, len(o.Metadata)), make([]string, 0, len(o.Metadata))

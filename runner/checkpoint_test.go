@@ -68,9 +68,9 @@ func TestDiskFullKeepsCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatalf("rerun after freeing space: %v", err)
 	}
-	if rec.FromCheckpoint == 0 || rec.FromCheckpoint+rec.Computed != p.Images || rec.Images != p.Images {
+	if rec.FromCheckpoint == 0 || rec.FromCheckpoint+rec.Computed != 48 || rec.Images != 48 { // testData holds 48 images; a streamed listing leaves p.Images 0
 		t.Errorf("rerun: %d from the checkpoint + %d computed = %d images, want some of %d resumed",
-			rec.FromCheckpoint, rec.Computed, rec.Images, p.Images)
+			rec.FromCheckpoint, rec.Computed, rec.Images, 48)
 	}
 	if _, err := os.Stat(p.Config.Checkpoint); !os.IsNotExist(err) {
 		t.Errorf("checkpoint kept after a published run: %v", err)

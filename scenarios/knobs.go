@@ -64,6 +64,10 @@ type Knobs struct {
 	TakeAll           bool
 	Backpressure      bool
 	MemoryBudget      int64 // bytes; 0 = the engine's default (25% of RAM)
+	// RowGroupBytes bounds a Parquet row group, which the writer holds
+	// until it is flushed; 0 = the engine's default
+	// (pipeline.DefaultRowGroupBytes, 32 MiB).
+	RowGroupBytes     int64
 	PreserveOrder     bool
 	Precision         string // fp32 or fp16
 	Decoder           string // a vision.DecoderNames value
@@ -293,6 +297,37 @@ func wordsHint(words map[string]int) string {
 	return " or one of " + strings.Join(ws, ", ")
 }
 
+// bytesKnob is a size in bytes (2GiB, 512MiB, 1000), where 0, "default"
+// or "auto" leave it to the engine.
+func bytesKnob(name string, field func(*Knobs) *int64, help string) knobDef {
+	return knobDef{
+		name: name, help: help,
+		parse: func(k *Knobs, n *node) error {
+			s, err := scalar(n)
+			if err != nil {
+				return err
+			}
+			if strings.EqualFold(s, "default") || strings.EqualFold(s, "auto") {
+				*field(k) = 0
+				return nil
+			}
+			v, err := ParseBytes(s)
+			if err != nil {
+				return err
+			}
+			*field(k) = v
+			return nil
+		},
+		format: func(k *Knobs) string {
+			if *field(k) == 0 {
+				return "default"
+			}
+			return FormatBytes(*field(k))
+		},
+		copy: func(dst, src *Knobs) { *field(dst) = *field(src) },
+	}
+}
+
 func boolKnob(name string, field func(*Knobs) *bool, help string) knobDef {
 	return knobDef{
 		name: name, help: help,
@@ -415,33 +450,10 @@ var knobDefs = []knobDef{
 		"collect every result in memory, then write (ds.take_all())"),
 	boolKnob("backpressure", func(k *Knobs) *bool { return &k.Backpressure },
 		"bound bytes in flight by memory_budget; false = unbounded queues"),
-	{
-		name: "memory_budget",
-		help: "bytes of blocks in flight, e.g. 2GiB; default = 25% of RAM",
-		parse: func(k *Knobs, n *node) error {
-			s, err := scalar(n)
-			if err != nil {
-				return err
-			}
-			if strings.EqualFold(s, "default") || strings.EqualFold(s, "auto") {
-				k.MemoryBudget = 0
-				return nil
-			}
-			v, err := ParseBytes(s)
-			if err != nil {
-				return err
-			}
-			k.MemoryBudget = v
-			return nil
-		},
-		format: func(k *Knobs) string {
-			if k.MemoryBudget == 0 {
-				return "default"
-			}
-			return FormatBytes(k.MemoryBudget)
-		},
-		copy: func(dst, src *Knobs) { dst.MemoryBudget = src.MemoryBudget },
-	},
+	bytesKnob("memory_budget", func(k *Knobs) *int64 { return &k.MemoryBudget },
+		"bytes of blocks in flight, e.g. 2GiB; default = 25% of RAM"),
+	bytesKnob("row_group_bytes", func(k *Knobs) *int64 { return &k.RowGroupBytes },
+		"bytes a Parquet row group holds before it is flushed, e.g. 8MiB; default = 32MiB"),
 	boolKnob("preserve_order", func(k *Knobs) *bool { return &k.PreserveOrder },
 		"write rows in input order"),
 	enumKnob("precision", func(k *Knobs) *string { return &k.Precision }, []string{"fp32", "fp16"},

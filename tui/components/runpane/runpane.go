@@ -272,6 +272,10 @@ func (m *Model) progress(w int) string {
 		eta = "ETA " + common.Duration(time.Duration(float64(total-done)/rate*float64(time.Second)))
 	}
 	text := fmt.Sprintf(" %d/%d rows · %s", done, total, eta)
+	if total == 0 && m.rec == nil && m.status != Done && m.status != Failed {
+		// A listing that streams: the total arrives when it ends.
+		text = fmt.Sprintf(" %d rows · counting…", done)
+	}
 	bw := max(4, w-lipgloss.Width(text))
 	return m.accent.Render(common.Bar(frac, bw)) + st.Value.Render(common.Fit(text, w-bw))
 }

@@ -50,3 +50,19 @@ func TestRecoveryCounters(t *testing.T) {
 		t.Errorf("view lacks the recovery counters:\n%s", v)
 	}
 }
+
+// TestCountingUntilTotal: while a streamed listing has not ended (RowsTotal
+// 0) the progress line says counting…, and the total once it is known.
+func TestCountingUntilTotal(t *testing.T) {
+	m := New(common.New(80, 24, true), "A", "optimized", "", lipgloss.NewStyle(), false, 2)
+	m.Start()
+	for _, c := range []struct {
+		total int64
+		want  string
+	}{{0, "40 rows · counting…"}, {300, "40/300 rows"}} {
+		m.Apply(pipeline.Event{Snapshot: &pipeline.Snapshot{At: time.Second, RowsDone: 40, RowsTotal: c.total}})
+		if got := m.progress(80); !strings.Contains(got, c.want) {
+			t.Errorf("total %d: progress %q, want it to contain %q", c.total, got, c.want)
+		}
+	}
+}
