@@ -90,6 +90,11 @@ type Record struct {
 	// Rank is the cell's place by the objective among completed cells,
 	// constraint-satisfying cells first (1 = best); 0 when unranked.
 	Rank int `json:"rank,omitempty"`
+	// RanAlone says whether this run had the host's pipeline slots to
+	// itself from start to end, as the run queue of `workbench serve`
+	// admitted it: false when another run overlapped it, so its numbers
+	// share cores or a GPU. Nil where no queue was in charge (the CLI).
+	RanAlone *bool `json:"ran_alone,omitempty"`
 }
 
 // RunConfig is the configuration a run used.
