@@ -325,3 +325,13 @@ func Host(ctx context.Context, b backend.Backend, o Options) (*Model, func()) {
 	tb := &tracked{Backend: b}
 	return New(ctx, tb, o), func() { cancel(); tb.close() }
 }
+
+// Jobs passes the wrapped backend's Ray cluster through: without it the
+// type assertion in open would see only tracked and never open the Jobs
+// screen under Run or Host.
+func (t *tracked) Jobs() backend.Jobs {
+	if jb, ok := t.Backend.(backend.JobsBackend); ok {
+		return jb.Jobs()
+	}
+	return nil
+}
