@@ -179,10 +179,10 @@ type mirror struct {
 	epoch int
 }
 
-func (m *mirror) Info() backend.Info               { return m.inner.Info() }
-func (m *mirror) Scenarios() []backend.Scenario    { return m.inner.Scenarios() }
-func (m *mirror) Diagnose(r *bench.Record) string  { return m.inner.Diagnose(r) }
-func (m *mirror) Lesson() []backend.Step           { return m.inner.Lesson() }
+func (m *mirror) Info() backend.Info              { return m.inner.Info() }
+func (m *mirror) Scenarios() []backend.Scenario   { return m.inner.Scenarios() }
+func (m *mirror) Diagnose(r *bench.Record) string { return m.inner.Diagnose(r) }
+func (m *mirror) Lesson() []backend.Step          { return m.inner.Lesson() }
 func (m *mirror) Export(string, []*bench.Record) (string, error) {
 	return "", errors.New("following the instructor: reports are the instructor's")
 }
