@@ -108,7 +108,7 @@ func (e *env) dial(k testKey) (*gossh.Client, error) {
 
 // screen is one client's TUI: what it has drawn, and its keyboard.
 type screen struct {
-	t     *testing.T
+	t     testing.TB
 	out   *lockedBuf
 	in    io.WriteCloser
 	sess  *gossh.Session
@@ -118,7 +118,7 @@ type screen struct {
 
 // open connects k and starts the TUI at 120×40 (cmd non-empty: as an exec
 // request of session flags).
-func (e *env) open(t *testing.T, k testKey, cmd string) *screen {
+func (e *env) open(t testing.TB, k testKey, cmd string) *screen {
 	t.Helper()
 	cl, err := e.dial(k)
 	if err != nil {

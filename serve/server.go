@@ -455,7 +455,7 @@ func (s *Server) handle(sess ssh.Session) {
 	root, closeRuns := tui.Host(ctx, sb, tui.Options{Start: opts.Start, Left: opts.Left, Right: opts.Right,
 		NoColor: noColor, Width: w, Height: max(1, h-1)})
 	m := newModel(ctx, se, root, w, h, noColor)
-	popts := append(bm.MakeOptions(sess), tea.WithContext(ctx),
+	popts := append(bm.MakeOptions(sess), tea.WithContext(ctx), tea.WithFPS(sessionFPS),
 		tea.WithInput(&eofReader{r: sess, onEOF: cancel}))
 	p := tea.NewProgram(m, popts...)
 	s.class.join(se)
@@ -487,6 +487,13 @@ func (s *Server) handle(sess ssh.Session) {
 	}
 	s.logf("session end", "key", id.Fingerprint, "who", id.Name, "addr", addr, "seconds", fmt.Sprintf("%.0f", time.Since(start).Seconds()), "why", why)
 }
+
+// sessionFPS caps each session's renderer. Bubbletea's default 60 frames
+// a second wakes every idle session 60 times a second for nothing: the
+// screens change once a second while a run goes (common.TickInterval) and
+// on keys, for which 50 ms is still immediate. BenchmarkServeOverhead
+// measures what a session costs.
+const sessionFPS = 20
 
 // idle ends the session after IdleTimeout without a key press.
 func (s *Server) idle(ctx context.Context, se *session, cancel context.CancelFunc) {
