@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -66,6 +67,8 @@ type jobFlags struct {
 	maxPixels int64
 	gpus      float64
 	sampleHz  float64
+	output    string    // the model output to classify from
+	labels    string    // class names, one per line
 	sets      multiFlag // --set knob=value, where the command takes it
 
 	knobs map[string]*knobFlag // by flag name
@@ -110,6 +113,8 @@ func (f *jobFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&f.maxPixels, "max-pixels", vision.DefaultMaxPixels, "refuse images above this many pixels without decoding them")
 	fs.Float64Var(&f.gpus, "gpus", -1, "GPU limit, whole GPUs (default: what NVML reports); fractions go in num_gpus")
 	fs.Float64Var(&f.sampleHz, "sample-hz", nvml.DefaultHz, "GPU and host telemetry samples per second (0 = off)")
+	fs.StringVar(&f.output, "output", "", "the model output to classify from, by name (default: the only [N,K] output)")
+	fs.StringVar(&f.labels, "labels", "", "class names, one per line in index order; results gain a predicted_label column")
 	f.knobs = map[string]*knobFlag{}
 	for _, kf := range scenarios.KnobFlags() {
 		k := &knobFlag{KnobFlag: kf}
@@ -168,7 +173,7 @@ func (f *jobFlags) config(stderr io.Writer) (runner.Config, error) {
 	return runner.Config{
 		Scenario: f.scenario, Set: set, Flags: f.knobSettings(),
 		Data: f.data, Images: f.images, Model: f.modelName, MaxPixels: f.maxPixels, ORTLib: f.ortLib,
-		GPUs: f.gpus, SampleHz: f.sampleHz,
+		GPUs: f.gpus, SampleHz: f.sampleHz, Output: f.output, Labels: f.labels,
 		Warnf: func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) },
 	}, nil
 }
@@ -194,6 +199,10 @@ func checkGPUsFlag(g float64) error {
 // the knob flags through the knobs' own parsers, over the scenario they
 // apply to.
 func (f *jobFlags) validate() error {
+	if f.json != "" && !strings.EqualFold(filepath.Ext(f.json), ".json") {
+		// Exit 104, as a bad --out: the file would not hold what its name says.
+		return invalidConfig(fmt.Errorf("--json %s: the record is JSON, so name the file .json (a sweep's --out also writes .csv or .parquet records)", f.json))
+	}
 	var errs []error
 	if f.images < 0 {
 		errs = append(errs, fmt.Errorf("--images %d: must be 0 (all) or more", f.images))

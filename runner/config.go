@@ -68,6 +68,10 @@ type Config struct {
 	Images int
 	// Model is a zoo name or an .onnx file.
 	Model string
+	// Output names the model output to classify from; "" takes the only
+	// [N,K] one. Labels is a file of class names, one per line in index
+	// order; results then carry each prediction's name.
+	Output, Labels string
 	// MaxPixels refuses larger images unread; 0 = vision.DefaultMaxPixels.
 	MaxPixels int64
 	// ORTLib is the ONNX Runtime library; "" looks it up
@@ -89,6 +93,10 @@ type Config struct {
 	// settings after the run, so the record says what fraction of it the
 	// pipeline reached.
 	Ceiling bool
+	// Peak also looks up (measuring once per machine, then cached) the
+	// device's GEMM peak, so the record says what fraction of the
+	// machine's arithmetic the model reached.
+	Peak bool
 
 	// Bus, when set, receives the pipeline's snapshots and telemetry.
 	Bus *pipeline.EventBus
