@@ -26,6 +26,8 @@ func fullRecord() *Record {
 	r.Params = map[string]string{"batch": "64", "concurrency": "2"}
 	r.Objective, r.Constraints, r.SatisfiesConstraints, r.Rank = "throughput", "latency_p95<200ms", &sat, 2
 	r.Violations = []string{"constraint latency_p95<200ms failed: 312ms"}
+	alone := true
+	r.RanAlone = &alone
 	r.Telemetry.Summary.GPUAvailable = true
 	r.Telemetry.Summary.GPUs = []nvml.GPUSummary{{Index: 0, Name: "H100", UtilMeanPct: 87.25, MemPeakBytes: 1 << 34}}
 	r.Telemetry.Samples[0].GPUs = []nvml.GPUSample{{Index: 0, GPUUtilPct: 99, Missing: 1 << 3}}
