@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -166,15 +165,7 @@ func TestServeInTmux(t *testing.T) {
 	}
 	tmux, sshBin, keygen, goTool := tools[0], tools[1], tools[2], tools[3]
 	dir := t.TempDir()
-	bin := os.Getenv("WORKBENCH_BIN")
-	if bin == "" {
-		bin = filepath.Join(dir, "workbench")
-		build := exec.Command(goTool, "build", "-ldflags=-extldflags=-Wl,-z,lazy", "-o", bin, ".")
-		build.Env = append(os.Environ(), "CGO_ENABLED=1")
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("go build: %v\n%s", err, out)
-		}
-	}
+	bin := smokeBinary(t, goTool, dir)
 	data := synthData(t, 32, nil)
 	key := filepath.Join(dir, "id_ed25519")
 	if out, err := exec.Command(keygen, "-q", "-t", "ed25519", "-N", "", "-C", "smoke", "-f", key).CombinedOutput(); err != nil {
@@ -209,26 +200,8 @@ func TestServeInTmux(t *testing.T) {
 		t.Fatalf("tmux new-session: %v\n%s", err, out)
 	}
 	defer tm("kill-server")
-	result := regexp.MustCompile(`result ([0-9.]+)(k?) img/s`)
-	var screen string
 	deadline := time.Now().Add(3 * time.Minute)
-	for time.Now().Before(deadline) {
-		screen, _ = tm("capture-pane", "-p", "-t", "serve")
-		if len(result.FindAllString(screen, -1)) >= 2 {
-			break
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Logf("captured screen:\n%s", screen)
-	ms := result.FindAllStringSubmatch(screen, -1)
-	if len(ms) < 2 {
-		t.Fatalf("the screen does not show two finished panes")
-	}
-	for i, m := range ms[:2] {
-		if v, err := strconv.ParseFloat(m[1], 64); err != nil || v <= 0 {
-			t.Errorf("pane %d shows throughput %q, want > 0", i, m[0])
-		}
-	}
+	screen := raceFinished(t, tm, "serve", deadline)
 	for _, want := range []string{"A slow", "B optimized", "serve smoke"} {
 		if !strings.Contains(screen, want) {
 			t.Errorf("screen lacks %q", want)
