@@ -148,6 +148,11 @@ type Record struct {
 	// says how the tie was broken.
 	Tied     bool   `json:"tied,omitempty"`
 	TieBreak string `json:"tie_break,omitempty"`
+	// RanAlone says whether this run had the host's pipeline slots to
+	// itself from start to end, as the run queue of `workbench serve`
+	// admitted it: false when another run overlapped it, so its numbers
+	// share cores or a GPU. Nil where no queue was in charge (the CLI).
+	RanAlone *bool `json:"ran_alone,omitempty"`
 }
 
 // RunConfig is the configuration a run used.

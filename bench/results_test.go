@@ -35,6 +35,8 @@ func fullRecord() *Record {
 	r.CellStable, r.CellMedian, r.CellLo, r.CellHi, r.CellConfidence, r.CellSamples = &stable, 40, 39, 41, 0.95, 6
 	r.SamplesFromWindows, r.Tied, r.TieBreak = true, true, "2 cells tied; broken by lower latency_p95"
 	r.Violations = []string{"constraint latency_p95<200ms failed: 312ms"}
+	alone := true
+	r.RanAlone = &alone
 	r.Telemetry.Summary.GPUAvailable = true
 	r.Telemetry.Summary.GPUs = []nvml.GPUSummary{{Index: 0, Name: "H100", UtilMeanPct: 87.25, MemPeakBytes: 1 << 34}}
 	r.Telemetry.Samples[0].GPUs = []nvml.GPUSample{{Index: 0, GPUUtilPct: 99, Missing: 1 << 3}}
