@@ -103,6 +103,9 @@ func ablateCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 		}
 		fmt.Fprintf(stdout, "\nrecords written to %s\n", f.json)
 	}
+	if err := f.writeBenchfmt(stdout, records(runs...)); err != nil {
+		return err
+	}
 	return nil
 }
 

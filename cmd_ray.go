@@ -66,13 +66,6 @@ const perImageStandIn = 1000
 const tinyBatchBelow = 8
 
 func exportCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error {
-	if len(args) == 0 || args[0] != "ray" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintf(stdout, "Usage: workbench export ray [flags]\n\n%s\n\nExamples:\n%s\n", exportUsage, exportExamples)
-			return nil
-		}
-		return usageErr("export: want 'workbench export ray --scenario NAME' (see workbench export --help)")
-	}
 	fs := newFlagSet("export ray", exportUsage, exportExamples, stdout)
 	scen := fs.String("scenario", "", "scenario to export: a built-in NAME or FILE.yaml (default: the --from result's scenario, else optimized)")
 	modelName := fs.String("model", "resnet50", "zoo model name or a local .onnx file (copied into the job), or an s3:// URI or absolute cluster path")
@@ -85,7 +78,7 @@ func exportCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	conc := fs.String("concurrency", "", "inference workers on the cluster: N or MIN-MAX (default: the scenario's; auto = 1)")
 	gpus := fs.Float64("num-gpus", -1, "GPUs per inference worker on the cluster (default: the scenario's; auto = 1)")
 	blocks := fs.Int("blocks", 0, "override_num_blocks on the cluster (default: the scenario's)")
-	pos, help, err := parseWithArgs(fs, args[1:])
+	pos, help, err := parseWithArgs(fs, args)
 	if help || err != nil {
 		return err
 	}
@@ -789,7 +782,8 @@ func oneLine(s string, n int) string {
 }
 
 func init() {
-	register(command{name: "export", order: 85, summary: "write a scenario as a Ray Data job folder (export ray)", run: exportCmd})
+	register(command{name: "export", order: 85, summary: "write a scenario as a Ray Data job folder (export ray)"})
+	register(command{name: "export ray", summary: "write a scenario as a Ray Data job folder", run: exportCmd})
 	register(command{name: "submit", order: 86, summary: "run a job folder on a Ray cluster (Ray Jobs REST API)", run: submitCmd})
 	register(command{name: "jobs", order: 87, summary: "list a Ray cluster's jobs, or print one's logs", run: jobsCmd})
 }

@@ -80,6 +80,9 @@ func runCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 		}
 		fmt.Fprintf(stdout, "\n  record     %s\n", f.json)
 	}
+	if err := f.writeBenchfmt(stdout, []*bench.Record{rec}); err != nil {
+		return err
+	}
 	if r.err != nil {
 		return r.err
 	}

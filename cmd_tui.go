@@ -57,7 +57,7 @@ func startsTUI(args []string) bool {
 		return true
 	}
 	a := args[0]
-	return strings.HasPrefix(a, "-") && a != "-h" && a != "--help" && a != "-help" && a != "--version"
+	return strings.HasPrefix(a, "-") && a != "-h" && a != "--help" && a != "-help" && a != "--version" && a != "-v"
 }
 
 func tuiCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error {
@@ -240,6 +240,7 @@ func (b *tuiBackend) Run(ctx context.Context, spec backend.RunSpec, bus *pipelin
 	defer b.mu.Unlock()
 	cfg := b.ss.config(spec.Scenario, settings(spec))
 	cfg.Label, cfg.Bus = spec.Label, bus
+	b.ss.watchMetrics(cfg, spec.Label, bus) // until the screen closes the bus
 	return runner.Run(ctx, cfg)
 }
 

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -168,9 +169,12 @@ type knobDef struct {
 	name string
 	// flag is the knob's command-line flag; "" is its name with dashes
 	// (preserve_order → --preserve-order).
-	flag  string
-	help  string
-	parse func(k *Knobs, n *node) error
+	flag string
+	help string
+	// values are the words the knob takes, for completion; nil for a
+	// number or size.
+	values []string
+	parse  func(k *Knobs, n *node) error
 	// format and copy reach the same field parse writes.
 	format func(k *Knobs) string
 	copy   func(dst, src *Knobs)
@@ -196,7 +200,7 @@ func scalar(n *node) (string, error) {
 // intKnob accepts a whole number ≥ lo, or one of the words in words.
 func intKnob(name string, field func(*Knobs) *int, lo int, fix string, words map[string]int, help string) knobDef {
 	return knobDef{
-		name: name, help: help,
+		name: name, help: help, values: slices.Sorted(maps.Keys(words)),
 		parse: func(k *Knobs, n *node) error {
 			s, err := scalar(n)
 			if err != nil {
@@ -233,7 +237,7 @@ func intKnob(name string, field func(*Knobs) *int, lo int, fix string, words map
 // standing for a sentinel value (num_gpus: auto, cpus: fit).
 func floatKnob(name string, field func(*Knobs) *float64, word string, wordValue float64, fix, help string) knobDef {
 	return knobDef{
-		name: name, help: help,
+		name: name, help: help, values: []string{word},
 		parse: func(k *Knobs, n *node) error {
 			s, err := scalar(n)
 			if err != nil {
@@ -277,7 +281,7 @@ func wordsHint(words map[string]int) string {
 
 func boolKnob(name string, field func(*Knobs) *bool, help string) knobDef {
 	return knobDef{
-		name: name, help: help,
+		name: name, help: help, values: []string{"true", "false"},
 		parse: func(k *Knobs, n *node) error {
 			s, err := scalar(n)
 			if err != nil {
@@ -300,7 +304,7 @@ func boolKnob(name string, field func(*Knobs) *bool, help string) knobDef {
 
 func enumKnob(name string, field func(*Knobs) *string, allowed []string, help string) knobDef {
 	return knobDef{
-		name: name, help: help,
+		name: name, help: help, values: allowed,
 		parse: func(k *Knobs, n *node) error {
 			s, err := scalar(n)
 			if err != nil {
@@ -333,8 +337,9 @@ var knobDefs = []knobDef{
 		"batch_size must be at least 1 (try 32)", nil,
 		"rows per inference batch (map_batches batch_size)").withFlag("batch"),
 	{
-		name: "concurrency",
-		help: "inference actors: N, [min, max] to autoscale, or auto (one per GPU; one on CPU)",
+		name:   "concurrency",
+		help:   "inference actors: N, [min, max] to autoscale, or auto (one per GPU; one on CPU)",
+		values: []string{"auto"},
 		parse: func(k *Knobs, n *node) error {
 			lo, hi, err := parseConcurrency(n)
 			if err != nil {
@@ -398,8 +403,9 @@ var knobDefs = []knobDef{
 	boolKnob("backpressure", func(k *Knobs) *bool { return &k.Backpressure },
 		"bound bytes in flight by memory_budget; false = unbounded queues"),
 	{
-		name: "memory_budget",
-		help: "bytes of blocks in flight, e.g. 2GiB; default = 25% of RAM",
+		name:   "memory_budget",
+		help:   "bytes of blocks in flight, e.g. 2GiB; default = 25% of RAM",
+		values: []string{"default"},
 		parse: func(k *Knobs, n *node) error {
 			s, err := scalar(n)
 			if err != nil {
@@ -463,8 +469,9 @@ func (d knobDef) withFlag(flag string) knobDef {
 // scenario run on cuda:1 runs there.
 func deviceKnob() knobDef {
 	return knobDef{
-		name: "device",
-		help: "where the model runs: cpu, cuda, cuda:N or auto (cuda when a GPU is visible and its provider loads)",
+		name:   "device",
+		help:   "where the model runs: cpu, cuda, cuda:N or auto (cuda when a GPU is visible and its provider loads)",
+		values: []string{"cpu", "cuda", "auto"}, // and cuda:N
 		parse: func(k *Knobs, n *node) error {
 			s, err := scalar(n)
 			if err != nil {
@@ -496,6 +503,9 @@ type KnobFlag struct {
 	Default string
 	// Bool knobs take no value on the command line (--preserve-order).
 	Bool bool
+	// Values are the words the knob takes (enum values, true/false, auto,
+	// cpu/cuda), for shell completion; nil where it takes only a number.
+	Values []string
 }
 
 // KnobFlags lists every knob's flag, in KnobNames order.
@@ -508,7 +518,7 @@ func KnobFlags() []KnobFlag {
 			f = strings.ReplaceAll(d.name, "_", "-")
 		}
 		v := d.format(&def)
-		out[i] = KnobFlag{Knob: d.name, Flag: f, Help: d.help, Default: v, Bool: v == "true" || v == "false"}
+		out[i] = KnobFlag{Knob: d.name, Flag: f, Help: d.help, Default: v, Bool: v == "true" || v == "false", Values: slices.Clone(d.values)}
 	}
 	return out
 }
