@@ -128,6 +128,7 @@ type tuiBackend struct {
 	info        backend.Info
 	left, right string
 	cluster     backend.Jobs // nil without --address
+	dataErr     error        // --data names no images: said when a run needs them
 	mu          sync.Mutex   // serialises runs: one measurement at a time
 	logMu       sync.Mutex
 	log         strings.Builder // engine warnings; the screen owns stderr
@@ -135,7 +136,7 @@ type tuiBackend struct {
 
 func newTUIBackend(f *jobFlags, left, right string) (*tuiBackend, error) {
 	b := &tuiBackend{f: f, left: left, right: right}
-	ss, err := newScenarioSession(f, &lockedWriter{mu: &b.logMu, w: &b.log})
+	ss, err := newSession(f, &lockedWriter{mu: &b.logMu, w: &b.log})
 	if err != nil {
 		return nil, err
 	}
@@ -145,10 +146,14 @@ func newTUIBackend(f *jobFlags, left, right string) (*tuiBackend, error) {
 			return nil, err
 		}
 	}
-	// The one lister, listed once: every run of the session reuses it.
+	// The one lister, listed once: every run of the session reuses it. A
+	// missing folder is said on the home screen and by any run, but does
+	// not stop screens that need no images (the Jobs screen).
 	files, err := classify.ListImages(f.data, f.images)
+	dataset := fmt.Sprintf("%s (%d images)", f.data, len(files))
 	if err != nil {
-		return nil, usageErr("--data: %v", err)
+		b.dataErr = &runner.DataError{What: "data", Err: fmt.Errorf("%v (make a dataset with: workbench data synth -n 200 -o %s)", err, f.data)}
+		dataset = "no images: " + b.dataErr.Error()
 	}
 	ss.base.Files = files
 	n := len(files)
@@ -159,7 +164,7 @@ func newTUIBackend(f *jobFlags, left, right string) (*tuiBackend, error) {
 	}
 	b.info = backend.Info{
 		Device: dev, GPU: len(inv.GPUs) > 0, Cores: runtime.NumCPU(),
-		Dataset: fmt.Sprintf("%s (%d images)", f.data, n), Model: f.modelName, Images: n, Notice: zooNotice(f.modelName),
+		Dataset: dataset, Model: f.modelName, Images: n, Notice: zooNotice(f.modelName),
 		Note: fmt.Sprintf("%s on %d images; --model tiny or --images N for a shorter race, --model resnet50 for a longer one", f.modelName, n),
 		Left: left, Right: right,
 	}
@@ -236,6 +241,9 @@ func settings(spec backend.RunSpec) []runner.Setting {
 // Run measures one scenario through the run path, publishing on bus. No
 // terminal progress lines: they would write over the screen.
 func (b *tuiBackend) Run(ctx context.Context, spec backend.RunSpec, bus *pipeline.EventBus) (*bench.Record, error) {
+	if b.dataErr != nil {
+		return nil, b.dataErr
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	cfg := b.ss.config(spec.Scenario, settings(spec))

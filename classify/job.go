@@ -36,10 +36,14 @@ var OutputSchema = arrow.NewSchema([]arrow.Field{
 // behaviour; the scenarios package sets them, and nothing here knows a
 // scenario by name.
 type JobConfig struct {
-	Data   string   // folder of images, listed by ListImages
-	Files  []string // the listing, when the caller has it: Data is then not walked again
-	Images int      // use the first N images; 0 = all
-	Model  *model.Model
+	Data  string   // folder of images, listed by ListImages
+	Files []string // the listing, when the caller has it: Data is then not walked again
+	// Listing, when set and Files is nil, is a listing that streams
+	// (ImageSource): the read pulls paths as it needs them, so memory does
+	// not grow with the folder's size, and the total is known at the end.
+	Listing pipeline.PathSource
+	Images  int // use the first N images; 0 = all
+	Model   *model.Model
 	// Session holds ORT's options: intra/inter-op threads, graph
 	// optimisation, device.
 	Session model.SessionOptions
@@ -78,6 +82,12 @@ type JobConfig struct {
 
 	MaxPixels int64
 	Decoder   vision.Decoder
+	// Recipe is the preprocessing recipe; the zero value takes the model's
+	// (Model.Recipe, else the default for its input size).
+	Recipe vision.Recipe
+	// Labels names the classes; with it the output gains a
+	// predicted_label column.
+	Labels model.Labels
 	// TensorPool assembles batch tensors in a TensorPool (reused, off the
 	// Go heap, pinned when Session runs on CUDA) rather than in a fresh
 	// slice per batch. The job closes the pool when it finishes writing.
@@ -160,18 +170,30 @@ func NewJob(c JobConfig) (*Job, error) {
 	if !c.Concurrency.IsSet() {
 		c.Concurrency = pipeline.Fixed(1)
 	}
-	j := &Job{Config: c, Counters: &Counters{}, recipe: vision.RecipeFor(c.Model.InputH, c.Model.InputW)}
+	j := &Job{Config: c, Counters: &Counters{}, recipe: c.Recipe}
+	if j.recipe.CropH == 0 {
+		j.recipe = c.Model.Recipe
+	}
+	if j.recipe.CropH == 0 {
+		j.recipe = vision.RecipeFor(c.Model.InputH, c.Model.InputW)
+	}
 	if c.TensorPool {
 		j.tensors = jobTensorPool(c.Session.Device.Kind)
 	}
-	files := c.Files
-	if files == nil {
-		var err error
-		if files, err = ListImages(c.Data, c.Images); err != nil {
-			return nil, err
+	ro := pipeline.ReadOptions{OverrideNumBlocks: c.Blocks, Limit: c.Images, MaxFileBytes: MaxFileBytes(c.MaxPixels)}
+	var ds *pipeline.Dataset
+	if c.Files == nil && c.Listing != nil {
+		ds = ReadImagesFrom(c.Listing, ro)
+	} else {
+		files := c.Files
+		if files == nil {
+			var err error
+			if files, err = ListImages(c.Data, c.Images); err != nil {
+				return nil, err
+			}
 		}
+		ds = ReadImages(files, ro)
 	}
-	ds := ReadImages(files, pipeline.ReadOptions{OverrideNumBlocks: c.Blocks, Limit: c.Images, MaxFileBytes: MaxFileBytes(c.MaxPixels)})
 	if !c.PreprocessInActor {
 		ds = ds.MapBatches(j.preprocessStage())
 	}
@@ -197,20 +219,40 @@ func jobTensorPool(device string) *TensorPool {
 }
 
 // Write executes the job into a Parquet (or, with json, JSON lines) file.
-func (j *Job) Write(ctx context.Context, out string, json, takeAll bool) error {
+func (j *Job) Write(ctx context.Context, out, format string, takeAll bool) error {
 	j.Counters.begin()
 	if j.tensors != nil {
 		defer j.tensors.Close()
 	}
-	o := pipeline.WriteOptions{Schema: OutputSchema, Materialize: takeAll}
+	o := pipeline.WriteOptions{Schema: j.Schema(), Materialize: takeAll}
 	if n := j.Config.Model.Notice(); n != "" {
 		o.Metadata = map[string]string{"workbench.notice": n, "workbench.model": j.Config.Model.Name}
 	}
-	if json {
+	switch format {
+	case "json":
 		return j.Dataset.WriteJSON(ctx, out, o)
+	case "csv":
+		return j.Dataset.WriteCSV(ctx, out, o)
 	}
 	return j.Dataset.WriteParquet(ctx, out, o)
 }
+
+// LabelColumn holds each prediction's class name when the job has Labels.
+const LabelColumn = "predicted_label"
+
+// Schema is the schema the job writes: OutputSchema, plus predicted_label
+// when the job names its classes.
+func (j *Job) Schema() *arrow.Schema {
+	if j.Config.Labels == nil {
+		return OutputSchema
+	}
+	fields := slices.Clone(OutputSchema.Fields())
+	fields = slices.Insert(fields, 2, arrow.Field{Name: LabelColumn, Type: arrow.BinaryTypes.String, Nullable: true})
+	return arrow.NewSchema(fields, nil)
+}
+
+// Recipe is the preprocessing recipe the job applies.
+func (j *Job) Recipe() vision.Recipe { return j.recipe }
 
 // preprocessPool hands each task a Preprocessor whose caches survive across
 // tasks: the right way to keep transform state in a stateless task pool.
@@ -416,6 +458,11 @@ func (u *inferer) columns(logits []float32, n, k int, failed arrow.Array) pipeli
 	defer pred.Release()
 	defer conf.Release()
 	defer top.Release()
+	var names *array.StringBuilder
+	if u.j.Config.Labels != nil {
+		names = array.NewStringBuilder(mem)
+		defer names.Release()
+	}
 	pred.Reserve(n)
 	conf.Reserve(n)
 	top.Reserve(n)
@@ -425,9 +472,15 @@ func (u *inferer) columns(logits []float32, n, k int, failed arrow.Array) pipeli
 			pred.AppendNull()
 			conf.AppendNull()
 			top.AppendNull()
+			if names != nil {
+				names.AppendNull()
+			}
 			continue
 		}
 		p, c, t := model.Classify(logits[i*k:(i+1)*k], u.top[:])
+		if names != nil {
+			names.Append(u.j.Config.Labels.Name(p))
+		}
 		pred.Append(p)
 		conf.Append(c)
 		top.Append(true)
@@ -438,6 +491,10 @@ func (u *inferer) columns(logits []float32, n, k int, failed arrow.Array) pipeli
 		{Name: "predicted_class", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
 		{Name: "confidence", Type: arrow.PrimitiveTypes.Float32, Nullable: true},
 		{Name: "top5", Type: arrow.ListOf(arrow.PrimitiveTypes.Int32), Nullable: true},
+	}
+	if names != nil {
+		cols = append(cols, names.NewArray())
+		fields = append(fields, arrow.Field{Name: LabelColumn, Type: arrow.BinaryTypes.String, Nullable: true})
 	}
 	if failed != nil {
 		failed.Retain()
