@@ -180,15 +180,17 @@ func (f *jobFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.metrics, "metrics-addr", "", "serve live metrics for Prometheus at http://HOST:PORT/metrics while it runs (:9464 = loopback port 9464)")
 	fs.StringVar(&f.ortLib, "ort-lib", "", "path to libonnxruntime.so (default: $ONNXRUNTIME_LIB, then the cache)")
 	fs.Int64Var(&f.maxPixels, "max-pixels", vision.DefaultMaxPixels, "refuse images above this many pixels without decoding them")
-	fs.Float64Var(&f.gpus, "gpus", -1, "GPU limit, whole GPUs (default: what NVML reports); fractions go in num_gpus")
-	fs.Float64Var(&f.sampleHz, "sample-hz", nvml.DefaultHz, "GPU and host telemetry samples per second (0 = off)")
+	fs.Float64Var(&f.gpus, "gpus", -1, "limit on whole GPUs (default: what NVML reports); fractions go in num_gpus")
+	fs.Float64Var(&f.sampleHz, "sample-hz", nvml.DefaultHz, "telemetry samples per second, GPU and host (0 = off)")
 	fs.StringVar(&f.output, "output", "", "the model output to classify from, by name (default: the only [N,K] output)")
 	fs.StringVar(&f.labels, "labels", "", "class names, one per line in index order; results gain a predicted_label column")
 	f.knobs = map[string]*knobFlag{}
 	for _, kf := range scenarios.KnobFlags() {
 		k := &knobFlag{KnobFlag: kf}
 		f.knobs[kf.Flag] = k
-		fs.Var(k, kf.Flag, kf.Help+" (knob "+kf.Knob+")")
+		// The knob's name first: help styling capitalises the first word,
+		// which would turn CUDA or ORT into Cuda or Ort.
+		fs.Var(k, kf.Flag, "knob "+kf.Knob+": "+kf.Help)
 	}
 }
 

@@ -224,5 +224,5 @@ func allPositive(xs []float64) bool {
 }
 
 func init() {
-	register(command{name: "race", order: 41, summary: "run two scenarios on the same data and compare them", run: raceCmd, args: completeScenarios})
+	register(command{name: "race", order: 41, summary: "run two scenarios on the same data and compare them", run: raceCmd, args: upTo(2, completeScenarios)})
 }

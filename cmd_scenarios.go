@@ -141,6 +141,6 @@ func orDefault(s, d string) string {
 func init() {
 	register(command{name: "scenarios", order: 40, summary: "list and explain the tutorial's mistakes as runnable scenarios", run: scenariosListCmd})
 	register(command{name: "scenarios list", summary: "one line per built-in scenario: name, title, what it changes", run: scenariosListCmd})
-	register(command{name: "scenarios show", summary: "a scenario's teaching text and resolved configuration", run: scenariosShowCmd, args: completeScenarios})
+	register(command{name: "scenarios show", summary: "a scenario's teaching text and resolved configuration", run: scenariosShowCmd, args: upTo(1, completeScenarios)})
 	register(command{name: "scenarios knobs", summary: "every knob with its default and meaning", run: scenariosKnobsCmd})
 }

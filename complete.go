@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -35,39 +36,24 @@ var flagCompletions = map[string]cobra.CompletionFunc{
 	"search":   cobra.FixedCompletions([]string{"full", "quick"}, cobra.ShellCompDirectiveNoFileComp),
 }
 
-// registerCompletions attaches the value completions to cmd's flags.
-func registerCompletions(cmd *cobra.Command) {
-	knobs := map[string]scenarios.KnobFlag{}
-	for _, kf := range scenarios.KnobFlags() {
-		knobs[kf.Flag] = kf
-	}
-	for _, name := range flagNames(cmd) {
-		fn := flagCompletions[name]
-		if kf, ok := knobs[name]; ok && fn == nil && len(kf.Values) > 0 {
-			fn = knobValues(kf.Knob, "")
-		}
-		if fn != nil {
-			// Only fails for an unknown or already registered flag.
-			if err := cmd.RegisterFlagCompletionFunc(name, fn); err != nil {
-				panic(err)
-			}
+// registerCompletions attaches the value completions to cmd's flags:
+// flagCompletions by name, then each knob flag with words to offer.
+func registerCompletions(cmd *cobra.Command, knobs []scenarios.KnobFlag) {
+	fns := maps.Clone(flagCompletions)
+	for _, kf := range knobs {
+		if _, own := fns[kf.Flag]; !own && len(kf.Values) > 0 {
+			fns[kf.Flag] = knobValues(kf.Knob, "")
 		}
 	}
-}
-
-func flagNames(cmd *cobra.Command) []string {
-	var out []string
-	for name := range flagCompletions {
-		if cmd.Flags().Lookup(name) != nil {
-			out = append(out, name)
+	for name, fn := range fns {
+		if cmd.Flags().Lookup(name) == nil {
+			continue
+		}
+		// Only fails for an unknown or already registered flag.
+		if err := cmd.RegisterFlagCompletionFunc(name, fn); err != nil {
+			panic(err)
 		}
 	}
-	for _, kf := range scenarios.KnobFlags() {
-		if cmd.Flags().Lookup(kf.Flag) != nil && !slices.Contains(out, kf.Flag) {
-			out = append(out, kf.Flag)
-		}
-	}
-	return out
 }
 
 // completeScenarios completes built-in scenario names and the *.yaml
@@ -84,6 +70,17 @@ func completeScenarios(_ *cobra.Command, _ []string, toComplete string) ([]cobra
 	}
 	out = append(out, filesWithExt(".yaml", ".yml")...)
 	return out, cobra.ShellCompDirectiveNoFileComp
+}
+
+// upTo completes the first n positional arguments with fn, and nothing
+// after them.
+func upTo(n int, fn cobra.CompletionFunc) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) >= n {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return fn(cmd, args, toComplete)
+	}
 }
 
 // completeModels completes zoo model names and the *.onnx files of the
@@ -103,7 +100,7 @@ func completeZooModels(_ *cobra.Command, args []string, _ string) ([]cobra.Compl
 func zooModels() []cobra.Completion {
 	var out []cobra.Completion
 	for _, z := range model.Zoo() {
-		out = append(out, cobra.CompletionWithDesc(z.Name, fmt.Sprintf("%.2f GFLOPs, %s", z.GFLOPs(), z.InputShape)))
+		out = append(out, cobra.CompletionWithDesc(z.Name, fmt.Sprintf("%.3g GFLOPs/image, input %s", z.GFLOPs(), z.InputShape)))
 	}
 	return out
 }

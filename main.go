@@ -27,6 +27,7 @@ import (
 	"workbench/bench"
 	"workbench/model"
 	"workbench/runner"
+	"workbench/scenarios"
 )
 
 func main() {
@@ -38,30 +39,47 @@ func main() {
 
 // exitCode prints err once and maps it to the documented exit codes.
 func exitCode(stderr io.Writer, err error) int {
+	var shown *shownError
+	if errors.As(err, &shown) {
+		code, _ := exitStatus(shown.err)
+		return code
+	}
+	code, msg := exitStatus(err)
+	if msg != "" {
+		fmt.Fprintf(stderr, "workbench: %s\n", msg)
+	}
+	return code
+}
+
+// exitStatus is err's exit code and the message that says why.
+func exitStatus(err error) (code int, msg string) {
 	if err == nil {
-		return 0
+		return 0, ""
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintf(stderr, "workbench: %v\n", ee.err)
+			msg = ee.err.Error()
 		}
-		return ee.code
+		return ee.code, msg
 	}
 	var ce *runner.ConfigError
 	var de *runner.DataError
 	if errors.As(err, &ce) || errors.As(err, &de) {
 		// The user's inputs, rejected before anything ran: exit 2.
-		fmt.Fprintf(stderr, "workbench: %v\n", err)
-		return 2
+		return 2, err.Error()
 	}
 	if errors.Is(err, context.Canceled) {
-		fmt.Fprintln(stderr, "workbench: interrupted; no partial output was left behind")
-		return 130
+		return 130, "interrupted; no partial output was left behind"
 	}
-	fmt.Fprintf(stderr, "workbench: %v\n", err)
-	return 1
+	return 1, err.Error()
 }
+
+// shownError is an error already printed, styled, to a terminal.
+type shownError struct{ err error }
+
+func (e *shownError) Error() string { return e.err.Error() }
+func (e *shownError) Unwrap() error { return e.err }
 
 // exitError carries a specific exit code.
 type exitError struct {
@@ -117,8 +135,15 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		return err
 	}
 	root.SetArgs(args)
+	// On a terminal the error is printed styled here; elsewhere exitCode
+	// prints it as one plain line, for logs and CI.
+	tty := isTerminal(stderr)
 	err = fang.Execute(ctx, root, fang.WithoutManpage(), fang.WithVersion(bench.Build().Version),
-		fang.WithErrorHandler(func(io.Writer, fang.Styles, error) {})) // exitCode prints it
+		fang.WithErrorHandler(func(w io.Writer, st fang.Styles, err error) {
+			if _, msg := exitStatus(err); tty && msg != "" {
+				fmt.Fprintf(w, "%s\n%s\n\n", st.ErrorHeader, st.ErrorText.Render(msg))
+			}
+		}))
 	if err != nil && !*started {
 		// cobra refused the line before any command began: an unknown
 		// command or flag, or a bad flag value.
@@ -126,6 +151,9 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		if !errors.As(err, &ee) {
 			err = usageErr("%v", err)
 		}
+	}
+	if err != nil && tty {
+		return &shownError{err}
 	}
 	return err
 }
@@ -151,6 +179,7 @@ func newRoot(args []string, stdout, stderr io.Writer) (root *cobra.Command, star
 		return usageErr("%s: %v (see %s --help)", c.Name(), err, c.CommandPath())
 	})
 	cmds := map[string]*cobra.Command{"": root}
+	knobs := scenarios.KnobFlags()
 	for _, c := range commands() {
 		parentName, name, nested := strings.Cut(c.name, " ")
 		if !nested {
@@ -176,7 +205,7 @@ func newRoot(args []string, stdout, stderr io.Writer) (root *cobra.Command, star
 				_, rest, _ := cmd.Root().Find(args)
 				return run(cmd.Context(), stdout, stderr, rest)
 			}
-			registerCompletions(cc)
+			registerCompletions(cc, knobs)
 		}
 		parent.AddCommand(cc)
 		cmds[c.name] = cc
