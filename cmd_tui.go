@@ -120,8 +120,8 @@ func tuiCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 }
 
 // tuiBackend is the real engine behind the TUI: scenarios from the built-in
-// library planned under the shared job flags, measured with bench.Run, and
-// reported with bench's writers.
+// library run under the shared job flags through the one run path
+// (runner.Run), and reported with bench's writers.
 type tuiBackend struct {
 	ss          *scenarioSession
 	f           *jobFlags
