@@ -34,8 +34,8 @@ func benchCmd(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	if err := f.validate(); err != nil {
 		return err
 	}
-	if f.metrics != "" {
-		return usageErr("--metrics-addr: bench ceiling runs no pipeline to watch; use it with run, race, ablate, sweep, tune or the TUI")
+	if f.metrics != "" || f.benchfmt != "" {
+		return usageErr("--metrics-addr and --benchfmt: bench ceiling runs no pipeline and writes no records; use them with run, race, ablate, sweep or tune")
 	}
 	if *iters < 1 {
 		return usageErr("--iters %d: must be at least 1", *iters)
