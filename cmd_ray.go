@@ -61,6 +61,7 @@ func exportCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	modelName := fs.String("model", "resnet50", "zoo model name or a local .onnx file (copied into the job), or an s3:// URI or absolute cluster path")
 	data := fs.String("data", placeholderData, "images the cluster reads: s3://…, gs://… or a path on every node")
 	output := fs.String("output", placeholderOutput, "where the cluster writes predictions: s3://… or a path on every node")
+	checkpoint := fs.String("checkpoint", "", "make the job resumable with Ray Data's CheckpointConfig, checkpointing to this folder (s3://… or a path every node sees); default none")
 	out := fs.String("out", "job", "job folder to write (replaced only if it is an earlier export)")
 	from := fs.String("from", "", "sweep or tune results file (.json, .csv, .parquet); its best cell's settings override the scenario")
 	rayVersion := fs.String("ray-version", currentRay, "the cluster's Ray version, e.g. 2.46 (2.51 and later share the current API)")
@@ -123,7 +124,7 @@ func exportCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	if err := overrideSpec(&spec, *conc, *gpus, *blocks, *data, prov); err != nil {
 		return err
 	}
-	spec.Data, spec.Output, spec.RayVersion = *data, *output, *rayVersion
+	spec.Data, spec.Output, spec.RayVersion, spec.Checkpoint = *data, *output, *rayVersion, *checkpoint
 	prov["data"] = "--data"
 	if *data == placeholderData {
 		prov["data"] = "placeholder: pass --data with the images' location"

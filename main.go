@@ -70,7 +70,11 @@ func exitStatus(err error) (code int, msg string) {
 		return 2, err.Error()
 	}
 	if errors.Is(err, context.Canceled) {
-		return 130, "interrupted; no partial output was left behind"
+		msg = "interrupted; no partial output was left behind"
+		if re := (*runner.ResumeError)(nil); errors.As(err, &re) {
+			msg += "; " + re.Hint()
+		}
+		return 130, msg
 	}
 	return 1, err.Error()
 }

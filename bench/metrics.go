@@ -100,9 +100,9 @@ func opValue(name string, f func(o *OpRecord) float64) func(*Record) (float64, b
 // KnownMetrics is the registry, in the order help texts and tables list
 // it.
 var KnownMetrics = []MetricInfo{
-	{Name: MetricThroughput, Label: "images/s", Kind: KindRate, Unit: "img/s", HigherIsBetter: true,
+	{Name: MetricThroughput, Aliases: []string{"wall"}, Label: "images/s", Kind: KindRate, Unit: "img/s", HigherIsBetter: true,
 		Doc: "images per second over the whole run (first read to last write)", value: always(func(r *Record) float64 { return r.Throughput })},
-	{Name: MetricSteadyTput, Label: "steady images/s", Kind: KindRate, Unit: "img/s", HigherIsBetter: true,
+	{Name: MetricSteadyTput, Aliases: []string{"steady"}, Label: "steady images/s", Kind: KindRate, Unit: "img/s", HigherIsBetter: true,
 		Doc: "images per second in the steady-state windows (warm-up and drain excluded)", value: always(func(r *Record) float64 { return r.SteadyTput })},
 	{Name: MetricTTFR, Aliases: []string{"time_to_first_result"}, Label: "time to first result", Kind: KindDuration, Unit: UnitSeconds,
 		Doc: "time from start to the first inference result", value: always(func(r *Record) float64 { return r.TTFRSeconds })},
@@ -155,6 +155,10 @@ var KnownMetrics = []MetricInfo{
 		value: always(func(r *Record) float64 { return float64(r.PreprocessSetups) })},
 	{Name: "stages", Label: "stages", Kind: KindCount, Unit: "stages", Doc: "operators in the pipeline, read and write included",
 		value: func(r *Record) (float64, bool) { return float64(len(r.Ops)), len(r.Ops) > 0 }},
+	{Name: "actor_restarts", Label: "actor restarts", Kind: KindCount, Unit: "restarts", Doc: "actors replaced after a failure (max_restarts bounds them)",
+		value: always(func(r *Record) float64 { return float64(r.ActorRestarts) })},
+	{Name: "task_retries", Label: "batch retries", Kind: KindCount, Unit: "retries", Doc: "batches run again on another actor after theirs failed",
+		value: always(func(r *Record) float64 { return float64(r.TaskRetries) })},
 }
 
 // LookupMetric finds a metric by name or alias.

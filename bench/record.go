@@ -31,27 +31,59 @@ type Record struct {
 	Config      RunConfig   `json:"config"`
 	Fingerprint Fingerprint `json:"fingerprint"`
 
-	Images      int       `json:"images"`
-	Errors      int       `json:"errors"`
-	WallSeconds float64   `json:"wall_seconds"`
-	Throughput  float64   `json:"throughput"`        // images/s over the whole run
-	SteadyTput  float64   `json:"steady_throughput"` // images/s after warm-up
-	Stable      bool      `json:"stable"`
-	Windows     []float64 `json:"windows,omitempty"` // per-window images/s
-	TTFRSeconds float64   `json:"ttfr_seconds"`
-	LatencyP50  float64   `json:"latency_p50"`
-	LatencyP95  float64   `json:"latency_p95"`
-	LatencyP99  float64   `json:"latency_p99"`
-	CPUPercent  float64   `json:"cpu_pct"` // process CPU time over wall time, 100 = one core
-	PeakRSS     int64     `json:"peak_rss"`
+	Images int `json:"images"`
+	Errors int `json:"errors"`
+	// FromCheckpoint is the rows a resumed run took from its checkpoint
+	// rather than computing; Computed the rows it computed now. Images is
+	// their sum and Throughput counts Computed only. Both are 0 for a run
+	// without a checkpoint.
+	FromCheckpoint int       `json:"from_checkpoint,omitempty"`
+	Computed       int       `json:"computed,omitempty"`
+	WallSeconds    float64   `json:"wall_seconds"`
+	Throughput     float64   `json:"throughput"`        // images/s over the whole run
+	SteadyTput     float64   `json:"steady_throughput"` // images/s after warm-up
+	Stable         bool      `json:"stable"`
+	Windows        []float64 `json:"windows,omitempty"` // per-window images/s
+	TTFRSeconds    float64   `json:"ttfr_seconds"`
+	// Protocol is the measurement protocol the run was judged under
+	// (warm-up, windows, stability rule, samples); Variation is the
+	// stability check's max/min-1 over the last windows (-1 when unknown);
+	// Autocorr the windows' lag-1 autocorrelation (-1 when unknown) and
+	// WindowsIndependent whether they may count as samples.
+	Protocol           *Protocol `json:"protocol,omitempty"`
+	Variation          float64   `json:"stability_variation"`
+	Autocorr           float64   `json:"windows_autocorr"`
+	WindowsIndependent bool      `json:"windows_independent"`
+	// Cycled is how many times the read went over the dataset to give the
+	// windows enough batches (3.2 means 3.2×), 0 or 1 when it did not.
+	Cycled float64 `json:"cycled,omitempty"`
+	// Cold-start cost, kept apart from the steady state: ColdStartSeconds
+	// is what the run took beyond its images at the steady rate (session
+	// creation, first result, drain); WarmupSeconds when the warm-up
+	// batches were done; DrainSeconds from the last batch to the end.
+	ColdStartSeconds float64 `json:"cold_start_seconds"`
+	WarmupSeconds    float64 `json:"warmup_seconds"`
+	DrainSeconds     float64 `json:"drain_seconds"`
+	LatencyP50       float64 `json:"latency_p50"`
+	LatencyP95       float64 `json:"latency_p95"`
+	LatencyP99       float64 `json:"latency_p99"`
+	CPUPercent       float64 `json:"cpu_pct"` // process CPU time over wall time, 100 = one core
+	PeakRSS          int64   `json:"peak_rss"`
 	// RSSGrowthPer1k is rss_growth_per_1k_images: resident bytes gained
 	// per 1,000 rows over the steady state (Growth), and its spread; both
 	// 0 when the run was too short to say.
 	RSSGrowthPer1k       float64 `json:"rss_growth_per_1k_images,omitempty"`
 	RSSGrowthPer1kSpread float64 `json:"rss_growth_per_1k_images_spread,omitempty"`
 	ModelLoads           int64   `json:"model_loads"`
-	ForwardPasses        int64   `json:"forward_passes"`
-	Batches              int     `json:"batches"`
+	// ActorRestarts, TaskRetries and FailedBatches are the run's recovery
+	// from failing actors, summed over operators (OpRecord has each's):
+	// actors replaced, batches run again on another actor, and batches
+	// that failed every retry, whose rows carry the error.
+	ActorRestarts int64 `json:"actor_restarts,omitempty"`
+	TaskRetries   int64 `json:"task_retries,omitempty"`
+	FailedBatches int64 `json:"failed_batches,omitempty"`
+	ForwardPasses int64 `json:"forward_passes"`
+	Batches       int   `json:"batches"`
 	// OutputBytes is the size of the file the run wrote; LogLines the
 	// lines the pipeline wrote to its log; PeakThreads the most OS threads
 	// the process had (ORT's pools live there); PreprocessSetups the
@@ -100,6 +132,27 @@ type Record struct {
 	// Rank is the cell's place by the objective among completed cells,
 	// constraint-satisfying cells first (1 = best); 0 when unranked.
 	Rank int `json:"rank,omitempty"`
+	// CellStable is nil outside a sweep; otherwise whether the cell's
+	// measurement stabilised (an unstable cell is not ranked).
+	CellStable *bool `json:"cell_stable,omitempty"`
+	// CellMedian, CellLo and CellHi are the cell's objective median and
+	// its interval at CellConfidence over CellSamples samples
+	// (SamplesFromWindows when the windows counted as samples).
+	CellMedian         float64 `json:"cell_median,omitempty"`
+	CellLo             float64 `json:"cell_lo,omitempty"`
+	CellHi             float64 `json:"cell_hi,omitempty"`
+	CellConfidence     float64 `json:"cell_confidence,omitempty"`
+	CellSamples        int     `json:"cell_samples,omitempty"`
+	SamplesFromWindows bool    `json:"samples_from_windows,omitempty"`
+	// Tied marks a cell whose interval overlaps the best cell's; TieBreak
+	// says how the tie was broken.
+	Tied     bool   `json:"tied,omitempty"`
+	TieBreak string `json:"tie_break,omitempty"`
+	// RanAlone says whether this run had the host's pipeline slots to
+	// itself from start to end, as the run queue of `workbench serve`
+	// admitted it: false when another run overlapped it, so its numbers
+	// share cores or a GPU. Nil where no queue was in charge (the CLI).
+	RanAlone *bool `json:"ran_alone,omitempty"`
 }
 
 // RunConfig is the configuration a run used.
@@ -119,6 +172,8 @@ type RunConfig struct {
 	Concurrency string  `json:"concurrency"`
 	Blocks      int     `json:"blocks"`
 	Output      string  `json:"output"`
+	// Checkpoint is the run's checkpoint folder, "" when it had none.
+	Checkpoint string `json:"checkpoint,omitempty"`
 	// Input is the model input as fed, e.g. "N×3×224×224 float32 NCHW";
 	// Recipe the preprocessing applied, in one line, and RecipeFrom where
 	// it came from (model metadata, the default preset, knobs).
@@ -153,6 +208,11 @@ type OpRecord struct {
 	RowsConverted int64   `json:"rows_converted,omitempty"`
 	TaskP50       float64 `json:"task_p50_seconds"`
 	TaskP95       float64 `json:"task_p95_seconds"`
+	// Restarts, Retries and FailedBatches are the operator's recovery:
+	// pipeline.OpMetrics' actor_restarts, task_retries and failed_batches.
+	Restarts      int64 `json:"actor_restarts,omitempty"`
+	Retries       int64 `json:"task_retries,omitempty"`
+	FailedBatches int64 `json:"failed_batches,omitempty"`
 }
 
 // Fingerprint identifies the machine and software a record came from.

@@ -16,6 +16,7 @@ import (
 	"io"
 	"strings"
 
+	"workbench/bench"
 	"workbench/pipeline"
 )
 
@@ -83,10 +84,26 @@ type Config struct {
 	// Out is the output file; "" writes into a temporary folder removed
 	// after the run (races and sweeps measure, they keep no output).
 	Out string
+	// Checkpoint is the folder that makes the run resumable (Ray's
+	// CheckpointConfig): each written block is committed there with its
+	// paths, and a rerun skips them; "" runs without one. It is deleted
+	// once the output is published. KeepFailed (--retry-failed=false)
+	// counts rows that failed as finished, rather than computing them
+	// again on resume.
+	Checkpoint string
+	KeepFailed bool
 	// Label names the run in tables (default: the scenario's name);
 	// Repeat is its index among repeated runs.
 	Label  string
 	Repeat int
+	// Protocol is the measurement protocol the run is judged by (warm-up,
+	// windows, stability); nil is bench.DefaultProtocol.
+	Protocol *bench.Protocol
+	// Cycle lets the read go over the listing more than once, so that the
+	// largest batch still fills the protocol's windows; the record says
+	// by how much. Commands that compare configurations set it; run does
+	// not, as it writes every input once.
+	Cycle bool
 	// SampleHz is the telemetry rate; 0 = off.
 	SampleHz float64
 	// Ceiling also measures the inference-only ceiling with the same

@@ -67,8 +67,35 @@ func execute(ctx context.Context, p *Plan) (*bench.Record, *classify.Job, error)
 		logw.w = f
 	}
 	jc := p.Job
+	if p.Streams {
+		// A fresh walk per execution: a listing that streams is used once.
+		if jc.Listing, err = classify.ImageSource(p.Config.Data); err != nil {
+			return nil, nil, &DataError{What: "data", Err: err}
+		}
+	}
+	proto := p.protocol()
+	cycled := 1.0
+	if p.Config.Cycle && len(jc.Files) > 0 {
+		if f := proto.CycleFactor(len(jc.Files), jc.BatchSize, jc.Concurrency.Max); f > 1 {
+			jc.Files = classify.CycleFiles(jc.Files, proto.RowsNeeded(jc.BatchSize, jc.Concurrency.Max))
+			cycled = f
+		}
+	}
 	if p.Effective.HotPathLogging && jc.HotPathLog == nil {
 		jc.HotPathLog = logw
+	}
+	if p.Config.Out != "" {
+		// Before any work: a folder the output cannot go to fails now.
+		if err := checkWritable(filepath.Dir(out)); err != nil {
+			return nil, nil, &DataError{What: "out", Err: err}
+		}
+	}
+	if p.Config.Checkpoint != "" {
+		if jc.Checkpoint, err = openCheckpoint(p); err != nil {
+			return nil, nil, err
+		}
+		// The write closes it first; this covers a run that never got there.
+		defer jc.Checkpoint.Close(false)
 	}
 	job, err := classify.NewJob(jc)
 	if err != nil {
@@ -76,12 +103,27 @@ func execute(ctx context.Context, p *Plan) (*bench.Record, *classify.Job, error)
 	}
 	stopThreads := sampleThreads()
 	rec, err := measure(ctx, job, p, out)
+	if cycled > 1 {
+		rec.Cycled = cycled
+		rec.Warnings = append(rec.Warnings, fmt.Sprintf("cycled: %.1f× over %d images, so that the windows at batch %d fill",
+			cycled, len(p.Job.Files), jc.BatchSize))
+	}
 	rec.PeakThreads = stopThreads()
 	rec.LogLines = logw.lines.Load()
 	rec.OutputBytes = fileSize(out)
 	rec.PreprocessSetups = job.Counters.Preprocessors.Load()
 	rec.Warnings = append(rec.Warnings, p.Notes...)
 	rec.Notes = p.Notes
+	if ck := jc.Checkpoint; ck != nil {
+		rec.Config.Checkpoint = p.Config.Checkpoint
+		rec.Computed, rec.FromCheckpoint = rec.Images, ck.Restored()
+		rec.Images += ck.Restored()
+		rec.Errors += ck.RestoredErrors()
+		if err != nil && ck.Rows() > 0 {
+			err = &ResumeError{Err: err, Checkpoint: p.Config.Checkpoint, Rows: ck.Rows()}
+			rec.Reason = err.Error()
+		}
+	}
 	if err != nil {
 		return rec, job, err
 	}
@@ -133,7 +175,7 @@ func measure(ctx context.Context, job *classify.Job, p *Plan, out string) (*benc
 	if g, spread, ok := growth.Growth(); ok {
 		rec.RSSGrowthPer1k, rec.RSSGrowthPer1kSpread = g, spread
 	}
-	fillFromMetrics(rec, job, wall)
+	fillFromMetrics(rec, job, wall, p.protocol())
 	rec.Telemetry = tel
 	if err != nil {
 		rec.Status = "failed"
@@ -151,6 +193,11 @@ func newRecord(job *classify.Job, p *Plan, out string) *bench.Record {
 	if label == "" {
 		label = p.Scenario.Name
 	}
+	knobs := p.Effective
+	if knobs.Blocks < 0 && p.Streams {
+		// Decided by the rows the run read (effective): say what it did.
+		knobs.Blocks = job.Dataset.NumBlocks()
+	}
 	rec := &bench.Record{
 		SchemaVersion: bench.SchemaVersion, Kind: "run", Scenario: p.Scenario.Name, Label: label, Repeat: p.Config.Repeat,
 		Notice: m.Notice(), Status: "ok",
@@ -160,9 +207,22 @@ func newRecord(job *classify.Job, p *Plan, out string) *bench.Record {
 			IntraOp: c.Session.IntraOpThreads, InterOp: c.Session.InterOpThreads, GraphOpt: c.Session.GraphOptimization,
 			BatchSize: c.BatchSize, Concurrency: c.Concurrency.String(), Blocks: job.Dataset.NumBlocks(),
 			Output: p.Config.Out, Format: format,
-			Knobs: KnobValues(&p.Effective), Asked: KnobValues(&p.Asked), Sources: sourceNames(p.Sources),
+			Knobs: KnobValues(&knobs), Asked: KnobValues(&p.Asked), Sources: sourceNames(p.Sources),
 		},
-		Fingerprint: fingerprint(p.Files),
+		Fingerprint: fingerprint(),
+	}
+	fp := &rec.Fingerprint
+	if len(p.Files) > 0 {
+		fp.Dataset = commonDir(p.Files)
+	} else if c.Data != "" {
+		fp.Dataset = filepath.Clean(c.Data)
+	}
+	// The dataset's size as the read saw it: listing and statting every
+	// file beforehand is what a streamed listing avoids.
+	rows, files, bytes := job.Dataset.ReadTotals()
+	fp.DatasetN = int(rows)
+	if files > 0 {
+		fp.MeanBytes = float64(bytes) / float64(files)
 	}
 	r := job.Recipe()
 	rec.Config.Input, rec.Config.Recipe, rec.Config.RecipeFrom = m.InputShape(), r.String(), recipeFrom(m.RecipeSource, p.Asked.Recipe)
@@ -191,7 +251,7 @@ func sourceNames(src map[string]Layer) map[string]string {
 	return out
 }
 
-func fillFromMetrics(rec *bench.Record, job *classify.Job, wall time.Duration) {
+func fillFromMetrics(rec *bench.Record, job *classify.Job, wall time.Duration, proto bench.Protocol) {
 	ops := job.Dataset.Metrics()
 	for _, s := range ops {
 		mm := s.Metrics
@@ -204,7 +264,11 @@ func fillFromMetrics(rec *bench.Record, job *classify.Job, wall time.Duration) {
 			ConstructorCalls: mm.ConstructorCalls, PeakQueuedBytes: mm.PeakQueuedBytes,
 			RowsConverted: mm.RowsConverted,
 			TaskP50:       p50.Seconds(), TaskP95: p95.Seconds(),
+			Restarts: mm.ActorRestarts, Retries: mm.TaskRetries, FailedBatches: mm.FailedBatches,
 		})
+		rec.ActorRestarts += mm.ActorRestarts
+		rec.TaskRetries += mm.TaskRetries
+		rec.FailedBatches += mm.FailedBatches
 	}
 	if len(ops) > 0 {
 		last := ops[len(ops)-1].Metrics
@@ -220,42 +284,44 @@ func fillFromMetrics(rec *bench.Record, job *classify.Job, wall time.Duration) {
 	if ts, ok := job.TensorStats(); ok {
 		rec.TensorPool = ts.String()
 	}
-	batches := job.Counters.Batches()
-	rec.Batches = len(batches)
-	if len(batches) > 0 {
-		rec.TTFRSeconds = batches[0].At.Seconds()
+	n, first, lat := job.Counters.BatchStats()
+	rec.Batches = int(n)
+	if n > 0 {
+		rec.TTFRSeconds = first.Seconds()
 	}
-	lat := make([]time.Duration, len(batches))
+	batches := job.Counters.Batches()
 	events := make([]bench.Event, len(batches))
 	for i, b := range batches {
-		lat[i] = b.Latency
 		events[i] = bench.Event{At: b.At, Rows: b.Rows}
 	}
 	if l, err := bench.LatencyPercentiles(lat); err == nil {
 		rec.LatencyP50, rec.LatencyP95, rec.LatencyP99 = l.P50.Seconds(), l.P95.Seconds(), l.P99.Seconds()
 	}
-	var warn string
-	rec.Windows, rec.SteadyTput, rec.Stable, warn = bench.SteadyState(events, wall, bench.WindowConfig{})
-	if rec.SteadyTput == 0 {
-		rec.SteadyTput = rec.Throughput
+	proto.ApplyRun(rec, events, wall, job.Config.Concurrency.Max)
+}
+
+// protocol is the plan's measurement protocol, defaults filled in.
+func (p *Plan) protocol() bench.Protocol {
+	if p.Config.Protocol != nil {
+		return p.Config.Protocol.WithDefaults()
 	}
-	if warn != "" {
-		rec.Warnings = append(rec.Warnings, warn)
-	}
+	return bench.DefaultProtocol
 }
 
 // inventory is probed once per process: NVML is initialised at most once
 // anyway, and the machine does not change between runs.
 var inventory = sync.OnceValue(nvml.Probe)
 
-func fingerprint(files []string) bench.Fingerprint {
+// fingerprint is the machine and build a record ran on; the dataset's part
+// is filled in from what the run read (newRecord).
+func fingerprint() bench.Fingerprint {
 	inv := inventory()
 	b := bench.Build()
 	fp := bench.Fingerprint{
 		CPUModel: inv.Host.CPUModel, Cores: inv.Host.UsableCores, MemoryBytes: int64(inv.Host.MemTotalBytes),
 		Driver:     inv.DriverVersion,
 		ORTVersion: model.Version(), ORTLibrary: model.LoadedLibrary(),
-		DatasetN: len(files), Version: b.Version, Commit: b.Revision, Time: time.Now().UTC(),
+		Version: b.Version, Commit: b.Revision, Time: time.Now().UTC(),
 	}
 	if len(inv.GPUs) > 0 {
 		fp.GPU = fmt.Sprintf("%d× %s", len(inv.GPUs), inv.GPUs[0].Name)
@@ -264,16 +330,6 @@ func fingerprint(files []string) bench.Fingerprint {
 		}
 	} else {
 		fp.GPU = inv.NVMLReason
-	}
-	if len(files) > 0 {
-		fp.Dataset = commonDir(files)
-		var total int64
-		for _, f := range files {
-			if st, err := os.Stat(f); err == nil {
-				total += st.Size()
-			}
-		}
-		fp.MeanBytes = float64(total) / float64(len(files))
 	}
 	return fp
 }
