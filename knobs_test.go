@@ -61,6 +61,7 @@ var knobCases = []knobCase{
 	{knob: "tensor_pool", value: "false"},
 	{knob: "max_tasks_in_flight_per_actor", value: "1"},
 	{knob: "cpus", value: "3"},
+	{knob: "get_concurrency", value: "2"},
 }
 
 // TestEveryKnobReachesEveryRun sets each knob that has a flag to a

@@ -39,6 +39,11 @@ type JobConfig struct {
 	Data   string   // folder of images, listed by ListImages
 	Files  []string // the listing, when the caller has it: Data is then not walked again
 	Images int      // use the first N images; 0 = all
+	// Source, when set, is where rows come from instead of Data/Files: an
+	// object store prefix, Parquet tables or tar shards (package
+	// datasource). Its rows may carry a LabelColumn, which the output
+	// keeps and accuracy is scored against.
+	Source pipeline.Datasource
 	Model  *model.Model
 	// Session holds ORT's options: intra/inter-op threads, graph
 	// optimisation, device.
@@ -100,6 +105,9 @@ type Counters struct {
 	// TransformPerBatch rebuilds them.
 	Preprocessors atomic.Int64
 	logged        atomic.Int64 // images seen by hot-path logging
+	// labelled, top1 and top5 score predictions against the source's
+	// labels (Accuracy).
+	labelled, top1, top5 atomic.Int64
 
 	mu      sync.Mutex
 	start   time.Time
@@ -164,14 +172,19 @@ func NewJob(c JobConfig) (*Job, error) {
 	if c.TensorPool {
 		j.tensors = jobTensorPool(c.Session.Device.Kind)
 	}
-	files := c.Files
-	if files == nil {
-		var err error
-		if files, err = ListImages(c.Data, c.Images); err != nil {
-			return nil, err
+	var ds *pipeline.Dataset
+	if c.Source != nil {
+		ds = pipeline.ReadDatasource(c.Source, pipeline.ReadOptions{OverrideNumBlocks: c.Blocks})
+	} else {
+		files := c.Files
+		if files == nil {
+			var err error
+			if files, err = ListImages(c.Data, c.Images); err != nil {
+				return nil, err
+			}
 		}
+		ds = ReadImages(files, pipeline.ReadOptions{OverrideNumBlocks: c.Blocks, Limit: c.Images, MaxFileBytes: MaxFileBytes(c.MaxPixels)})
 	}
-	ds := ReadImages(files, pipeline.ReadOptions{OverrideNumBlocks: c.Blocks, Limit: c.Images, MaxFileBytes: MaxFileBytes(c.MaxPixels)})
 	if !c.PreprocessInActor {
 		ds = ds.MapBatches(j.preprocessStage())
 	}
@@ -202,7 +215,7 @@ func (j *Job) Write(ctx context.Context, out string, json, takeAll bool) error {
 	if j.tensors != nil {
 		defer j.tensors.Close()
 	}
-	o := pipeline.WriteOptions{Schema: OutputSchema, Materialize: takeAll}
+	o := pipeline.WriteOptions{Schema: j.OutputSchema(), Materialize: takeAll}
 	if n := j.Config.Model.Notice(); n != "" {
 		o.Metadata = map[string]string{"workbench.notice": n, "workbench.model": j.Config.Model.Name}
 	}
@@ -292,11 +305,16 @@ func (j *Job) preprocess(p *vision.Preprocessor, b pipeline.Block) (any, error) 
 	defer errArr.Release()
 	shape := j.recipe.Shape()
 	paths := pipeline.Column(b, pipeline.PathColumn)
-	schema := arrow.NewSchema([]arrow.Field{
+	fields := []arrow.Field{
 		{Name: pipeline.PathColumn, Type: paths.DataType()}, pipeline.TensorField(ImageColumn, shape[:]...),
 		{Name: pipeline.ErrorColumn, Type: arrow.BinaryTypes.String, Nullable: true},
-	}, nil)
-	return array.NewRecordBatch(schema, []arrow.Array{paths, img, errArr}, int64(n)), nil
+	}
+	cols := []arrow.Array{paths, img, errArr}
+	if lab := pipeline.Column(b, pipeline.LabelColumn); lab != nil {
+		fields = append(fields, arrow.Field{Name: pipeline.LabelColumn, Type: lab.DataType(), Nullable: true})
+		cols = append(cols, lab)
+	}
+	return array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, int64(n)), nil
 }
 
 func (j *Job) inferenceStage() pipeline.MapOptions {
@@ -402,12 +420,12 @@ func (u *inferer) Call(ctx context.Context, b pipeline.Block) (any, error) {
 	if u.j.Config.RowObjects {
 		return u.rows(logits, n, k), nil
 	}
-	return u.columns(logits, n, k, failed), nil
+	return u.columns(logits, n, k, failed, pipeline.Column(b, pipeline.LabelColumn)), nil
 }
 
 // columns builds the output batch straight into Arrow builders: no per-row
 // Go objects. Rows that failed preprocessing get null predictions.
-func (u *inferer) columns(logits []float32, n, k int, failed arrow.Array) pipeline.Block {
+func (u *inferer) columns(logits []float32, n, k int, failed, labels arrow.Array) pipeline.Block {
 	mem := memory.DefaultAllocator
 	pred := array.NewInt32Builder(mem)
 	conf := array.NewFloat32Builder(mem)
@@ -432,6 +450,9 @@ func (u *inferer) columns(logits []float32, n, k int, failed arrow.Array) pipeli
 		conf.Append(c)
 		top.Append(true)
 		topv.AppendValues(t, nil)
+		if labels != nil && labels.IsValid(i) {
+			u.j.Counters.score(labels.(*array.Int32).Value(i), t)
+		}
 	}
 	cols := []arrow.Array{pred.NewArray(), conf.NewArray(), top.NewArray()}
 	fields := []arrow.Field{
@@ -443,6 +464,11 @@ func (u *inferer) columns(logits []float32, n, k int, failed arrow.Array) pipeli
 		failed.Retain()
 		cols = append(cols, failed)
 		fields = append(fields, arrow.Field{Name: pipeline.ErrorColumn, Type: arrow.BinaryTypes.String, Nullable: true})
+	}
+	if labels != nil {
+		labels.Retain()
+		cols = append(cols, labels)
+		fields = append(fields, arrow.Field{Name: pipeline.LabelColumn, Type: labels.DataType(), Nullable: true})
 	}
 	out := array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, int64(n))
 	for _, c := range cols {

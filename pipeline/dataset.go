@@ -57,6 +57,8 @@ type Dataset struct {
 	target int64
 	err    error
 	last   *StreamingExecutor
+	// reader, when set, is a Datasource's read task (ReadDatasource).
+	reader func(context.Context, Block) (any, error)
 }
 
 // ReadBinaryFiles plans a read of the given files, in the given order, as
@@ -194,6 +196,9 @@ func (d *Dataset) execute(ctx context.Context, sink MapOptions) error {
 	read := MapOptions{Name: d.read.Name, Fn: UDFFunc(func(ctx context.Context, b Block) (any, error) {
 		return readFiles(ctx, b, maxBytes)
 	}), NumCPUs: 1}
+	if d.reader != nil {
+		read.Fn = UDFFunc(d.reader)
+	}
 	var ops []*MapOperator
 	for _, o := range append(append([]MapOptions{read}, d.stages...), sink) {
 		op, err := newMapOperator(o)

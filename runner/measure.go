@@ -17,6 +17,7 @@ import (
 
 	"workbench/bench"
 	"workbench/classify"
+	"workbench/datasource"
 	"workbench/model"
 	"workbench/nvml"
 	"workbench/pipeline"
@@ -51,7 +52,8 @@ func execute(ctx context.Context, p *Plan) (*bench.Record, *classify.Job, error)
 	}
 	defer os.RemoveAll(dir)
 	out := p.Config.Out
-	if out == "" {
+	if out == "" || datasource.IsRemote(out) {
+		// A remote --out is written here first, then committed (remoteOut).
 		out = filepath.Join(dir, "out"+p.Ext())
 	}
 	logw := &lineCounter{w: p.Config.Log}
@@ -79,6 +81,9 @@ func execute(ctx context.Context, p *Plan) (*bench.Record, *classify.Job, error)
 	rec.PreprocessSetups = job.Counters.Preprocessors.Load()
 	rec.Warnings = append(rec.Warnings, p.Notes...)
 	rec.Notes = p.Notes
+	if err == nil && datasource.IsRemote(p.Config.Out) {
+		err = commitRemote(ctx, p.Config.Out, out)
+	}
 	if err != nil {
 		return rec, job, err
 	}
@@ -117,6 +122,7 @@ func measure(ctx context.Context, job *classify.Job, p *Plan, out string) (*benc
 	rec.CPUPercent = 100 * cpu.Seconds() / wall.Seconds()
 	rec.PeakRSS = peakRSS()
 	fillFromMetrics(rec, job, wall)
+	sourceStats(rec, job, p)
 	rec.Telemetry = tel
 	if err != nil {
 		rec.Status = "failed"
@@ -148,7 +154,7 @@ func newRecord(job *classify.Job, p *Plan, out string) *bench.Record {
 			Output: p.Config.Out, Format: format,
 			Knobs: KnobValues(&p.Effective), Asked: KnobValues(&p.Asked), Sources: sourceNames(p.Sources),
 		},
-		Fingerprint: fingerprint(p.Files),
+		Fingerprint: fingerprint(p.listing()),
 	}
 	rec.Config.Provider = "CPUExecutionProvider"
 	if c.Session.Device.Kind == model.DeviceCUDA {

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"workbench/classify"
+	"workbench/datasource"
 	"workbench/model"
 	"workbench/nvml"
 	"workbench/pipeline"
@@ -36,6 +37,10 @@ type Plan struct {
 	// Files is the listing, walked once; Images its length.
 	Files  []string
 	Images int
+	// Source is the datasource when --data is not a plain local folder
+	// (an object store, a glob, @list, Parquet, shards) or its folders
+	// label the rows; Files is then nil and Images its known row count.
+	Source *datasource.Source
 	// Job is the engine's job, ready for classify.NewJob.
 	Job classify.JobConfig
 	// JSON and TakeAll say how the output is written.
@@ -174,7 +179,12 @@ func resolve(cfg Config, s *scenarios.Scenario, sources map[string]Layer, m mach
 		return nil, err
 	}
 	p.Device = resolveDevice(dev, m, cfg.warnf)
-	if p.Files = cfg.Files; p.Files == nil {
+	if usesSource(cfg) {
+		if p.Source, err = openSource(cfg, &s.Knobs); err != nil {
+			return nil, err
+		}
+		p.Images = p.Source.Rows()
+	} else if p.Files = cfg.Files; p.Files == nil {
 		// The one listing of the run: the job reads these files and the
 		// folder is not walked again.
 		if p.Files, err = classify.ListImages(cfg.Data, cfg.Images); err != nil {
@@ -183,7 +193,9 @@ func resolve(cfg Config, s *scenarios.Scenario, sources map[string]Layer, m mach
 	} else if cfg.Images > 0 && cfg.Images < len(p.Files) {
 		p.Files = p.Files[:cfg.Images]
 	}
-	p.Images = len(p.Files)
+	if p.Source == nil {
+		p.Images = len(p.Files)
+	}
 	if p.Images == 0 && cfg.Files == nil {
 		return nil, &DataError{What: "data", Err: fmt.Errorf("no images (.jpg, .jpeg, .png) under %s", cfg.Data)}
 	}
@@ -353,6 +365,9 @@ func (p *Plan) job(m machine) error {
 		RowObjects: k.RowObjects, Strict: k.Strict, LogEvery: k.LogEvery,
 		MaxPixels: cfg.MaxPixels, Decoder: dec, Exec: exec,
 		TensorPool: k.TensorPool, InFlightPerActor: k.InFlightPerActor,
+	}
+	if p.Source != nil {
+		p.Job.Source = p.Source
 	}
 	if p.Job.Blocks == scenarios.BlocksDefault {
 		p.Job.Blocks = 0
