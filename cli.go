@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"workbench/datasource"
 
 	"workbench/model"
 	"workbench/nvml"
@@ -182,10 +183,14 @@ func (f *jobFlags) config(stderr io.Writer) (runner.Config, error) {
 	}, nil
 }
 
-// checkData refuses a --data that is not a folder, naming the command that
-// makes one.
+// checkData refuses a local --data that does not exist, naming the command
+// that makes one; URIs, globs, @lists and files are the datasource's to
+// judge (package datasource).
 func (f *jobFlags) checkData() error {
-	if st, err := os.Stat(f.data); err != nil || !st.IsDir() {
+	if datasource.IsRemote(f.data) || strings.HasPrefix(f.data, "@") || strings.ContainsAny(f.data, "*?[") {
+		return nil
+	}
+	if _, err := os.Stat(f.data); err != nil {
 		return usageErr("--data %s: no such folder (make one with: workbench data synth -n 200 -o %s)", f.data, f.data)
 	}
 	return nil

@@ -1,5 +1,10 @@
 package bench
 
+import (
+	"fmt"
+	"io"
+)
+
 // ReadStats is what the read operator did against storage: requests
 // (retries included), retries, requests that failed for good, object bytes
 // received and GET latency percentiles. Nil for a local folder, whose reads
@@ -25,4 +30,23 @@ type Accuracy struct {
 	Top1        float64 `json:"top1"`
 	Top5        float64 `json:"top5"`
 	Meaningless string  `json:"meaningless,omitempty"`
+}
+
+// writeReadSummary prints the read stage's storage stats and the accuracy,
+// when the run has them.
+func writeReadSummary(w io.Writer, r *Record) {
+	for _, o := range r.Ops {
+		if rd := o.Read; rd != nil {
+			fmt.Fprintf(w, "  read       %s in %d GETs (%d requests, %d retries, %d failed), GET p50 %s, p95 %s, p99 %s; %d GETs in flight per read task\n",
+				FormatValue(float64(rd.Bytes), UnitBytes), rd.Gets, rd.Requests, rd.Retries, rd.Failures,
+				FormatValue(rd.GetP50, UnitSeconds), FormatValue(rd.GetP95, UnitSeconds), FormatValue(rd.GetP99, UnitSeconds), rd.GetConcurrency)
+		}
+	}
+	if a := r.Accuracy; a != nil {
+		fmt.Fprintf(w, "  accuracy   top-1 %.1f%%, top-5 %.1f%% over %d labelled rows", 100*a.Top1, 100*a.Top5, a.Labelled)
+		if a.Meaningless != "" {
+			fmt.Fprintf(w, ": %s", a.Meaningless)
+		}
+		fmt.Fprintln(w)
+	}
 }
