@@ -124,16 +124,20 @@ func TestRunS3(t *testing.T) {
 		if parts != 1 || temp != 0 {
 			t.Errorf("keys %v: want one part under results/ and no temporary objects", keys)
 		}
-		// Interrupted: cancelled mid-run, nothing reaches the final prefix.
+		// Interrupted: cancelled mid-run (50 ms a request, GETs one at a
+		// time, so the read alone takes 1.7 s), nothing reaches the final
+		// prefix.
+		px := s3test.StartProxy(t, srv.Endpoint, &s3test.Proxy{Delay: 50 * time.Millisecond})
+		s3test.Env(t, px.URL)
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
 		var so, se bytes.Buffer
 		err := run(ctx, &so, &se, []string{"run", "--data", "s3://imgs/train/", "--model", "tiny", "--get-concurrency", "1", "--blocks", "1",
 			"--sample-hz", "0", "--ceiling=false", "--out", "s3://imgs/interrupted/"})
 		if err == nil {
-			t.Log("the run finished before the cancel; the interruption is not exercised")
+			t.Fatal("the run finished before the cancel; the interruption is not exercised")
 		}
-		if k := srv.Keys(t, "imgs", "interrupted/"); err != nil && len(k) != 0 {
+		if k := srv.Keys(t, "imgs", "interrupted/"); len(k) != 0 {
 			t.Errorf("an interrupted run left %v under the final prefix", k)
 		}
 	})
