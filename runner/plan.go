@@ -188,7 +188,13 @@ func resolve(cfg Config, s *scenarios.Scenario, sources map[string]Layer, m mach
 		// The one listing of the run: the job reads these files and the
 		// folder is not walked again.
 		if p.Files, err = classify.ListImages(cfg.Data, cfg.Images); err != nil {
-			return nil, &DataError{What: "data", Err: err}
+			// A folder of Parquet tables or tar shards holds no images
+			// itself: the datasource takes it.
+			src, serr := openSource(cfg, &s.Knobs)
+			if serr != nil {
+				return nil, &DataError{What: "data", Err: err}
+			}
+			p.Source, p.Images = src, src.Rows()
 		}
 	} else if cfg.Images > 0 && cfg.Images < len(p.Files) {
 		p.Files = p.Files[:cfg.Images]
