@@ -50,3 +50,21 @@ func writeReadSummary(w io.Writer, r *Record) {
 		fmt.Fprintln(w)
 	}
 }
+
+// readKnob says which knob moves a read-bound run. Reads from an object
+// store wait on GET latency, not CPU: what bounds them is the GETs in
+// flight, read tasks (blocks) × get_concurrency, unless the store is
+// already throttling, when more requests only add retries.
+func readKnob(r *Record, rd opView) string {
+	st := rd.Read
+	if st == nil {
+		return "raise the read parallelism (--blocks) or move the data to faster storage"
+	}
+	if st.Requests > 0 && float64(st.Retries) > 0.05*float64(st.Requests) {
+		return fmt.Sprintf("the store is throttling (%d retries in %d requests): lower --get-concurrency or spread keys over more prefixes", st.Retries, st.Requests)
+	}
+	if r.Config.Blocks < 2*max(r.Fingerprint.Cores, 1) {
+		return fmt.Sprintf("raise --blocks (read tasks; now %d): with few read tasks the GETs run nearly one after another", r.Config.Blocks)
+	}
+	return fmt.Sprintf("raise --get-concurrency (GETs in flight per read task; now %d) so more requests overlap their latency", st.GetConcurrency)
+}
