@@ -213,3 +213,39 @@ func TestRunParquetAndShards(t *testing.T) {
 	}
 	_ = bench.SchemaVersion
 }
+
+// TestExportRayReader: export ray emits the reader matching --data, as
+// workbench's datasource detects it: read_parquet for a folder of tables,
+// read_webdataset for shards, read_images for a prefix of images.
+func TestExportRayReader(t *testing.T) {
+	dir := synthData(t, 4, nil)
+	samples := samplesOf(t, dir)
+	tables, shards := t.TempDir(), t.TempDir()
+	var hf []hfRow
+	for _, s := range samples {
+		var r hfRow
+		r.Image.Bytes, r.Image.Path = s.body, s.name
+		hf = append(hf, r)
+	}
+	writeParquet(t, filepath.Join(tables, "t.parquet"), hf, 2)
+	writeShards(t, shards, samples, 2)
+	for _, c := range []struct{ data, want string }{
+		{tables, "ray.data.read_parquet("},
+		{shards, "ray.data.read_webdataset("},
+		{"s3://anonymous@air-example-data-2/imagenette2/train/", "ray.data.read_images("},
+		{"s3://bucket/shards/train-{000..009}.tar", "ray.data.read_webdataset("},
+	} {
+		out := t.TempDir()
+		var so, se strings.Builder
+		if err := run(t.Context(), &so, &se, []string{"export", "ray", "--model", "tiny", "--data", c.data, "--output", "s3://b/out/", "--out", out}); err != nil {
+			t.Fatalf("%s: %v\n%s", c.data, err, se.String())
+		}
+		b, err := os.ReadFile(filepath.Join(out, "main.py"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), c.want) {
+			t.Errorf("--data %s: main.py lacks %s", c.data, c.want)
+		}
+	}
+}
