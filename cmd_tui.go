@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"workbench/datasource"
 
 	"workbench/bench"
 	"workbench/classify"
@@ -145,13 +146,26 @@ func newTUIBackend(f *jobFlags, left, right string) (*tuiBackend, error) {
 			return nil, err
 		}
 	}
-	// The one lister, listed once: every run of the session reuses it.
-	files, err := classify.ListImages(f.data, f.images)
-	if err != nil {
-		return nil, usageErr("--data: %v", err)
+	// The one lister, listed once: every run of the session reuses it. A
+	// --data that is not a plain folder is a datasource, which each run
+	// opens (runner.Resolve); it is described here once.
+	var n int
+	dataset := f.data
+	if datasource.IsFolder(f.data) && f.labelFrom == "" {
+		files, err := classify.ListImages(f.data, f.images)
+		if err != nil {
+			return nil, usageErr("--data: %v", err)
+		}
+		ss.base.Files = files
+		n = len(files)
+		dataset = fmt.Sprintf("%s (%d images)", f.data, n)
+	} else {
+		src, err := datasource.Open(context.Background(), f.data, datasource.Options{ImageColumn: f.imageCol, LabelFrom: f.labelFrom, Limit: f.images})
+		if err != nil {
+			return nil, usageErr("--data: %v", err)
+		}
+		n, dataset = src.Rows(), src.Describe()
 	}
-	ss.base.Files = files
-	n := len(files)
 	dev := fmt.Sprintf("cpu · %d cores · no NVIDIA GPU", runtime.NumCPU())
 	inv := nvml.Probe()
 	if len(inv.GPUs) > 0 {
@@ -159,7 +173,7 @@ func newTUIBackend(f *jobFlags, left, right string) (*tuiBackend, error) {
 	}
 	b.info = backend.Info{
 		Device: dev, GPU: len(inv.GPUs) > 0, Cores: runtime.NumCPU(),
-		Dataset: fmt.Sprintf("%s (%d images)", f.data, n), Model: f.modelName, Images: n, Notice: zooNotice(f.modelName),
+		Dataset: dataset, Model: f.modelName, Images: n, Notice: zooNotice(f.modelName),
 		Note: fmt.Sprintf("%s on %d images; --model tiny or --images N for a shorter race, --model resnet50 for a longer one", f.modelName, n),
 		Left: left, Right: right,
 	}
