@@ -109,6 +109,23 @@ func TestRunS3(t *testing.T) {
 		}
 	})
 
+	t.Run("ablate", func(t *testing.T) {
+		for _, c := range []struct{ data, want, not string }{
+			{dir, "skipped: few-read-blocks needs data in object storage", "\nfew-read-blocks"},
+			{"s3://imgs/train/", "few-read-blocks", "skipped"},
+		} {
+			var so, se bytes.Buffer
+			err := run(context.Background(), &so, &se, []string{"ablate", "--only", "few-read-blocks", "--data", c.data, "--model", "tiny",
+				"--images", "12", "--repeat", "1", "--warmup", "0", "--sample-hz", "0"})
+			if err != nil {
+				t.Fatalf("ablate --data %s: %v\n%s", c.data, err, se.String())
+			}
+			if !strings.Contains(so.String(), c.want) || strings.Contains(so.String(), c.not) {
+				t.Errorf("ablate --data %s: want %q and no %q:\n%s", c.data, c.want, c.not, so.String())
+			}
+		}
+	})
+
 	t.Run("out", func(t *testing.T) {
 		runRecord(t, "--data", dir, "--images", "6", "--out", "s3://imgs/results/")
 		keys := srv.Keys(t, "imgs", "")
