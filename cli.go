@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"workbench/datasource"
@@ -208,6 +209,10 @@ func checkGPUsFlag(g float64) error {
 // the knob flags through the knobs' own parsers, over the scenario they
 // apply to.
 func (f *jobFlags) validate() error {
+	if f.json != "" && !strings.EqualFold(filepath.Ext(f.json), ".json") {
+		// Exit 104, as a bad --out: the file would not hold what its name says.
+		return invalidConfig(fmt.Errorf("--json %s: the record is JSON, so name the file .json (a sweep's --out also writes .csv or .parquet records)", f.json))
+	}
 	var errs []error
 	if f.images < 0 {
 		errs = append(errs, fmt.Errorf("--images %d: must be 0 (all) or more", f.images))

@@ -161,7 +161,7 @@ func writeAblate(w io.Writer, scs []*scenarios.Scenario, runs [][]*scenarioRun, 
 		} else if i == 0 {
 			ratio = "(baseline)"
 		}
-		tput := metricCell(r.tput, "img/s", &notes)
+		tput := metricCell(r.tput, throughputMetric, &notes)
 		if len(failures) > 0 {
 			tput = "failed" + notes.Mark(s.Name+": "+failures[0])
 		}
@@ -225,9 +225,9 @@ func movedCell(s *scenarios.Scenario, base, runs []*scenarioRun, notes *bench.Fo
 		}
 		before := "?"
 		if len(a) > 0 {
-			before = formatMetric(median(a), m.Unit)
+			before = m.Format(median(a))
 		}
-		after := formatMetric(median(b), m.Unit)
+		after := m.Format(median(b))
 		mark := "✗"
 		if len(a) > 0 && ((e.Direction == "up" && median(b) > median(a)) || (e.Direction == "down" && median(b) < median(a))) {
 			mark = "✓"
@@ -251,3 +251,5 @@ func median(xs []float64) float64 {
 func init() {
 	register(command{name: "ablate", order: 42, summary: "measure every tutorial mistake's cost against optimized", run: ablateCmd})
 }
+
+var throughputMetric, _ = bench.LookupMetric(bench.MetricThroughput)

@@ -164,46 +164,27 @@ func values(runs []*scenarioRun, name string) []float64 {
 	return xs
 }
 
-func errorCounts(runs []*scenarioRun) []float64 {
-	var xs []float64
-	for _, r := range runs {
-		if r.ok() {
-			xs = append(xs, float64(r.rec.Errors))
-		}
-	}
-	return xs
-}
-
-// raceRows are the table's rows: label, metric name (or "errors"), unit.
-var raceRows = []struct{ label, metric, unit string }{
-	{"images/s", "throughput", "img/s"},
-	{"time to first result", "ttfr", bench.UnitSeconds},
-	{"p95 batch latency", "latency_p95", bench.UnitSeconds},
-	{"peak RSS", "peak_rss", bench.UnitBytes},
-	{"CPU % (100 = 1 core)", "cpu_pct", bench.UnitPercent},
-	{"model loads", "model_loads", ""},
-	{"forward passes", "forward_passes", ""},
-	{"errors", "errors", ""},
-}
-
-// writeRace prints the side-by-side table, the speedup and the notes.
+// writeRace prints the side-by-side table (the metrics of
+// bench.RaceMetrics, as the report's race section shows them), the speedup
+// and the notes. With repeats, the last column is the report's verdict: the
+// change and its p-value, or ~ when not significant.
 func writeRace(w io.Writer, labels [2]string, runs [2][]*scenarioRun, header string) {
 	var notes bench.Footnotes
 	fmt.Fprintf(w, "race: %s vs %s\n%s\n\n", labels[0], labels[1], header)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "\t%s\t%s\t%s ÷ %s\t\n", labels[0], labels[1], labels[1], labels[0])
-	for _, row := range raceRows {
-		var a, b []float64
-		if row.metric == "errors" {
-			a, b = errorCounts(runs[0]), errorCounts(runs[1])
-		} else {
-			a, b = values(runs[0], row.metric), values(runs[1], row.metric)
-		}
-		ratio := ""
-		if row.metric != "errors" && allPositive(a) && allPositive(b) {
+	fmt.Fprintf(tw, "\t%s\t%s\t%s ÷ %s\tvs %s\t\n", labels[0], labels[1], labels[1], labels[0], labels[0])
+	for _, name := range bench.RaceMetrics {
+		m, _ := bench.LookupMetric(name)
+		a, b := values(runs[0], name), values(runs[1], name)
+		ratio, verdict := "", ""
+		if m.Kind != bench.KindCount && allPositive(a) && allPositive(b) {
 			ratio = ratioCell(b, a, &notes)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", row.label, metricCell(a, row.unit, &notes), metricCell(b, row.unit, &notes), ratio)
+		if len(a) > 1 && len(b) > 1 {
+			c := bench.Compare(a, b, bench.DefaultAlpha)
+			verdict = c.String() + notes.Mark(c.Warnings...)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", m.Label, metricCell(a, m, &notes), metricCell(b, m, &notes), ratio, verdict)
 	}
 	tw.Flush()
 	a, b := values(runs[0], "throughput"), values(runs[1], "throughput")

@@ -22,7 +22,6 @@ import (
 	"workbench/model"
 	"workbench/pipeline"
 	"workbench/ray"
-	"workbench/runner"
 	"workbench/scenarios"
 )
 
@@ -56,15 +55,6 @@ const (
 	placeholderData   = "s3://YOUR-BUCKET/images/"
 	placeholderOutput = "s3://YOUR-BUCKET/predictions/"
 )
-
-// perImageStandIn is override_num_blocks for a scenario that reads one block
-// per image when the image count cannot be counted here (remote --data and
-// no --blocks). It is only large enough to show the tiny-blocks overhead.
-const perImageStandIn = 1000
-
-// tinyBatchBelow is the batch size under which export marks the tiny-batch
-// mistake: the tiny-batch scenario uses 2, optimized 32.
-const tinyBatchBelow = 8
 
 func exportCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	if len(args) == 0 || args[0] != "ray" {
@@ -135,7 +125,7 @@ func exportCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 		return usageErr("scenario %s: %v", s.Name, scenarios.Errors(errs))
 	}
 
-	spec, notes, err := specFromScenario(lib, s, prov)
+	spec, notes, err := ray.SpecFromScenario(lib, s, prov)
 	if err != nil {
 		return err
 	}
@@ -205,114 +195,6 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
-// specFromScenario maps a resolved scenario's knobs onto a job spec. The
-// notes are said once on stderr: what the export could not carry over.
-func specFromScenario(lib *scenarios.Library, s *scenarios.Scenario, prov map[string]string) (ray.JobSpec, []string, error) {
-	k := &s.Knobs
-	spec := ray.JobSpec{Name: s.Name, Title: s.Title, BatchSize: k.BatchSize, PreserveOrder: k.PreserveOrder}
-	var notes []string
-	if k.Concurrency.Min > 0 {
-		spec.Concurrency = ray.Autoscale(k.Concurrency.Min, max(k.Concurrency.Max, k.Concurrency.Min))
-	} else {
-		spec.Concurrency = ray.Fixed(1)
-		prov["concurrency"] += "; the scenario says auto (one actor per GPU), so 1 here: set --concurrency to the cluster's GPU count"
-	}
-	switch {
-	case k.Device == "cpu":
-		spec.NumGPUs = 0
-	case k.NumGPUs == scenarios.Auto:
-		spec.NumGPUs = 1
-		prov["num_gpus"] += "; auto: one GPU per inference worker (use --num-gpus 0 on a CPU-only cluster)"
-	default:
-		spec.NumGPUs = k.NumGPUs
-	}
-	if spec.NumGPUs > 0 {
-		spec.CUDAOptions = runner.CUDAOptions(k).ProviderOptions(0)
-	}
-	spec.MaxTasksInFlightPerActor = k.InFlightPerActor
-	if k.OutputFormat == "json" {
-		spec.Format = ray.FormatJSON
-	}
-
-	// mistakes maps each active mistake knob onto the ray mistake that
-	// reproduces it, in the order the scenario files list them.
-	add := func(id, extra string) {
-		spec.Mistakes = append(spec.Mistakes, ray.Mistake{ID: id, Comment: mistakeComment(lib, id, extra)})
-	}
-	if k.ModelPerBatch {
-		add("model-per-batch", "")
-	}
-	if k.PerImageForward {
-		add("per-image-forward", "")
-	}
-	if k.BatchSize < tinyBatchBelow {
-		add("tiny-batch", "")
-	}
-	if k.Compute == "tasks" {
-		add("tasks-not-actors", "")
-	}
-	if k.TransformPerBatch {
-		add("transform-per-batch", "")
-	}
-	if k.HotPathLogging {
-		add("hot-path-logging", "")
-	}
-	switch {
-	case k.RowObjects && k.PreprocessInActor:
-		// The script cannot do both: row-objects is a separate Dataset.map
-		// stage, which preprocess-in-actor folds into inference.
-		add("preprocess-in-actor", "rows are also converted one Python object at a time there (row-objects)")
-		notes = append(notes, "row-objects and preprocess-in-actor are both set; the script preprocesses inside the inference stage, so row-objects is only mentioned")
-	case k.RowObjects:
-		add("row-objects", "")
-	case k.PreprocessInActor:
-		add("preprocess-in-actor", "")
-	}
-	if k.OutputFormat == "json" {
-		add("json-output", "")
-	}
-	if k.TakeAll {
-		add("take-all", "")
-	}
-	switch {
-	case k.Blocks == scenarios.BlocksPerImage:
-		spec.OverrideNumBlocks = perImageStandIn
-		add("tiny-blocks", fmt.Sprintf("the scenario reads one block per image, but the number of files is unknown from here, so %d stands in: set it to your file count", perImageStandIn))
-		prov["override_num_blocks"] += fmt.Sprintf("; one block per image, %d stands in for the unknown file count", perImageStandIn)
-	case k.Blocks == 1:
-		spec.OverrideNumBlocks = 1
-		add("one-block", "")
-	case k.Blocks > 1:
-		spec.OverrideNumBlocks = k.Blocks
-	default:
-		delete(prov, "override_num_blocks") // Ray Data picks
-	}
-	if !k.Backpressure {
-		add("no-backpressure", "")
-	}
-	if k.CPUs == scenarios.CPUsFit {
-		add("oversubscribed", "")
-	}
-	if k.Device == "cpu" {
-		add("cpu-only", "")
-	}
-	return spec, notes, nil
-}
-
-// mistakeComment is the one-line description of mistake id: the title of the
-// scenario that teaches it (its own `mistake` text is code, not a line),
-// plus extra.
-func mistakeComment(lib *scenarios.Library, id, extra string) string {
-	var parts []string
-	if ms, ok := lib.Get(id); ok && ms.Title != "" {
-		parts = append(parts, ms.Title+" (see workbench scenarios show "+id+")")
-	}
-	if extra != "" {
-		parts = append(parts, extra)
-	}
-	return strings.Join(strings.Fields(strings.Join(parts, "; ")), " ")
-}
-
 // overrideSpec applies the cluster-sizing flags, which win over the
 // scenario and the sweep because they describe the cluster, not the tuning.
 func overrideSpec(spec *ray.JobSpec, conc string, gpus float64, blocks int, data string, prov map[string]string) error {
@@ -328,49 +210,28 @@ func overrideSpec(spec *ray.JobSpec, conc string, gpus float64, blocks int, data
 		spec.NumGPUs = gpus
 		prov["num_gpus"] = fmt.Sprintf("--num-gpus %g", gpus)
 		if gpus > 0 {
-			spec.Mistakes = slicesDeleteMistake(spec.Mistakes, "cpu-only")
+			spec.Mistakes = ray.DeleteMistake(spec.Mistakes, "cpu-only")
 		}
 	}
 	if blocks > 0 {
 		spec.OverrideNumBlocks = blocks
 		prov["override_num_blocks"] = fmt.Sprintf("--blocks %d", blocks)
 		if blocks != 1 {
-			spec.Mistakes = slicesDeleteMistake(spec.Mistakes, "one-block")
+			spec.Mistakes = ray.DeleteMistake(spec.Mistakes, "one-block")
 		}
-	} else if n := countImages(data); n > 0 && hasMistake(spec.Mistakes, "tiny-blocks") {
+	} else if n := countImages(data); n > 0 && ray.HasMistake(spec.Mistakes, "tiny-blocks") {
 		// A local --data folder can be counted, so per-image is exact.
 		spec.OverrideNumBlocks = n
 		prov["override_num_blocks"] = fmt.Sprintf("one block per image: %d images in %s", n, data)
 		for i := range spec.Mistakes {
 			if spec.Mistakes[i].ID == "tiny-blocks" {
-				spec.Mistakes[i].Comment = mistakeComment(scenarios.Builtin(), "tiny-blocks", "one block per image")
+				spec.Mistakes[i].Comment = ray.MistakeComment(scenarios.Builtin(), "tiny-blocks", "one block per image")
 			}
 		}
 	}
 	return nil
 }
 
-func hasMistake(ms []ray.Mistake, id string) bool {
-	for _, m := range ms {
-		if m.ID == id {
-			return true
-		}
-	}
-	return false
-}
-
-func slicesDeleteMistake(ms []ray.Mistake, id string) []ray.Mistake {
-	out := ms[:0:0]
-	for _, m := range ms {
-		if m.ID != id {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// countImages counts the images under a local folder, 0 when data is not
-// one (a URI, or a path that exists only on the cluster).
 func countImages(data string) int {
 	if strings.Contains(data, "://") {
 		return 0
@@ -407,55 +268,19 @@ func bestOf(path string) (*bestCell, error) {
 	if err != nil {
 		return nil, usageErr("--from: %v", err)
 	}
-	byLabel := map[string][]*bench.Record{}
-	var labels []string
-	for _, r := range recs {
-		if r.Status != "" && r.Status != "ok" {
-			continue
-		}
-		if _, ok := byLabel[r.Label]; !ok {
-			labels = append(labels, r.Label)
-		}
-		byLabel[r.Label] = append(byLabel[r.Label], r)
-	}
-	if len(labels) == 0 {
+	best, ok := bench.BestCell(recs)
+	if !ok {
 		return nil, usageErr("--from %s: no completed run in it", path)
 	}
-	tput := func(label string) []float64 {
-		var xs []float64
-		for _, r := range byLabel[label] {
-			xs = append(xs, r.Throughput)
-		}
-		return xs
-	}
-	rank := func(label string) int {
-		for _, r := range byLabel[label] {
-			if r.Rank > 0 {
-				return r.Rank
-			}
-		}
-		return math.MaxInt
-	}
-	sort.SliceStable(labels, func(i, j int) bool {
-		ri, rj := rank(labels[i]), rank(labels[j])
-		if ri != rj {
-			return ri < rj
-		}
-		return bench.Summarize(tput(labels[i]), bench.DefaultConfidence).Center >
-			bench.Summarize(tput(labels[j]), bench.DefaultConfidence).Center
-	})
-	top := labels[0]
-	first := byLabel[top][0]
-	label := top
+	label := best.Label
 	if label == "" {
 		label = "the run"
 	}
-	sum := bench.Summarize(tput(top), bench.DefaultConfidence)
 	return &bestCell{
-		scenario: first.Scenario,
-		label:    top,
-		params:   first.Params,
-		summary:  fmt.Sprintf("%s from sweep %s: %s", label, filepath.Base(path), sum.Format("img/s")),
+		scenario: best.Scenario,
+		label:    best.Label,
+		params:   best.Params,
+		summary:  fmt.Sprintf("%s from sweep %s: %s", label, filepath.Base(path), best.Throughput.Format("img/s")),
 	}, nil
 }
 
@@ -667,7 +492,7 @@ func (w *watchFlags) watch(ctx context.Context, cl *ray.Client, cf *clusterFlags
 		}
 	}
 	if snap.Job.Status.Terminal() && (w.json != "" || local != nil) {
-		rec, err := bench.NewClusterRecord(snap, cf.shownAddress())
+		rec, err := ray.NewClusterRecord(snap, cf.shownAddress())
 		switch {
 		case err != nil:
 			fmt.Fprintln(stderr, "note:", err)

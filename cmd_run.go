@@ -43,9 +43,11 @@ func runCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 			f.knobs["output-format"].Set("parquet")
 		case ".json", ".jsonl":
 			f.knobs["output-format"].Set("json")
+		case ".csv":
+			f.knobs["output-format"].Set("csv")
 		case "":
 		default:
-			return invalidConfig(fmt.Errorf("--out %s: %s is not an output format; use .parquet (columnar, zstd) or .json/.jsonl (JSON lines), or --output-format", f.out, ext))
+			return invalidConfig(fmt.Errorf("--out %s: %s is not an output format; use .parquet (columnar, zstd), .json/.jsonl (JSON lines) or .csv, or --output-format", f.out, ext))
 		}
 	}
 	if err := f.validate(); err != nil {
@@ -67,10 +69,10 @@ func runCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 		// A prefix: the parts are named under it.
 	} else if s.Knobs.OutputFormat == "json" && !isJSONPath(out) {
 		out = strings.TrimSuffix(out, filepath.Ext(out)) + ".jsonl"
-	} else if s.Knobs.OutputFormat == "parquet" && filepath.Ext(out) == "" {
-		out += ".parquet"
+	} else if filepath.Ext(out) == "" {
+		out += map[string]string{"parquet": ".parquet", "csv": ".csv"}[s.Knobs.OutputFormat]
 	}
-	ss.base.Ceiling = *ceiling
+	ss.base.Ceiling, ss.base.Peak = *ceiling, *ceiling
 	r := ss.run(ctx, f.scenario, nil, s.Name, out, 0)
 	if r.rec == nil {
 		return r.err

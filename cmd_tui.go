@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -121,14 +122,15 @@ func tuiCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 }
 
 // tuiBackend is the real engine behind the TUI: scenarios from the built-in
-// library planned under the shared job flags, measured with bench.Run, and
-// reported with bench's writers.
+// library run under the shared job flags through the one run path
+// (runner.Run), and reported with bench's writers.
 type tuiBackend struct {
 	ss          *scenarioSession
 	f           *jobFlags
 	info        backend.Info
 	left, right string
 	cluster     backend.Jobs // nil without --address
+	dataErr     error        // --data names no images: said when a run needs them
 	mu          sync.Mutex   // serialises runs: one measurement at a time
 	logMu       sync.Mutex
 	log         strings.Builder // engine warnings; the screen owns stderr
@@ -136,7 +138,7 @@ type tuiBackend struct {
 
 func newTUIBackend(f *jobFlags, left, right string) (*tuiBackend, error) {
 	b := &tuiBackend{f: f, left: left, right: right}
-	ss, err := newScenarioSession(f, &lockedWriter{mu: &b.logMu, w: &b.log})
+	ss, err := newSession(f, &lockedWriter{mu: &b.logMu, w: &b.log})
 	if err != nil {
 		return nil, err
 	}
@@ -147,24 +149,28 @@ func newTUIBackend(f *jobFlags, left, right string) (*tuiBackend, error) {
 		}
 	}
 	// The one lister, listed once: every run of the session reuses it. A
-	// --data that is not a plain folder is a datasource, which each run
-	// opens (runner.Resolve); it is described here once.
+	// missing folder is said on the home screen and by any run, but does
+	// not stop screens that need no images (the Jobs screen). A --data that
+	// is not a plain folder is a datasource, which each run opens
+	// (runner.Resolve); it is described here once.
 	var n int
-	dataset := f.data
+	var dataset string
+	var files []string
+	err = errors.New("not a folder")
 	if datasource.IsFolder(f.data) && f.labelFrom == "" {
-		files, err := classify.ListImages(f.data, f.images)
-		if err != nil {
-			return nil, usageErr("--data: %v", err)
-		}
-		ss.base.Files = files
-		n = len(files)
+		files, err = classify.ListImages(f.data, f.images)
+	}
+	if err == nil {
+		ss.base.Files, n = files, len(files)
 		dataset = fmt.Sprintf("%s (%d images)", f.data, n)
-	} else {
-		src, err := datasource.Open(context.Background(), f.data, datasource.Options{ImageColumn: f.imageCol, LabelFrom: f.labelFrom, Limit: f.images})
-		if err != nil {
-			return nil, usageErr("--data: %v", err)
-		}
+	} else if src, serr := datasource.Open(context.Background(), f.data, datasource.Options{ImageColumn: f.imageCol, LabelFrom: f.labelFrom, Limit: f.images}); serr == nil {
 		n, dataset = src.Rows(), src.Describe()
+	} else {
+		if !datasource.IsFolder(f.data) {
+			err = serr
+		}
+		b.dataErr = &runner.DataError{What: "data", Err: fmt.Errorf("%v (make a dataset with: workbench data synth -n 200 -o %s)", err, f.data)}
+		dataset = "no images: " + b.dataErr.Error()
 	}
 	dev := fmt.Sprintf("cpu · %d cores · no NVIDIA GPU", runtime.NumCPU())
 	inv := nvml.Probe()
@@ -250,6 +256,9 @@ func settings(spec backend.RunSpec) []runner.Setting {
 // Run measures one scenario through the run path, publishing on bus. No
 // terminal progress lines: they would write over the screen.
 func (b *tuiBackend) Run(ctx context.Context, spec backend.RunSpec, bus *pipeline.EventBus) (*bench.Record, error) {
+	if b.dataErr != nil {
+		return nil, b.dataErr
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	cfg := b.ss.config(spec.Scenario, settings(spec))

@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -250,5 +253,40 @@ func TestHelpShowsFlagsAndExamples(t *testing.T) {
 				t.Errorf("no flags listed:\n%s", out)
 			}
 		})
+	}
+}
+
+// TestOutFormats: --out's extension decides the format (a .csv is CSV that
+// a plain CSV reader reads, top5 as one space-separated field); one that is
+// no format, and a --json that is not .json, exit 104 (issue 21 item 2).
+func TestOutFormats(t *testing.T) {
+	t.Parallel()
+	data := synthData(t, 6, nil)
+	dir := t.TempDir()
+	base := []string{"run", "--data", data, "--model", "tiny", "--sample-hz", "0", "--ceiling=false"}
+	out := filepath.Join(dir, "results.csv")
+	if err := run(context.Background(), io.Discard, io.Discard, append(base, "--out", out)); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatalf("not CSV: %v", err)
+	}
+	if len(rows) != 7 || !slices.Equal(rows[0], []string{"path", "predicted_class", "confidence", "top5", "error"}) {
+		t.Fatalf("%d records, header %q", len(rows), rows[0])
+	}
+	if top := strings.Fields(rows[1][3]); len(top) != 5 {
+		t.Errorf("top5 %q, want five space-separated classes", rows[1][3])
+	}
+	for _, bad := range [][]string{{"--out", filepath.Join(dir, "r.txt")}, {"--json", filepath.Join(dir, "r.csv")}} {
+		err := run(context.Background(), io.Discard, io.Discard, append(base, bad...))
+		if code := exitCode(io.Discard, err); code != 104 {
+			t.Errorf("%v: exit %d (%v), want 104", bad, code, err)
+		}
 	}
 }

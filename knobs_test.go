@@ -61,6 +61,16 @@ var knobCases = []knobCase{
 	{knob: "tensor_pool", value: "false"},
 	{knob: "max_tasks_in_flight_per_actor", value: "1"},
 	{knob: "cpus", value: "3"},
+	{knob: "preset", value: "efficientnet"},
+	{knob: "resize", value: "80"},
+	{knob: "crop", value: "64x64"},
+	{knob: "interpolation", value: "bicubic"},
+	{knob: "channels", value: "BGR"},
+	{knob: "scale", value: "1"},
+	{knob: "mean", value: "0.5"},
+	{knob: "std", value: "0.5"},
+	{knob: "layout", value: "NCHW"},
+	{knob: "dtype", value: "float32"},
 	{knob: "get_concurrency", value: "2"},
 }
 

@@ -33,8 +33,8 @@ func formatOpLine(o pipeline.OpSnapshot, total int64) string {
 		}
 	}
 	fmt.Fprintf(&b, "; Queued: %d rows, %s", m.QueuedRows, pipeline.FormatBytes(m.QueuedBytes))
-	state := m.State
-	if state == pipeline.StateBackpressured && m.BackpressuredBy != "" {
+	state := m.State.String()
+	if m.State == pipeline.StateBackpressured && m.BackpressuredBy != "" {
 		state += ": " + m.BackpressuredBy
 	}
 	if state != "" {

@@ -27,6 +27,13 @@ func newScenarioSession(f *jobFlags, stderr io.Writer) (*scenarioSession, error)
 	if err := f.checkData(); err != nil {
 		return nil, err
 	}
+	return newSession(f, stderr)
+}
+
+// newSession is newScenarioSession for front ends that may never run the
+// pipeline (the TUI's Jobs screen needs no images): --data is checked when
+// a run needs it, not before.
+func newSession(f *jobFlags, stderr io.Writer) (*scenarioSession, error) {
 	cfg, err := f.config(stderr)
 	if err != nil {
 		return nil, err
@@ -105,16 +112,25 @@ func parseWithArgs(fs *flag.FlagSet, args []string) (pos []string, help bool, er
 }
 
 // metricCell formats a sample of one metric: the median with its spread,
-// or, with one run, the value and a footnote saying the spread is unknown.
-func metricCell(xs []float64, unit string, notes *bench.Footnotes) string {
+// or, with one run, the value; counts print as integers, with their range
+// when the runs differ ("64", "63 (62–64)"), never "64.0 ± ∞".
+func metricCell(xs []float64, m bench.MetricInfo, notes *bench.Footnotes) string {
 	if len(xs) == 0 {
 		return "—"
 	}
+	if m.Kind == bench.KindCount {
+		lo, hi := slices.Min(xs), slices.Max(xs)
+		med := bench.Summarize(xs, bench.DefaultConfidence).Center
+		if lo == hi {
+			return bench.FormatCount(lo)
+		}
+		return fmt.Sprintf("%s (%s–%s)", bench.FormatCount(med), bench.FormatCount(lo), bench.FormatCount(hi))
+	}
 	if len(xs) == 1 {
-		return formatMetric(xs[0], unit)
+		return m.Format(xs[0])
 	}
 	s := bench.Summarize(xs, bench.DefaultConfidence)
-	return s.Format(unit) + notes.Mark(s.Warnings...)
+	return s.Format(m.Unit) + notes.Mark(s.Warnings...)
 }
 
 // ratioCell formats num/den as "×3.41 ± 4%"; with one run each the spread
@@ -134,16 +150,3 @@ func ratioCell(num, den []float64, notes *bench.Footnotes) string {
 }
 
 const oneRunNote = "a single run: the spread is unknown; use --repeat 6 or more for a 95% confidence interval"
-
-// formatMetric is bench.FormatValue, except that whole counts (model
-// loads, forward passes, errors) print as integers rather than "32.0".
-func formatMetric(v float64, unit string) string {
-	switch unit {
-	case bench.UnitSeconds, bench.UnitBytes, bench.UnitPercent, "img/s":
-		return bench.FormatValue(v, unit)
-	}
-	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
-		return fmt.Sprintf("%d", int64(v))
-	}
-	return bench.FormatValue(v, "")
-}

@@ -12,23 +12,12 @@ import (
 	"math"
 	"strings"
 	"text/tabwriter"
-	"time"
-
-	"workbench/ray"
 )
 
 // Record kinds.
 const (
 	KindRun     = "run"
 	KindCluster = "cluster"
-)
-
-// The job metadata keys `workbench submit` sets from the exported folder's
-// provenance (ray.ProvenanceFile), which the cluster record carries back.
-const (
-	MetaScenario  = ray.MetaScenario
-	MetaTunedFrom = ray.MetaTunedFrom
-	MetaDataset   = ray.MetaDataset
 )
 
 // ClusterInfo is what only a cluster record has. Cores are Ray Data's
@@ -63,78 +52,6 @@ type ClusterOp struct {
 	PeakGPUCores float64 `json:"peak_gpu_cores"`
 	PeakBytes    float64 `json:"peak_bytes"`
 	SpilledBytes float64 `json:"spilled_bytes"`
-}
-
-// NewClusterRecord turns the last snapshot of a watched job into a record.
-// It picks the dataset export named (metadata workbench_dataset, matched by
-// ray.DatasetInfo.Named), else the newest. address is shown as is, so pass
-// it redacted. It fails when the job ran no dataset the dashboard reported.
-func NewClusterRecord(s ray.Snapshot, address string) (*Record, error) {
-	if len(s.Datasets) == 0 {
-		why := s.DataNote
-		if why == "" {
-			why = "the job ran no dataset"
-		}
-		return nil, fmt.Errorf("no cluster record for job %s: %s", s.Job.ID(), why)
-	}
-	meta := s.Job.Metadata
-	d := s.Datasets[0]
-	for _, v := range s.Datasets {
-		if v.Named(meta[MetaDataset]) {
-			d = v
-			break
-		}
-	}
-	wall := d.Wall(s.At).Seconds()
-	ci := &ClusterInfo{Address: address, SubmissionID: s.Job.SubmissionID, JobID: s.Job.JobID, JobStatus: string(s.Job.Status),
-		Dataset: d.Dataset, TunedFrom: meta[MetaTunedFrom],
-		PeakCPUCores: d.PeakCPU, PeakGPUCores: d.PeakGPU, MeanCPUCores: d.MeanCPU, MeanGPUCores: d.MeanGPU}
-	r := &Record{SchemaVersion: SchemaVersion, Kind: KindCluster, Scenario: meta[MetaScenario], Label: "ray cluster", Repeat: 1,
-		Status: StatusOK, WallSeconds: wall, Bottleneck: d.Usual.String(), Cluster: ci}
-	r.Config.Device = "ray cluster"
-	r.Fingerprint.Time = time.Unix(0, int64(d.StartTime*1e9)).UTC()
-	if s.Job.Status != ray.StatusSucceeded {
-		r.Status, r.Reason = StatusFailed, strings.TrimSpace(string(s.Job.Status)+": "+s.Job.Message)
-	}
-	switch {
-	case d.OutputRows.HasMax:
-		r.Images = int(d.OutputRows.Max)
-	case d.State == ray.DataFinished && d.TotalRows > 0:
-		// Without Prometheus the stats actor's row count is all there is;
-		// for a finished dataset it is the rows produced.
-		r.Images = int(d.TotalRows)
-	default:
-		ci.Missing = append(ci.Missing, "rows")
-	}
-	if wall > 0 {
-		r.Throughput = float64(r.Images) / wall
-		r.SteadyTput = r.Throughput
-	}
-	if !d.HasCPU {
-		ci.Missing = append(ci.Missing, "cpu cores")
-	}
-	if !d.HasGPU {
-		ci.Missing = append(ci.Missing, "gpu cores")
-	}
-	if !d.CurrentBytes.HasMax {
-		ci.Missing = append(ci.Missing, "object store bytes")
-	}
-	for _, o := range d.Operators {
-		if o.Operator == "Input_0" || o.Label() == "Input" {
-			continue // the input buffer does no work
-		}
-		co := ClusterOp{Name: o.Label(), State: o.State, Progress: o.Progress, Total: o.Total, Rows: o.OutputRows.Max,
-			PeakCPUCores: max(o.CPUCores.Max, o.CPUCores.Value), PeakGPUCores: max(o.GPUCores.Max, o.GPUCores.Value),
-			PeakBytes: o.CurrentBytes.Max, SpilledBytes: o.SpilledBytes.Max}
-		ci.Ops = append(ci.Ops, co)
-		r.Ops = append(r.Ops, OpRecord{Name: co.Name, Tasks: co.Progress, RowsOut: int64(co.Rows), WallSeconds: wall,
-			PeakQueuedBytes: int64(co.PeakBytes)})
-	}
-	if len(ci.Missing) > 0 {
-		r.Warnings = append(r.Warnings, "the cluster left these empty (no Prometheus?): "+strings.Join(ci.Missing, ", ")+
-			"; they are not zeros")
-	}
-	return r, nil
 }
 
 // stageRoles names the stages of the classification pipeline by the words

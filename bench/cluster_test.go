@@ -1,4 +1,4 @@
-package bench
+package bench_test
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"workbench/bench"
 	"workbench/ray"
 )
 
@@ -43,7 +44,7 @@ func clusterSnapshot(status ray.JobStatus, prom bool) ray.Snapshot {
 	other := ray.DatasetView{DatasetInfo: ray.DatasetInfo{Dataset: "dataset_0badc0de_0", State: ray.DataFinished, StartTime: start + 50, EndTime: start + 51}}
 	return ray.Snapshot{At: time.Unix(1767225700, 0), Datasets: []ray.DatasetView{other, ds},
 		Job: ray.JobInfo{SubmissionID: "raysubmit_9", JobID: "02000000", Status: status, Message: "exit code 1",
-			Metadata: map[string]string{MetaScenario: "optimized", MetaTunedFrom: "sweep.json (batch=64 concurrency=2)", MetaDataset: "workbench_optimized"}}}
+			Metadata: map[string]string{ray.MetaScenario: "optimized", ray.MetaTunedFrom: "sweep.json (batch=64 concurrency=2)", ray.MetaDataset: "workbench_optimized"}}}
 }
 
 func TestNewClusterRecord(t *testing.T) {
@@ -56,19 +57,19 @@ func TestNewClusterRecord(t *testing.T) {
 		wantImages  int
 		wantMissing string
 	}{
-		{"succeeded with Prometheus", ray.StatusSucceeded, true, StatusOK, 5000, ""},
-		{"failed", ray.StatusFailed, true, StatusFailed, 5000, ""},
-		{"no Prometheus: rows from the stats actor, cores missing", ray.StatusSucceeded, false, StatusOK, 5000, "cpu cores, gpu cores, object store bytes"},
+		{"succeeded with Prometheus", ray.StatusSucceeded, true, bench.StatusOK, 5000, ""},
+		{"failed", ray.StatusFailed, true, bench.StatusFailed, 5000, ""},
+		{"no Prometheus: rows from the stats actor, cores missing", ray.StatusSucceeded, false, bench.StatusOK, 5000, "cpu cores, gpu cores, object store bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r, err := NewClusterRecord(clusterSnapshot(tt.status, tt.prom), "http://head:8265")
+			r, err := ray.NewClusterRecord(clusterSnapshot(tt.status, tt.prom), "http://head:8265")
 			if err != nil {
 				t.Fatal(err)
 			}
 			ci := r.Cluster
-			if r.Kind != KindCluster || r.SchemaVersion != SchemaVersion || r.Status != tt.wantStatus || r.Images != tt.wantImages {
+			if r.Kind != bench.KindCluster || r.SchemaVersion != bench.SchemaVersion || r.Status != tt.wantStatus || r.Images != tt.wantImages {
 				t.Errorf("kind %q schema %d status %q images %d", r.Kind, r.SchemaVersion, r.Status, r.Images)
 			}
 			if r.WallSeconds != 40 || r.Throughput != float64(tt.wantImages)/40 {
@@ -94,16 +95,16 @@ func TestNewClusterRecord(t *testing.T) {
 			}
 			// The record survives the results file round trip.
 			var buf bytes.Buffer
-			if err := EncodeRecords(&buf, FormatJSON, []*Record{r}); err != nil {
+			if err := bench.EncodeRecords(&buf, bench.FormatJSON, []*bench.Record{r}); err != nil {
 				t.Fatal(err)
 			}
-			back, err := DecodeRecords(&buf)
+			back, err := bench.DecodeRecords(&buf)
 			if err != nil || back[0].Cluster == nil || back[0].Cluster.PeakGPUCores != ci.PeakGPUCores {
 				t.Errorf("round trip: %v %+v", err, back)
 			}
 		})
 	}
-	if _, err := NewClusterRecord(ray.Snapshot{DataNote: "no Ray Data metrics: this cluster's dashboard has no /api/data/datasets"}, ""); err == nil ||
+	if _, err := ray.NewClusterRecord(ray.Snapshot{DataNote: "no Ray Data metrics: this cluster's dashboard has no /api/data/datasets"}, ""); err == nil ||
 		!strings.Contains(err.Error(), "no /api/data/datasets") {
 		t.Errorf("no datasets: err = %v", err)
 	}
@@ -113,14 +114,14 @@ func TestNewClusterRecord(t *testing.T) {
 // compares a local run with the cluster run, overall and per operator.
 func TestReportLocalVsCluster(t *testing.T) {
 	t.Parallel()
-	local := fixtureRun("optimized", 64, 2, 1, 400, nil)
-	cluster, err := NewClusterRecord(clusterSnapshot(ray.StatusSucceeded, true), "http://head:8265")
+	local := bench.FixtureRun("optimized", 64, 2, 1, 400, nil)
+	cluster, err := ray.NewClusterRecord(clusterSnapshot(ray.StatusSucceeded, true), "http://head:8265")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, format := range []string{"text", "md"} {
 		var buf bytes.Buffer
-		if err := WriteComparison(&buf, []*Record{local}, []*Record{cluster}, "local.json", "cluster.json", format); err != nil {
+		if err := bench.WriteComparison(&buf, []*bench.Record{local}, []*bench.Record{cluster}, "local.json", "cluster.json", format); err != nil {
 			t.Fatalf("%s: %v", format, err)
 		}
 		out := buf.String()
@@ -133,7 +134,7 @@ func TestReportLocalVsCluster(t *testing.T) {
 		}
 	}
 	var buf bytes.Buffer
-	if err := WriteClusterComparison(&buf, local, cluster); err != nil || !strings.Contains(buf.String(), "throughput per GPU") {
-		t.Errorf("WriteClusterComparison: %v\n%s", err, buf.String())
+	if err := bench.WriteClusterComparison(&buf, local, cluster); err != nil || !strings.Contains(buf.String(), "throughput per GPU") {
+		t.Errorf("bench.WriteClusterComparison: %v\n%s", err, buf.String())
 	}
 }

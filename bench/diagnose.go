@@ -31,6 +31,11 @@ const (
 	diagGPUIdle    = 50.0 // mean GPU utilisation (%) below which it is underfed
 	diagSmallBatch = 8.0  // images per forward pass below which overhead dominates
 	diagRSSShare   = 0.5  // peak RSS as a share of RAM that risks the OOM killer
+	// diagGrowth is the rss_growth_per_1k_images (bytes per 1,000 rows)
+	// above which memory is said to grow: 64 KB, 64 bytes an image, the
+	// goal for the whole job; streaming runs measure far less, a take_all
+	// of result rows more.
+	diagGrowth = 64 << 10
 )
 
 // opView is an operator's record with its shares of wall time.
@@ -210,6 +215,26 @@ var diagRules = []diagRule{
 		}
 		return fmt.Sprintf("peak RSS %s is %.0f%% of RAM", FormatValue(float64(r.PeakRSS), UnitBytes), 100*float64(r.PeakRSS)/float64(mem)),
 			"stream results to the writer instead of collecting them, and keep backpressure on (--memory-budget)", true
+	}},
+	{"memory-grows", "note", func(r *Record) (string, string, bool) {
+		// Significant only when the slope exceeds the bound by more
+		// than its spread, so a GC sawtooth does not fire it.
+		if r.RSSGrowthPer1k-r.RSSGrowthPer1kSpread <= diagGrowth {
+			return "", "", false
+		}
+		finding := fmt.Sprintf("resident memory grows %s per 1,000 images (± %s): it will not stay flat on a larger dataset",
+			FormatValue(r.RSSGrowthPer1k, UnitBytes), FormatValue(r.RSSGrowthPer1kSpread, UnitBytes))
+		// The stage holding the most queued bytes is where rows pile up.
+		var worst OpRecord
+		for _, o := range r.Ops {
+			if o.PeakQueuedBytes > worst.PeakQueuedBytes {
+				worst = o
+			}
+		}
+		if worst.Name != "" {
+			finding += fmt.Sprintf("; likely stage: %s (peak queued %s)", worst.Name, FormatValue(float64(worst.PeakQueuedBytes), UnitBytes))
+		}
+		return finding, "stream to the sink instead of collecting results (take_all), keep backpressure on, and check what the UDFs keep per row", true
 	}},
 	{"errors", "note", func(r *Record) (string, string, bool) {
 		if r.Errors == 0 {

@@ -47,6 +47,8 @@ func TestDiagnose(t *testing.T) {
 		{"JSON output", base(func(r *Record) { r.Config.Format = "json" }), []string{"json-output"}, nil},
 		{"memory pressure", base(func(r *Record) { r.PeakRSS = r.Fingerprint.MemoryBytes * 3 / 4 }), []string{"memory-pressure"}, nil},
 		{"errors", base(func(r *Record) { r.Errors = 3 }), []string{"errors"}, nil},
+		{"memory grows", base(func(r *Record) { r.RSSGrowthPer1k, r.RSSGrowthPer1kSpread = 1.4e6, 1e5 }), []string{"memory-grows"}, nil},
+		{"memory growth within its spread", base(func(r *Record) { r.RSSGrowthPer1k, r.RSSGrowthPer1kSpread = 70<<10, 20<<10 }), nil, []string{"memory-grows"}},
 		{"unstable", base(func(r *Record) { r.Stable = false }), []string{"unstable"}, nil},
 		{"GPU underfed", base(func(r *Record) {
 			r.Config.Device = "cuda:0"

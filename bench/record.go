@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"workbench/pipeline"
 )
 
 // SchemaVersion is the version of the Record JSON schema. It changes only
@@ -29,22 +31,27 @@ type Record struct {
 	Config      RunConfig   `json:"config"`
 	Fingerprint Fingerprint `json:"fingerprint"`
 
-	Images        int       `json:"images"`
-	Errors        int       `json:"errors"`
-	WallSeconds   float64   `json:"wall_seconds"`
-	Throughput    float64   `json:"throughput"`        // images/s over the whole run
-	SteadyTput    float64   `json:"steady_throughput"` // images/s after warm-up
-	Stable        bool      `json:"stable"`
-	Windows       []float64 `json:"windows,omitempty"` // per-window images/s
-	TTFRSeconds   float64   `json:"ttfr_seconds"`
-	LatencyP50    float64   `json:"latency_p50"`
-	LatencyP95    float64   `json:"latency_p95"`
-	LatencyP99    float64   `json:"latency_p99"`
-	CPUPercent    float64   `json:"cpu_pct"` // process CPU time over wall time, 100 = one core
-	PeakRSS       int64     `json:"peak_rss"`
-	ModelLoads    int64     `json:"model_loads"`
-	ForwardPasses int64     `json:"forward_passes"`
-	Batches       int       `json:"batches"`
+	Images      int       `json:"images"`
+	Errors      int       `json:"errors"`
+	WallSeconds float64   `json:"wall_seconds"`
+	Throughput  float64   `json:"throughput"`        // images/s over the whole run
+	SteadyTput  float64   `json:"steady_throughput"` // images/s after warm-up
+	Stable      bool      `json:"stable"`
+	Windows     []float64 `json:"windows,omitempty"` // per-window images/s
+	TTFRSeconds float64   `json:"ttfr_seconds"`
+	LatencyP50  float64   `json:"latency_p50"`
+	LatencyP95  float64   `json:"latency_p95"`
+	LatencyP99  float64   `json:"latency_p99"`
+	CPUPercent  float64   `json:"cpu_pct"` // process CPU time over wall time, 100 = one core
+	PeakRSS     int64     `json:"peak_rss"`
+	// RSSGrowthPer1k is rss_growth_per_1k_images: resident bytes gained
+	// per 1,000 rows over the steady state (Growth), and its spread; both
+	// 0 when the run was too short to say.
+	RSSGrowthPer1k       float64 `json:"rss_growth_per_1k_images,omitempty"`
+	RSSGrowthPer1kSpread float64 `json:"rss_growth_per_1k_images_spread,omitempty"`
+	ModelLoads           int64   `json:"model_loads"`
+	ForwardPasses        int64   `json:"forward_passes"`
+	Batches              int     `json:"batches"`
 	// OutputBytes is the size of the file the run wrote; LogLines the
 	// lines the pipeline wrote to its log; PeakThreads the most OS threads
 	// the process had (ORT's pools live there); PreprocessSetups the
@@ -57,7 +64,10 @@ type Record struct {
 	// pinning); empty when the run made a fresh tensor per batch.
 	TensorPool  string  `json:"tensor_pool,omitempty"`
 	CeilingTput float64 `json:"ceiling_throughput,omitempty"`
-	Bottleneck  string  `json:"bottleneck"`
+	// PeakGFLOPS is the device's measured GEMM peak (model.CachedPeak),
+	// when the run asked for it; 0 otherwise.
+	PeakGFLOPS float64 `json:"peak_gflops,omitempty"`
+	Bottleneck string  `json:"bottleneck"`
 	// Source names where the rows came from when it is not a local folder
 	// ("s3://b/p/ (s3, images, 40 objects)"); Accuracy is set when the
 	// source carried labels.
@@ -114,7 +124,13 @@ type RunConfig struct {
 	Concurrency string  `json:"concurrency"`
 	Blocks      int     `json:"blocks"`
 	Output      string  `json:"output"`
-	Format      string  `json:"format"`
+	// Input is the model input as fed, e.g. "N×3×224×224 float32 NCHW";
+	// Recipe the preprocessing applied, in one line, and RecipeFrom where
+	// it came from (model metadata, the default preset, knobs).
+	Input      string `json:"input,omitempty"`
+	Recipe     string `json:"recipe,omitempty"`
+	RecipeFrom string `json:"recipe_from,omitempty"`
+	Format     string `json:"format"`
 	// Knobs is every knob as it ran, auto values resolved; Asked the same
 	// knobs as the user's layers left them ("auto" stays "auto"); Sources
 	// the layer (scenario, set, flag) that set each knob above the
@@ -182,7 +198,9 @@ func WriteJSONFile(path string, recs []*Record) error {
 // reader never sees half a file and an interrupted write leaves none.
 func writeAtomic(path string, fill func(io.Writer) error) error {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.partial")
+	// Like any output, the file gets 0666 masked by the umask, not the
+	// 0600 of a temporary file.
+	f, err := pipeline.CreateOutputTemp(dir, "."+filepath.Base(path)+".*.partial")
 	if err != nil {
 		return err
 	}

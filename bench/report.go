@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -45,9 +46,13 @@ func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
 
 // group is the records of one configuration: same scenario and label.
 type group struct {
-	key, scenario, label string
-	recs                 []*Record // every record, any status
-	ok                   []*Record // completed ones
+	// key groups records (scenario, label and knobs); match pairs groups
+	// across two record sets (scenario and label: the same configuration
+	// asked for, though auto knobs may resolve differently elsewhere).
+	key, match, scenario, label string
+	differs                     string    // knobs telling it from a same-named group
+	recs                        []*Record // every record, any status
+	ok                          []*Record // completed ones
 }
 
 func (g *group) values(metric string) []float64 {
@@ -100,10 +105,12 @@ func groupRecords(recs []*Record) []*group {
 	var out []*group
 	byKey := map[string]*group{}
 	for _, r := range recs {
-		key := r.Scenario + "\x00" + configLabel(r)
+		// The knobs are part of the key: two files that share a name but
+		// not their settings are two configurations.
+		key := r.Scenario + "\x00" + configLabel(r) + "\x00" + knobKey(r.Config.Knobs)
 		g := byKey[key]
 		if g == nil {
-			g = &group{key: key, scenario: r.Scenario, label: configLabel(r)}
+			g = &group{key: key, match: r.Scenario + "\x00" + configLabel(r), scenario: r.Scenario, label: configLabel(r)}
 			byKey[key] = g
 			out = append(out, g)
 		}
@@ -112,14 +119,67 @@ func groupRecords(recs []*Record) []*group {
 			g.ok = append(g.ok, r)
 		}
 	}
+	markDiffering(out)
 	return out
 }
 
+// name says the configuration once: the scenario, then the label where
+// the label says more than the scenario's name (a sweep cell's knobs),
+// then any knobs that tell it apart from a group of the same name.
 func (g *group) name() string {
-	if g.scenario == "" {
-		return g.label
+	n := g.label
+	switch {
+	case g.scenario == "":
+	case g.label == "" || g.label == g.scenario || strings.HasPrefix(g.label, g.scenario+"#"):
+		n = g.scenario
+	default:
+		n = g.scenario + " " + g.label
 	}
-	return g.scenario + " " + g.label
+	if g.differs != "" {
+		n += " (" + g.differs + ")"
+	}
+	return n
+}
+
+// knobKey renders knobs in name order.
+func knobKey(k map[string]string) string {
+	var b strings.Builder
+	for _, n := range slices.Sorted(maps.Keys(k)) {
+		b.WriteString(n + "=" + k[n] + "\x00")
+	}
+	return b.String()
+}
+
+// markDiffering adds, to groups whose names collide, the knobs in which
+// they differ from each other, and only those.
+func markDiffering(groups []*group) {
+	byName := map[string][]*group{}
+	for _, g := range groups {
+		byName[g.name()] = append(byName[g.name()], g)
+	}
+	for _, gs := range byName {
+		if len(gs) < 2 {
+			continue
+		}
+		knobs := func(g *group) map[string]string { return g.recs[0].Config.Knobs }
+		var keys []string
+		for k := range knobs(gs[0]) {
+			for _, g := range gs[1:] {
+				if knobs(g)[k] != knobs(gs[0])[k] {
+					keys = append(keys, k)
+					break
+				}
+			}
+		}
+		slices.Sort(keys)
+		for _, g := range gs {
+			var parts []string
+			for _, k := range keys {
+				parts = append(parts, k+"="+knobs(g)[k])
+			}
+			g.differs = strings.Join(parts, " ")
+		}
+	}
 }
 
 // report is everything a rendered report shows, computed once.
@@ -132,7 +192,9 @@ type report struct {
 
 	machine  table
 	results  table
-	race     *table // slow vs optimized
+	race     *table // raceB vs raceA: slow vs optimized, or any two
+	raceA    string
+	raceB    string
 	speedup  string
 	ablation *table
 	sweep    *sweepView
@@ -327,24 +389,25 @@ func (rp *report) scenarioGroup(name string) *group {
 	return found
 }
 
-var raceMetrics = []struct{ name, label string }{
-	{MetricThroughput, "throughput"},
-	{MetricTTFR, "time to first result"},
-	{MetricLatencyP95, "p95 batch latency"},
-	{MetricPeakRSS, "peak RSS"},
-	{MetricCPUPct, "CPU"},
-}
+// RaceMetrics are the metrics a comparison of two configurations shows,
+// by registry name, in order: the CLI's race table, the report's race
+// section and the TUI race read this one list.
+var RaceMetrics = []string{MetricThroughput, MetricSteadyTput, MetricTTFR, MetricLatencyP95, MetricPeakRSS, MetricCPUPct,
+	MetricModelLoads, MetricForwardPasses, MetricErrors}
 
 func (rp *report) compareTable(a, b *group, aName, bName string) table {
 	t := table{header: []string{"metric", aName, bName, "vs " + aName}}
-	for _, m := range raceMetrics {
-		xa, xb := a.values(m.name), b.values(m.name)
+	for _, name := range RaceMetrics {
+		m, _ := LookupMetric(name)
+		if m.Kind == KindCount {
+			continue // counts are shown below, as integers
+		}
+		xa, xb := a.values(name), b.values(name)
 		if len(xa) == 0 || len(xb) == 0 {
 			continue
 		}
 		c := Compare(xa, xb, DefaultAlpha)
-		unit := metricUnit(m.name)
-		t.add(m.label, c.A.Format(unit)+rp.notes.Mark(c.A.Warnings...), c.B.Format(unit)+rp.notes.Mark(c.B.Warnings...),
+		t.add(m.Label, c.A.Format(m.Unit)+rp.notes.Mark(c.A.Warnings...), c.B.Format(m.Unit)+rp.notes.Mark(c.B.Warnings...),
 			c.String()+rp.notes.Mark(c.Warnings...))
 	}
 	var la, lb int64
@@ -358,16 +421,28 @@ func (rp *report) compareTable(a, b *group, aName, bName string) table {
 	return t
 }
 
+// buildRace compares slow with optimized when both ran, or else the two
+// configurations of a two-configuration file (a race of any two
+// scenarios), the second against the first.
 func (rp *report) buildRace() {
-	slow, opt := rp.scenarioGroup("slow"), rp.scenarioGroup("optimized")
-	if slow == nil || opt == nil {
+	a, b := rp.scenarioGroup("slow"), rp.scenarioGroup("optimized")
+	rp.raceA, rp.raceB = "slow", "optimized"
+	if a == nil || b == nil {
+		a, b = nil, nil
+		if len(rp.groups) == 2 && len(rp.groups[0].ok) > 0 && len(rp.groups[1].ok) > 0 &&
+			rp.groups[0].ok[0].Params == nil && rp.groups[1].ok[0].Params == nil {
+			a, b = rp.groups[0], rp.groups[1]
+			rp.raceA, rp.raceB = a.name(), b.name()
+		}
+	}
+	if a == nil {
 		return
 	}
-	t := rp.compareTable(slow, opt, "slow", "optimized")
+	t := rp.compareTable(a, b, rp.raceA, rp.raceB)
 	rp.race = &t
-	sa := Summarize(slow.values(MetricThroughput), DefaultConfidence)
-	sb := Summarize(opt.values(MetricThroughput), DefaultConfidence)
-	rp.speedup = fmt.Sprintf("optimized is %s faster than slow (throughput ratio of medians, n=%d+%d)", NewRatio(sb, sa), sb.N, sa.N)
+	sa := Summarize(a.values(MetricThroughput), DefaultConfidence)
+	sb := Summarize(b.values(MetricThroughput), DefaultConfidence)
+	rp.speedup = fmt.Sprintf("%s runs at %s the throughput of %s (ratio of medians, n=%d+%d)", rp.raceB, NewRatio(sb, sa), rp.raceA, sb.N, sa.N)
 }
 
 func (rp *report) buildAblation() {
@@ -744,7 +819,7 @@ func WriteMarkdown(w io.Writer, recs []*Record, o ReportOptions) error {
 		results()
 	}
 	if rp.race != nil {
-		b.WriteString("## Slow vs optimized\n\n")
+		fmt.Fprintf(&b, "## %s vs %s\n\n", rp.raceA, rp.raceB)
 		fmt.Fprintf(&b, "**%s**\n\n", rp.speedup)
 		writeMDTable(&b, *rp.race)
 	}
@@ -850,20 +925,24 @@ func WriteComparison(w io.Writer, a, b []*Record, aName, bName, format string) e
 	ga, gb := groupRecords(a), groupRecords(b)
 	byKey := map[string]*group{}
 	for _, g := range gb {
-		byKey[g.key] = g
+		byKey[g.match] = g
 	}
 	var notes Footnotes
 	var tables []table
 	var titles []string
-	for _, m := range raceMetrics {
-		t := table{header: []string{m.label, aName, bName, "vs base"}}
-		unit := metricUnit(m.name)
+	for _, name := range RaceMetrics {
+		m, _ := LookupMetric(name)
+		if m.Kind == KindCount {
+			continue
+		}
+		t := table{header: []string{m.Label, aName, bName, "vs base"}}
+		unit := m.Unit
 		for _, g := range ga {
-			h := byKey[g.key]
+			h := byKey[g.match]
 			if h == nil {
 				continue
 			}
-			xa, xb := g.values(m.name), h.values(m.name)
+			xa, xb := g.values(m.Name), h.values(m.Name)
 			if len(xa) == 0 || len(xb) == 0 {
 				continue
 			}
@@ -873,7 +952,7 @@ func WriteComparison(w io.Writer, a, b []*Record, aName, bName, format string) e
 		}
 		if len(t.rows) > 0 {
 			tables = append(tables, t)
-			titles = append(titles, m.label)
+			titles = append(titles, m.Label)
 		}
 	}
 	ct, cts := localVsCluster(a, b)

@@ -94,7 +94,7 @@ func WriteHTML(w io.Writer, recs []*Record, o ReportOptions) error {
 	}
 
 	if rp.race != nil {
-		section("race", "Slow vs optimized")
+		section("race", rp.raceA+" vs "+rp.raceB)
 		fmt.Fprintf(&b, "<p class=\"speedup\">%s</p>\n", htmlEsc(rp.speedup))
 		writeHTMLTable(&b, *rp.race, false)
 		end()

@@ -332,3 +332,42 @@ func TestWriteComparisonGolden(t *testing.T) {
 		t.Error("disjoint result sets must be an error")
 	}
 }
+
+// TestReportSaysTheScenarioOnce: a CLI race labels each record with its
+// scenario's name; the configuration column says it once ("slow", not
+// "slow slow"), and two configurations of one name are told apart by the
+// knobs in which they differ, and only those.
+func TestReportSaysTheScenarioOnce(t *testing.T) {
+	t.Parallel()
+	var recs []*Record
+	for rep := range 2 {
+		for _, sc := range []string{"slow", "optimized"} {
+			recs = append(recs, fixtureRun(sc, 32, 1, rep, 100, func(r *Record) {
+				r.Label = sc
+				r.Config.Knobs = map[string]string{"batch_size": "32", "decoder": "turbo"}
+			}))
+		}
+		recs = append(recs, fixtureRun("mine", 32, 1, rep, 100, func(r *Record) {
+			r.Label = "mine"
+			r.Config.Knobs = map[string]string{"batch_size": "32", "decoder": "turbo"}
+		}), fixtureRun("mine", 32, 1, rep, 100, func(r *Record) {
+			r.Label = "mine"
+			r.Config.Knobs = map[string]string{"batch_size": "64", "decoder": "turbo"}
+		}))
+	}
+	var b strings.Builder
+	if err := WriteMarkdown(&b, recs, ReportOptions{Title: "race"}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"| slow |", "| optimized |", "| mine (batch_size=32) |", "| mine (batch_size=64) |"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	for _, bad := range []string{"slow slow", "optimized optimized", "decoder="} {
+		if strings.Contains(out, bad) {
+			t.Errorf("report says %q", bad)
+		}
+	}
+}

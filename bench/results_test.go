@@ -17,9 +17,11 @@ func fullRecord() *Record {
 	r.Label, r.Reason, r.Errors, r.CeilingTput = "batch=64 concurrency=2", "partial: 3 images failed", 3, 1234.5678901234
 	r.Warnings = []string{"unstable: …", "a \"quoted\", comma'd\nmultiline warning"}
 	r.Config.Knobs = map[string]string{"intra_op_threads": "2"}
+	r.RSSGrowthPer1k, r.RSSGrowthPer1kSpread = 12345.5, 678.25
 	r.Config.Asked, r.Config.Sources = map[string]string{"intra_op_threads": "auto"}, map[string]string{"batch_size": "flag"}
 	r.OutputBytes, r.LogLines, r.PeakThreads, r.PreprocessSetups = 4096, 12, 9, 3
 	r.Notes = []string{"on this machine x is identical to y"}
+	r.Config.Input, r.Config.Recipe, r.Config.RecipeFrom, r.PeakGFLOPS = "N×3×64×64 float32 NCHW", "resize=73 crop=64x64", "default (torchvision)", 75.6
 	r.Fingerprint.GPU, r.Fingerprint.Driver = "NVIDIA H100 80GB HBM3", "550.54.15"
 	r.Params = map[string]string{"batch": "64", "concurrency": "2"}
 	r.Objective, r.Constraints, r.SatisfiesConstraints, r.Rank = "throughput", "latency_p95<200ms", &sat, 2

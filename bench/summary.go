@@ -14,7 +14,13 @@ func WriteSummary(w io.Writer, r *Record) {
 	if r.Notice != "" {
 		fmt.Fprintf(w, "  model      %s: %s\n", c.Model, r.Notice)
 	}
-	fmt.Fprintf(w, "  model      %s, %.2f GFLOPs/image, %s params (%s)\n", c.Model, c.GFLOPs, GroupThousands(c.Params), c.ModelFile)
+	fmt.Fprintf(w, "  model      %s, %.3g GFLOPs/image, %s params (%s)\n", c.Model, c.GFLOPs, GroupThousands(c.Params), c.ModelFile)
+	if c.Input != "" {
+		fmt.Fprintf(w, "  input      %s\n", c.Input)
+	}
+	if c.Recipe != "" {
+		fmt.Fprintf(w, "  recipe     %s (from %s)\n", c.Recipe, c.RecipeFrom)
+	}
 	fmt.Fprintf(w, "  session    ORT %s: %s\n", r.Fingerprint.ORTVersion, c.Session)
 	fmt.Fprintf(w, "  pipeline   batch %d, concurrency %s, %d read blocks\n", c.BatchSize, c.Concurrency, c.Blocks)
 	fmt.Fprintf(w, "  machine    %s, %d cores\n", r.Fingerprint.CPUModel, r.Fingerprint.Cores)
@@ -28,6 +34,13 @@ func WriteSummary(w io.Writer, r *Record) {
 		fmt.Fprint(w, " (unstable)")
 	}
 	fmt.Fprintln(w)
+	if c.GFLOPs > 0 && r.Throughput > 0 {
+		fmt.Fprintf(w, "  compute    %.3g GFLOP/s achieved (%.3g GFLOPs/image × images/s)", c.GFLOPs*r.Throughput, c.GFLOPs)
+		if r.PeakGFLOPS > 0 {
+			fmt.Fprintf(w, ", %.0f%% of this device's measured peak (%.1f GFLOP/s, GEMM probe)", 100*c.GFLOPs*r.Throughput/r.PeakGFLOPS, r.PeakGFLOPS)
+		}
+		fmt.Fprintln(w)
+	}
 	if r.CeilingTput > 0 {
 		fmt.Fprintf(w, "  ceiling    %s inference-only: this run reached %.0f%% of it\n", FormatValue(r.CeilingTput, "img/s"), 100*r.Throughput/r.CeilingTput)
 	}

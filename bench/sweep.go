@@ -64,7 +64,7 @@ func ClassifyError(err error) string {
 
 // A CellFunc runs one repeat (1-based) of one sweep cell and returns its
 // record. On failure it returns the error, and the record too when it has
-// one (bench.Run does); Sweep fills in what is missing.
+// one (runner.Run does); Sweep fills in what is missing.
 type CellFunc func(ctx context.Context, cell map[string]string, repeat int) (*Record, error)
 
 // A SearchMode says which cells a sweep runs.

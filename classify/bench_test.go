@@ -52,7 +52,7 @@ func BenchmarkPeakRSS(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := job.Write(context.Background(), filepath.Join(b.TempDir(), "o.parquet"), false, false); err != nil {
+			if err := job.Write(context.Background(), filepath.Join(b.TempDir(), "o.parquet"), "parquet", false); err != nil {
 				b.Fatal(err)
 			}
 			peak[n] = float64(vmHWM())

@@ -36,14 +36,18 @@ var OutputSchema = arrow.NewSchema([]arrow.Field{
 // behaviour; the scenarios package sets them, and nothing here knows a
 // scenario by name.
 type JobConfig struct {
-	Data   string   // folder of images, listed by ListImages
-	Files  []string // the listing, when the caller has it: Data is then not walked again
-	Images int      // use the first N images; 0 = all
-	// Source, when set, is where rows come from instead of Data/Files: an
-	// object store prefix, Parquet tables or tar shards (package
-	// datasource). Its rows may carry a LabelColumn, which the output
-	// keeps and accuracy is scored against.
+	Data  string   // folder of images, listed by ListImages
+	Files []string // the listing, when the caller has it: Data is then not walked again
+	// Listing, when set and Files is nil, is a listing that streams
+	// (ImageSource): the read pulls paths as it needs them, so memory does
+	// not grow with the folder's size, and the total is known at the end.
+	Listing pipeline.PathSource
+	// Source, when set, is where rows come from instead of Data, Files or
+	// Listing: an object store prefix, Parquet tables or tar shards
+	// (package datasource). Its rows may carry a pipeline.LabelColumn,
+	// which the output keeps and accuracy is scored against.
 	Source pipeline.Datasource
+	Images int // use the first N images; 0 = all
 	Model  *model.Model
 	// Session holds ORT's options: intra/inter-op threads, graph
 	// optimisation, device.
@@ -83,6 +87,12 @@ type JobConfig struct {
 
 	MaxPixels int64
 	Decoder   vision.Decoder
+	// Recipe is the preprocessing recipe; the zero value takes the model's
+	// (Model.Recipe, else the default for its input size).
+	Recipe vision.Recipe
+	// Labels names the classes; with it the output gains a
+	// predicted_label column.
+	Labels model.Labels
 	// TensorPool assembles batch tensors in a TensorPool (reused, off the
 	// Go heap, pinned when Session runs on CUDA) rather than in a fresh
 	// slice per batch. The job closes the pool when it finishes writing.
@@ -168,14 +178,24 @@ func NewJob(c JobConfig) (*Job, error) {
 	if !c.Concurrency.IsSet() {
 		c.Concurrency = pipeline.Fixed(1)
 	}
-	j := &Job{Config: c, Counters: &Counters{}, recipe: vision.RecipeFor(c.Model.InputH, c.Model.InputW)}
+	j := &Job{Config: c, Counters: &Counters{}, recipe: c.Recipe}
+	if j.recipe.CropH == 0 {
+		j.recipe = c.Model.Recipe
+	}
+	if j.recipe.CropH == 0 {
+		j.recipe = vision.RecipeFor(c.Model.InputH, c.Model.InputW)
+	}
 	if c.TensorPool {
 		j.tensors = jobTensorPool(c.Session.Device.Kind)
 	}
+	ro := pipeline.ReadOptions{OverrideNumBlocks: c.Blocks, Limit: c.Images, MaxFileBytes: MaxFileBytes(c.MaxPixels)}
 	var ds *pipeline.Dataset
-	if c.Source != nil {
+	switch {
+	case c.Source != nil:
 		ds = pipeline.ReadDatasource(c.Source, pipeline.ReadOptions{OverrideNumBlocks: c.Blocks})
-	} else {
+	case c.Files == nil && c.Listing != nil:
+		ds = ReadImagesFrom(c.Listing, ro)
+	default:
 		files := c.Files
 		if files == nil {
 			var err error
@@ -183,7 +203,7 @@ func NewJob(c JobConfig) (*Job, error) {
 				return nil, err
 			}
 		}
-		ds = ReadImages(files, pipeline.ReadOptions{OverrideNumBlocks: c.Blocks, Limit: c.Images, MaxFileBytes: MaxFileBytes(c.MaxPixels)})
+		ds = ReadImages(files, ro)
 	}
 	if !c.PreprocessInActor {
 		ds = ds.MapBatches(j.preprocessStage())
@@ -210,20 +230,44 @@ func jobTensorPool(device string) *TensorPool {
 }
 
 // Write executes the job into a Parquet (or, with json, JSON lines) file.
-func (j *Job) Write(ctx context.Context, out string, json, takeAll bool) error {
+func (j *Job) Write(ctx context.Context, out, format string, takeAll bool) error {
 	j.Counters.begin()
 	if j.tensors != nil {
 		defer j.tensors.Close()
 	}
-	o := pipeline.WriteOptions{Schema: j.OutputSchema(), Materialize: takeAll}
+	o := pipeline.WriteOptions{Schema: j.Schema(), Materialize: takeAll}
 	if n := j.Config.Model.Notice(); n != "" {
 		o.Metadata = map[string]string{"workbench.notice": n, "workbench.model": j.Config.Model.Name}
 	}
-	if json {
+	switch format {
+	case "json":
 		return j.Dataset.WriteJSON(ctx, out, o)
+	case "csv":
+		return j.Dataset.WriteCSV(ctx, out, o)
 	}
 	return j.Dataset.WriteParquet(ctx, out, o)
 }
+
+// LabelColumn holds each prediction's class name when the job has Labels.
+const LabelColumn = "predicted_label"
+
+// Schema is the schema the job writes: OutputSchema, plus predicted_label
+// when the job names its classes, and the source's label (int32, null
+// where a row has none) when the source carries labels.
+func (j *Job) Schema() *arrow.Schema {
+	fields := slices.Clone(OutputSchema.Fields())
+	if j.Config.Labels != nil {
+		fields = slices.Insert(fields, 2, arrow.Field{Name: LabelColumn, Type: arrow.BinaryTypes.String, Nullable: true})
+	}
+	if j.labelled() {
+		// The source's own label (ground truth), for accuracy.
+		fields = append(fields, arrow.Field{Name: pipeline.LabelColumn, Type: arrow.PrimitiveTypes.Int32, Nullable: true})
+	}
+	return arrow.NewSchema(fields, nil)
+}
+
+// Recipe is the preprocessing recipe the job applies.
+func (j *Job) Recipe() vision.Recipe { return j.recipe }
 
 // preprocessPool hands each task a Preprocessor whose caches survive across
 // tasks: the right way to keep transform state in a stateless task pool.
@@ -434,6 +478,11 @@ func (u *inferer) columns(logits []float32, n, k int, failed, labels arrow.Array
 	defer pred.Release()
 	defer conf.Release()
 	defer top.Release()
+	var names *array.StringBuilder
+	if u.j.Config.Labels != nil {
+		names = array.NewStringBuilder(mem)
+		defer names.Release()
+	}
 	pred.Reserve(n)
 	conf.Reserve(n)
 	top.Reserve(n)
@@ -443,9 +492,15 @@ func (u *inferer) columns(logits []float32, n, k int, failed, labels arrow.Array
 			pred.AppendNull()
 			conf.AppendNull()
 			top.AppendNull()
+			if names != nil {
+				names.AppendNull()
+			}
 			continue
 		}
 		p, c, t := model.Classify(logits[i*k:(i+1)*k], u.top[:])
+		if names != nil {
+			names.Append(u.j.Config.Labels.Name(p))
+		}
 		pred.Append(p)
 		conf.Append(c)
 		top.Append(true)
@@ -459,6 +514,10 @@ func (u *inferer) columns(logits []float32, n, k int, failed, labels arrow.Array
 		{Name: "predicted_class", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
 		{Name: "confidence", Type: arrow.PrimitiveTypes.Float32, Nullable: true},
 		{Name: "top5", Type: arrow.ListOf(arrow.PrimitiveTypes.Int32), Nullable: true},
+	}
+	if names != nil {
+		cols = append(cols, names.NewArray())
+		fields = append(fields, arrow.Field{Name: LabelColumn, Type: arrow.BinaryTypes.String, Nullable: true})
 	}
 	if failed != nil {
 		failed.Retain()

@@ -37,7 +37,7 @@ func TestClassifyFailedRowsHaveNoPrediction(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := job.Write(context.Background(), out, false, false); err != nil {
+		if err := job.Write(context.Background(), out, "parquet", false); err != nil {
 			t.Fatal(err)
 		}
 		f, err := file.OpenParquetFile(out, false)
@@ -129,4 +129,77 @@ func readTable(t *testing.T, path string) arrow.Table {
 		t.Fatal(err)
 	}
 	return tbl
+}
+
+// TestPreserveOrderWithErrorRows: with preserve_order, the output lists the
+// input in its order, error rows included, whatever the block count and
+// concurrency; a failed row is neither moved ahead of the good rows of its
+// task nor behind them (issue 14: every 7th file junk came out 003, 000, …).
+func TestPreserveOrderWithErrorRows(t *testing.T) {
+	m := tinyModel(t)
+	files := synthFiles(t, 40, func(i int) (w, h int) { return 64 + i%3*8, 48 })
+	for i := range files {
+		if i%7 == 3 {
+			if err := os.WriteFile(files[i], []byte("junk, not a jpeg"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	cases := []struct {
+		blocks, preprocess, batch int
+		conc                      pipeline.Concurrency
+		inActor                   bool
+	}{
+		{blocks: 1, preprocess: 1, batch: 4, conc: pipeline.Fixed(1)},
+		{blocks: 3, preprocess: 2, batch: 4, conc: pipeline.Fixed(2)},
+		{blocks: 7, preprocess: 0, batch: 5, conc: pipeline.Range(1, 2)},
+		{blocks: 40, preprocess: 2, batch: 8, conc: pipeline.Fixed(2)},
+		{blocks: 5, preprocess: 1, batch: 3, conc: pipeline.Fixed(1), inActor: true},
+	}
+	for _, c := range cases {
+		t.Run(fmt.Sprintf("blocks=%d,conc=%v,batch=%d,inActor=%v", c.blocks, c.conc, c.batch, c.inActor), func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "o.parquet")
+			job, err := NewJob(JobConfig{Files: files, Model: m, BatchSize: c.batch, Blocks: c.blocks,
+				Concurrency: c.conc, PreprocessConcurrency: c.preprocess, PreprocessInActor: c.inActor,
+				Session: model.SessionOptions{IntraOpThreads: 1, InterOpThreads: 1},
+				Exec:    pipeline.ExecutionOptions{PreserveOrder: true}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := job.Write(context.Background(), out, "parquet", false); err != nil {
+				t.Fatal(err)
+			}
+			tbl := readTable(t, out)
+			defer tbl.Release()
+			var got []string
+			var failed int
+			tr := array.NewTableReader(tbl, -1)
+			defer tr.Release()
+			for tr.Next() {
+				rec := tr.RecordBatch()
+				paths := pipeline.Column(rec, pipeline.PathColumn).(*array.String)
+				errs := pipeline.Column(rec, pipeline.ErrorColumn)
+				for i := range paths.Len() {
+					got = append(got, paths.Value(i))
+					if errs.IsValid(i) {
+						failed++
+					}
+				}
+			}
+			if strings.Join(got, "\n") != strings.Join(files, "\n") {
+				t.Errorf("output order differs from input order:\n got %v\nwant %v", base(got), base(files))
+			}
+			if want := (len(files) + 3) / 7; failed != want {
+				t.Errorf("%d error rows, want %d", failed, want)
+			}
+		})
+	}
+}
+
+func base(paths []string) []string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		out[i] = filepath.Base(p)
+	}
+	return out
 }

@@ -1,26 +1,9 @@
 package classify
 
-import (
-	"github.com/apache/arrow-go/v18/arrow"
-
-	"workbench/pipeline"
-)
-
 // labelled reports whether the job's source carries labels.
 func (j *Job) labelled() bool {
 	l, ok := j.Config.Source.(interface{ Labelled() bool })
 	return ok && l.Labelled()
-}
-
-// OutputSchema is the schema the job writes: OutputSchema, plus a label
-// column (int32, null where the source has none) when the source carries
-// labels.
-func (j *Job) OutputSchema() *arrow.Schema {
-	if !j.labelled() {
-		return OutputSchema
-	}
-	return arrow.NewSchema(append(OutputSchema.Fields(),
-		arrow.Field{Name: pipeline.LabelColumn, Type: arrow.PrimitiveTypes.Int32, Nullable: true}), nil)
 }
 
 // Accuracy is top-1 and top-5 accuracy over the rows that had a label

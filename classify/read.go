@@ -40,3 +40,17 @@ func ReadImages(files []string, o pipeline.ReadOptions) *pipeline.Dataset {
 	o.Name = ReadOperator
 	return pipeline.ReadBinaryFiles(files, o)
 }
+
+// ImageSource is the image lister as a listing that streams: the same
+// rules and order as ListImages (vision.ImageWalker), one path at a time,
+// holding only the directories on the current path. An empty folder is not
+// an error here; the run then has no rows.
+func ImageSource(dir string) (pipeline.PathSource, error) {
+	return vision.NewImageWalker(dir)
+}
+
+// ReadImagesFrom is ReadImages over a listing that streams (ImageSource).
+func ReadImagesFrom(src pipeline.PathSource, o pipeline.ReadOptions) *pipeline.Dataset {
+	o.Name = ReadOperator
+	return pipeline.ReadBinaryFilesFrom(src, o)
+}

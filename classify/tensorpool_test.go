@@ -170,7 +170,7 @@ func TestJobTensorPoolMatchesFresh(t *testing.T) {
 		if pooled {
 			job.tensors.Poison = true
 		}
-		if err := job.Write(context.Background(), out, false, false); err != nil {
+		if err := job.Write(context.Background(), out, "parquet", false); err != nil {
 			t.Fatal(err)
 		}
 		return readRows(t, out), job.tensors

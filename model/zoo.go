@@ -18,7 +18,7 @@ const UntrainedNotice = "untrained weights: throughput is representative, labels
 
 // zooVersion names the generation of the zoo builders. It is part of every
 // cached file name, so bump it whenever a builder's output bytes change
-// (TestZooGoldenHashes fails when they do) and stale caches are never reused.
+// (TestExportDeterministic fails when they do) and stale caches are never reused.
 const zooVersion = "z1"
 
 // ZooInfo describes a built-in model without building its weights.

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	gonvml "github.com/NVIDIA/go-nvml/pkg/nvml"
+	"github.com/NVIDIA/go-nvml/pkg/nvml/mock"
+
 	"workbench/nvml"
 )
 
@@ -13,18 +16,23 @@ func ExampleFormatCUDAVersion() {
 }
 
 // A run starts a sampler beside its pipeline, shows live samples, and
-// summarises the series into its record.
+// summarises the series into its record. Here NVML is go-nvml's mock of a
+// host without the driver, so the output is the same on every machine (the
+// host figures, which vary, are not printed); a real run leaves NVML unset.
 func ExampleNew() {
-	s, err := nvml.New(nvml.Config{Hz: 4})
+	if _, err := nvml.New(nvml.Config{Hz: -1}); err != nil {
+		fmt.Println(err)
+	}
+	s, err := nvml.New(nvml.Config{Hz: 4, NVML: noDriver})
 	if err != nil {
 		panic(err)
 	}
 	if err := s.Start(context.Background()); err != nil {
 		panic(err)
 	}
-	if ok, reason := s.GPUStatus(); !ok {
-		fmt.Println(reason) // e.g. "no NVIDIA GPU visible (...)"
-	}
+	ok, reason := s.GPUStatus()
+	fmt.Println("GPUs sampled:", ok)
+	_ = reason // e.g. "no NVIDIA GPU visible (...)": say it once
 	live, cancel := s.Subscribe(8)
 	defer cancel()
 	go func() {
@@ -34,5 +42,18 @@ func ExampleNew() {
 	}()
 	// ... run the pipeline over 1000 images ...
 	summary := s.Stop().Summarize(1000)
-	fmt.Printf("%.2f cores mean, %.3f J/image\n", summary.Host.CPUCoresMean, summary.EnergyPerImageJ)
+	fmt.Println(len(summary.GPUs), "GPUs summarised, available:", summary.GPUAvailable)
+	// Output:
+	// sample rate -1 Hz: want 0 (default 4) to 100
+	// GPUs sampled: false
+	// 0 GPUs summarised, available: false
+}
+
+// noDriver is NVML on a host without the NVIDIA driver.
+var noDriver = &mock.Interface{
+	InitFunc:     func() gonvml.Return { return gonvml.ERROR_LIBRARY_NOT_FOUND },
+	ShutdownFunc: func() gonvml.Return { return gonvml.SUCCESS },
+	ErrorStringFunc: func(r gonvml.Return) string {
+		return "NVML Shared Library Not Found"
+	},
 }

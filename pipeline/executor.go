@@ -40,28 +40,10 @@ type ExecutionOptions struct {
 // to them, so two actors starting at once do not claim each other's threads.
 var ctorMu sync.Mutex
 
-type actor struct {
-	idx      int
-	gpu      int
-	inbox    chan task
-	inflight int
-	ready    bool
-	exited   bool
-	ok       bool // set before inbox closes: did the run succeed?
-}
-
 type task struct {
 	seq     int64
 	in      RefBundle
 	reserve int64 // output bytes reserved for it in the memory budget
-}
-
-type actorEvent struct {
-	op    int
-	actor *actor
-	kind  string // ready, failed, exited
-	err   error
-	res   taskResult // constructor accounting
 }
 
 type opState struct {
@@ -79,11 +61,9 @@ type opState struct {
 	nextSeq      int64
 	nextRelease  int64
 	held         map[int64]RefBundle
-	actors       []*actor
-	pending      int // actors waiting for resources
-	starting     int
+	pool         pool
 	done         bool
-	blockedBy    string
+	hold         hold // why the last dispatch stopped short
 }
 
 // StreamingExecutor runs a chain of MapOperators with one scheduling loop,
@@ -99,8 +79,11 @@ type StreamingExecutor struct {
 	wg        sync.WaitGroup
 	start     time.Time
 	last      time.Time
-	rowsTotal int64
-	fatal     error
+	rowsTotal int64 // rows the source yields; 0 until known
+	// rowsListed counts rows the source has yielded so far.
+	rowsListed int64
+	srcCh      chan sourceItem
+	fatal      error
 }
 
 func newExecutor(ops []*MapOperator, opts ExecutionOptions) *StreamingExecutor {
@@ -125,6 +108,9 @@ func newExecutor(ops []*MapOperator, opts ExecutionOptions) *StreamingExecutor {
 	}
 	for _, op := range ops {
 		e.ops = append(e.ops, &opState{op: op, held: map[int64]RefBundle{}, metrics: OpMetrics{State: StateIdle}})
+	}
+	for i, s := range e.ops {
+		s.pool = newPool(e, i)
 	}
 	return e
 }
@@ -164,16 +150,74 @@ func (e *StreamingExecutor) checkOversubscription() {
 	}
 }
 
-// Execute runs the operators over the source bundles. It returns when every
+// Source yields the read operator's input one bundle at a time (each the
+// input of one read task) so that no listing is ever held whole. Next
+// returns io.EOF after the last bundle. Total is the number of rows it will
+// yield when known up front, or -1: the executor then reports RowsTotal 0
+// ("counting…") until Next has returned io.EOF.
+type Source struct {
+	Next  func() (RefBundle, error)
+	Total int64
+}
+
+// SliceSource is a Source over bundles already built.
+func SliceSource(bundles []RefBundle) Source {
+	var total int64
+	for _, b := range bundles {
+		total += int64(b.Rows)
+	}
+	i := 0
+	return Source{Total: total, Next: func() (RefBundle, error) {
+		if i == len(bundles) {
+			return RefBundle{}, io.EOF
+		}
+		i++
+		return bundles[i-1], nil
+	}}
+}
+
+// sourceItem is one pull from a Source, sent by the feeding goroutine.
+type sourceItem struct {
+	b   RefBundle
+	err error // io.EOF at the end
+}
+
+// feed pulls src on its own goroutine, so that a slow listing (a large
+// directory, an object store's next page) never stalls the scheduling
+// loop, and hands each bundle over ch; the loop receives only while the
+// read operator's queue is short, which is what keeps the listing lazy.
+func (e *StreamingExecutor) feed(ctx context.Context, src Source, ch chan<- sourceItem) {
+	defer e.wg.Done()
+	for {
+		b, err := src.Next()
+		select {
+		case ch <- sourceItem{b, err}:
+		case <-ctx.Done():
+			b.Release()
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// wantsSource reports whether the read operator's queue is short enough to
+// take one more bundle from the source: two per task it could run, so a
+// read task never waits for the listing, and no more, so the listing stays
+// lazy.
+func (e *StreamingExecutor) wantsSource() bool {
+	first := e.ops[0]
+	return !first.upstreamDone && len(first.inQ) < 2*max(first.pool.capacity(), 1)+2
+}
+
+// Execute runs the operators over what src yields. It returns when every
 // operator is done, the first fatal error, or ctx is cancelled; in every case
 // all goroutines it started have ended.
-func (e *StreamingExecutor) Execute(ctx context.Context, source []RefBundle) (err error) {
+func (e *StreamingExecutor) Execute(ctx context.Context, src Source) (err error) {
 	e.checkOversubscription()
 	for _, s := range e.ops {
 		if s.op.resource.GPU > 0 && e.opts.Limits.GPU == 0 {
-			for _, b := range source {
-				b.Release()
-			}
 			return fmt.Errorf("%s needs %g GPU per actor, but no GPU is available: use --device cpu, or --gpus N if NVML cannot see the GPU", s.op.Name(), s.op.resource.GPU)
 		}
 	}
@@ -187,40 +231,59 @@ func (e *StreamingExecutor) Execute(ctx context.Context, source []RefBundle) (er
 		s.metrics.start = e.start
 	}
 	first := e.ops[0]
-	for _, b := range source {
-		e.rowsTotal += int64(b.Rows)
-		e.enqueue(first, b)
+	if src.Total >= 0 {
+		e.rowsTotal = src.Total
 	}
-	first.upstreamDone = true
-	for i, s := range e.ops {
-		if s.op.actors {
-			for range s.op.pool.InitialSize {
-				e.requestActor(taskCtx, i)
-			}
-		}
+	srcCh := make(chan sourceItem, 1)
+	e.srcCh = srcCh
+	e.wg.Add(1)
+	go e.feed(taskCtx, src, srcCh)
+	for _, s := range e.ops {
+		s.pool.start(taskCtx)
 	}
 	ticker := time.NewTicker(e.opts.SnapshotInterval)
 	defer ticker.Stop()
 
 	for !e.finished() && e.fatal == nil {
 		e.updateStates()
-		e.retryPending(taskCtx)
+		for _, s := range e.ops {
+			s.pool.retry(taskCtx)
+		}
 		e.dispatch(taskCtx)
-		e.retireActors()
+		for _, s := range e.ops {
+			s.pool.retire(e.fatal == nil)
+		}
 		if e.finished() {
 			break
 		}
-		if e.stuck() {
+		var pull <-chan sourceItem
+		if e.wantsSource() {
+			pull = srcCh
+		}
+		if pull == nil && e.stuck() {
 			e.fatal = fmt.Errorf("the pipeline cannot make progress: %s", e.describe())
 			break
 		}
 		select {
+		case it := <-pull:
+			switch {
+			case it.err == io.EOF:
+				first.upstreamDone = true
+				e.rowsTotal = e.rowsListed
+			case it.err != nil:
+				e.fatal = fmt.Errorf("%s: %w", first.op.Name(), it.err)
+			default:
+				e.rowsListed += int64(it.b.Rows)
+				e.enqueue(first, it.b)
+			}
 		case r := <-e.results:
 			e.onResult(r)
 		case ev := <-e.actorEvts:
-			e.onActorEvent(taskCtx, ev)
+			ev.pool.onEvent(taskCtx, ev)
 		case <-ticker.C:
-			e.autoscale(taskCtx)
+			for _, s := range e.ops {
+				s.pool.scale(taskCtx)
+			}
 			e.publish(false)
 		case <-ctx.Done():
 			e.fatal = ctx.Err()
@@ -241,13 +304,8 @@ func (e *StreamingExecutor) Execute(ctx context.Context, source []RefBundle) (er
 // other actors hold.
 func (e *StreamingExecutor) stuck() bool {
 	for _, s := range e.ops {
-		if s.running > 0 || s.starting > 0 {
+		if s.running > 0 || !s.pool.quiet() {
 			return false
-		}
-		for _, a := range s.actors {
-			if a.inbox == nil && !a.exited {
-				return false // closing down
-			}
 		}
 	}
 	return true
@@ -259,21 +317,17 @@ func (e *StreamingExecutor) describe() string {
 		if s.done {
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s has %d rows queued, %d actors pending, held back by %q (needs %s; limits %s)",
-			s.op.Name(), s.inRows, s.pending, s.blockedBy, s.op.resource, e.rm.Limits()))
+		_, pending, _ := s.pool.counts()
+		parts = append(parts, fmt.Sprintf("%s has %d rows queued, %d actors pending, held back by %s (needs %s; limits %s)",
+			s.op.Name(), s.inRows, pending, s.hold, s.op.resource, e.rm.Limits()))
 	}
 	return strings.Join(parts, "; ")
 }
 
 func (e *StreamingExecutor) finished() bool {
 	for _, s := range e.ops {
-		if !s.done {
+		if !s.done || !s.pool.exited() {
 			return false
-		}
-		for _, a := range s.actors {
-			if !a.exited {
-				return false
-			}
 		}
 	}
 	return true
@@ -321,10 +375,7 @@ func (e *StreamingExecutor) takeBundle(s *opState) (RefBundle, bool) {
 
 func (e *StreamingExecutor) view(i int) OpView {
 	s := e.ops[i]
-	v := OpView{Name: s.op.Name(), Index: i, Running: s.running, NumOps: len(e.ops) - 1}
-	if !s.op.actors {
-		v.Cap = s.op.taskCap
-	}
+	v := OpView{Name: s.op.Name(), Index: i, Running: s.running, NumOps: len(e.ops) - 1, Cap: s.pool.taskCap()}
 	v.OutputBytes = s.reservedOut
 	for _, b := range s.held {
 		v.OutputBytes += b.Bytes
@@ -333,10 +384,7 @@ func (e *StreamingExecutor) view(i int) OpView {
 		d := e.ops[i+1]
 		v.OutputBytes += d.inBytes + d.runningIn
 		v.QueuedDownstream = d.inRows
-		v.DownstreamCapacity = e.capacity(d)
-		if d.op.actors {
-			v.DownstreamCapacity *= d.op.pool.MaxTasksInFlightPerActor
-		}
+		v.DownstreamCapacity = d.pool.capacity() * d.pool.perWorker()
 		// A consumer's task takes minRows rows; a sink takes whatever the
 		// producer makes.
 		v.DownstreamBundle = d.op.minRows
@@ -366,47 +414,19 @@ func (e *StreamingExecutor) backpressured(i int) string {
 func (e *StreamingExecutor) dispatch(ctx context.Context) {
 	for i := len(e.ops) - 1; i >= 0; i-- {
 		s := e.ops[i]
-		s.blockedBy = ""
-		for {
-			if len(s.inQ) == 0 || (s.inRows < s.op.minRows && !s.upstreamDone) {
-				break
-			}
-			if p := e.backpressured(i); p != "" {
-				s.blockedBy = p
-				break
-			}
-			if s.op.actors {
-				a := e.freeActor(s)
-				if a == nil {
-					break
-				}
-				b, _ := e.takeBundle(s)
-				reserve := e.submit(s, b)
-				a.inflight++
-				a.inbox <- task{seq: b.Seq, in: b, reserve: reserve}
-				continue
-			}
-			if !e.rm.TryAcquire(s.op.Name(), s.op.resource) {
-				s.blockedBy = "resources"
-				break
-			}
+		s.hold = hold{}
+		take := func() task {
 			b, _ := e.takeBundle(s)
-			reserve := e.submit(s, b)
-			e.wg.Add(1)
-			go e.runTask(ctx, i, b, reserve)
+			return task{seq: b.Seq, in: b, reserve: e.submit(s, b)}
 		}
-	}
-}
-
-// retryPending starts actors that earlier did not fit, now that resources
-// may have been released.
-func (e *StreamingExecutor) retryPending(ctx context.Context) {
-	for i, s := range e.ops {
-		for s.pending > 0 && !s.done {
-			s.pending--
-			before := len(s.actors)
-			e.requestActor(ctx, i)
-			if len(s.actors) == before {
+		for len(s.inQ) > 0 && (s.inRows >= s.op.minRows || s.upstreamDone) {
+			if p := e.backpressured(i); p != "" {
+				s.hold = hold{kind: holdBackpressure, policy: p}
+				break
+			}
+			ok, h := s.pool.tryLaunch(ctx, take)
+			if !ok {
+				s.hold = h
 				break
 			}
 		}
@@ -436,48 +456,6 @@ func (s *opState) avgOutRows() int {
 		return 1
 	}
 	return int(s.metrics.RowsOut / s.metrics.TasksFinished)
-}
-
-func (e *StreamingExecutor) freeActor(s *opState) *actor {
-	var best *actor
-	for _, a := range s.actors {
-		if a.ready && !a.exited && a.inflight < s.op.pool.MaxTasksInFlightPerActor && (best == nil || a.inflight < best.inflight) {
-			best = a
-		}
-	}
-	return best
-}
-
-// runTask runs one task-pool task: constructor (if any), UDF, teardown.
-func (e *StreamingExecutor) runTask(ctx context.Context, i int, b RefBundle, reserve int64) {
-	defer e.wg.Done()
-	s := e.ops[i]
-	res := taskResult{op: i, seq: b.Seq, in: b, outReserve: reserve, reserved: s.op.resource}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	t0, cpu0 := time.Now(), threadCPU()
-	udf := s.op.opts.Fn
-	var tids []int
-	if c := s.op.opts.FnConstructor; c != nil {
-		var err error
-		var d time.Duration
-		udf, tids, d, err = construct(ctx, c, ActorInfo{Op: s.op.Name(), Index: -1, GPU: -1})
-		res.constructorCalls, res.constructorTime = 1, d
-		if err != nil {
-			res.err = fmt.Errorf("%s: constructor failed: %w", s.op.Name(), err)
-			res.duration = time.Since(t0)
-			e.results <- res
-			return
-		}
-	}
-	blocks := s.op.process(ctx, udf, b, &res)
-	res.out = newBundle(b.Seq, blocks...)
-	res.cpu = threadCPU() - cpu0 + threadsCPU(tids)
-	if err := closeUDF(ctx, udf, s.op.opts.FnConstructor != nil, true); err != nil && res.err == nil {
-		res.err = fmt.Errorf("%s: %w", s.op.Name(), err)
-	}
-	res.duration = time.Since(t0)
-	e.results <- res
 }
 
 // construct runs a constructor on the caller's locked thread and returns the
@@ -524,152 +502,6 @@ func closeUDF(ctx context.Context, udf UDF, owned, ok bool) error {
 	return nil
 }
 
-// leastLoadedGPU picks the GPU with the fewest live actors, the lowest id
-// on a tie: round-robin while actors only start, and a replacement for a
-// failed actor takes the GPU it left rather than doubling up on another.
-func leastLoadedGPU(actors []*actor, gpus int) int {
-	load := make([]int, gpus)
-	for _, a := range actors {
-		if !a.exited && a.gpu >= 0 && a.gpu < gpus {
-			load[a.gpu]++
-		}
-	}
-	best := 0
-	for g := range load {
-		if load[g] < load[best] {
-			best = g
-		}
-	}
-	return best
-}
-
-func (e *StreamingExecutor) requestActor(ctx context.Context, i int) {
-	s := e.ops[i]
-	if !e.actorFits(s) || !e.rm.TryAcquire(s.op.Name(), s.op.resource) {
-		s.pending++
-		s.metrics.OnActors(e.aliveActors(s), s.pending+s.starting)
-		return
-	}
-	gpu := -1
-	if s.op.resource.GPU > 0 && e.opts.Limits.GPU >= 1 {
-		gpu = leastLoadedGPU(s.actors, int(e.opts.Limits.GPU))
-	}
-	a := &actor{idx: len(s.actors), gpu: gpu, inbox: make(chan task, s.op.pool.MaxTasksInFlightPerActor)}
-	s.actors = append(s.actors, a)
-	s.starting++
-	s.metrics.OnActors(e.aliveActors(s), s.pending+s.starting)
-	e.wg.Add(1)
-	go e.runActor(ctx, i, a, a.inbox)
-}
-
-// actorFits keeps actor pools from starving the task-pool stages they
-// depend on: beyond its first actor, a pool may not take CPUs that would
-// leave a running task pool without room for one task. Without this, two
-// one-CPU actors on a two-core machine would hold every CPU and the reads
-// feeding them could never run. The actors that do not fit wait as pending.
-func (e *StreamingExecutor) actorFits(s *opState) bool {
-	if len(s.actors)-e.exitedActors(s) == 0 || s.op.resource.CPU == 0 {
-		return true
-	}
-	var reserve float64
-	for _, o := range e.ops {
-		if !o.op.actors && !o.done {
-			reserve = max(reserve, o.op.resource.CPU)
-		}
-	}
-	now, _ := e.rm.Total()
-	return now.CPU+s.op.resource.CPU+reserve <= e.opts.Limits.CPU+1e-9
-}
-
-func (e *StreamingExecutor) aliveActors(s *opState) int {
-	n := 0
-	for _, a := range s.actors {
-		if a.ready && !a.exited {
-			n++
-		}
-	}
-	return n
-}
-
-// runActor is one actor: constructor once, then tasks from its inbox until
-// the inbox closes.
-// The inbox is passed in because the scheduler nils a.inbox when it closes it.
-func (e *StreamingExecutor) runActor(ctx context.Context, i int, a *actor, inbox <-chan task) {
-	defer e.wg.Done()
-	s := e.ops[i]
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	udf := s.op.opts.Fn
-	var tids []int
-	ev := actorEvent{op: i, actor: a, kind: "ready"}
-	if c := s.op.opts.FnConstructor; c != nil {
-		var err error
-		var d time.Duration
-		cpu0 := threadCPU()
-		udf, tids, d, err = construct(ctx, c, ActorInfo{Op: s.op.Name(), Index: a.idx, GPU: a.gpu})
-		ev.res.constructorCalls, ev.res.constructorTime = 1, d
-		ev.res.cpu = threadCPU() - cpu0
-		if err != nil {
-			ev.kind, ev.err = "failed", fmt.Errorf("%s actor %d: constructor failed: %w", s.op.Name(), a.idx, err)
-			e.actorEvts <- ev
-			// Drain until told to stop, so the scheduler never blocks on us.
-			for t := range inbox {
-				e.results <- taskResult{op: i, seq: t.seq, in: t.in, outReserve: t.reserve, actor: a, err: ev.err}
-			}
-			e.actorEvts <- actorEvent{op: i, actor: a, kind: "exited"}
-			return
-		}
-	}
-	e.actorEvts <- ev
-	actx := context.WithValue(ctx, actorKey{}, ActorInfo{Op: s.op.Name(), Index: a.idx, GPU: a.gpu})
-	lastPool := threadsCPU(tids)
-	for t := range inbox {
-		res := taskResult{op: i, seq: t.seq, in: t.in, outReserve: t.reserve, actor: a}
-		t0, cpu0 := time.Now(), threadCPU()
-		blocks := s.op.process(actx, udf, t.in, &res)
-		res.out = newBundle(t.seq, blocks...)
-		pool := threadsCPU(tids)
-		res.cpu = threadCPU() - cpu0 + pool - lastPool
-		lastPool = pool
-		res.duration = time.Since(t0)
-		e.results <- res
-	}
-	exit := actorEvent{op: i, actor: a, kind: "exited"}
-	if err := closeUDF(ctx, udf, s.op.opts.FnConstructor != nil, a.ok); err != nil {
-		exit.err = fmt.Errorf("%s actor %d: %w", s.op.Name(), a.idx, err)
-	}
-	e.actorEvts <- exit
-}
-
-func (e *StreamingExecutor) onActorEvent(ctx context.Context, ev actorEvent) {
-	s := e.ops[ev.op]
-	switch ev.kind {
-	case "ready":
-		s.starting--
-		ev.actor.ready = true
-		if ev.res.constructorCalls > 0 {
-			s.metrics.OnConstructor(ev.res.constructorTime)
-			s.metrics.OnExtraCPU(ev.res.cpu)
-		}
-	case "failed":
-		s.starting--
-		s.metrics.OnConstructor(ev.res.constructorTime)
-		if e.fatal == nil {
-			e.fatal = ev.err
-		}
-	case "exited":
-		ev.actor.exited = true
-		e.rm.Release(s.op.Name(), s.op.resource)
-		if ev.err != nil && e.fatal == nil {
-			e.fatal = ev.err
-		}
-		if e.fatal == nil {
-			e.retryPending(ctx)
-		}
-	}
-	s.metrics.OnActors(e.aliveActors(s), s.pending+s.starting)
-}
-
 func (e *StreamingExecutor) onResult(r taskResult) {
 	s := e.ops[r.op]
 	now := time.Now()
@@ -680,11 +512,7 @@ func (e *StreamingExecutor) onResult(r taskResult) {
 		s.outSamples++
 		s.outRatio += (float64(r.out.Bytes)/float64(r.in.Bytes) - s.outRatio) / float64(s.outSamples)
 	}
-	if r.actor != nil {
-		r.actor.inflight--
-	} else {
-		e.rm.Release(s.op.Name(), r.reserved)
-	}
+	s.pool.finished(r)
 	if s.op.sink {
 		r.out.Rows = r.in.Rows
 	}
@@ -737,109 +565,30 @@ func (e *StreamingExecutor) updateStates() {
 	d := now.Sub(e.last)
 	e.last = now
 	for i, s := range e.ops {
-		if !s.done && s.upstreamDone && len(s.inQ) == 0 && s.running == 0 && len(s.held) == 0 && s.starting == 0 {
+		_, pending, starting := s.pool.counts()
+		if !s.done && s.upstreamDone && len(s.inQ) == 0 && s.running == 0 && len(s.held) == 0 && starting == 0 {
 			s.done = true
 			if i+1 < len(e.ops) {
 				e.ops[i+1].upstreamDone = true
 			}
 		}
-		capacity := e.capacity(s)
+		capacity := s.pool.capacity()
 		state := StateIdle
 		switch {
 		case s.done:
 			state = StateDone
-		case s.blockedBy != "" && s.blockedBy != "resources":
+		case s.hold.kind == holdBackpressure:
 			state = StateBackpressured
-		case (s.blockedBy == "resources" || s.pending > 0 || s.starting > 0) && len(s.inQ) > 0:
+		case (s.hold.kind == holdResources || pending > 0 || starting > 0) && len(s.inQ) > 0:
 			state = StatePending
 		case s.running < capacity && len(s.inQ) == 0 && !s.upstreamDone:
 			state = StateStarved
 		case s.running > 0:
 			state = StateRunning
 		}
-		s.metrics.OnState(state, d, capacity, s.blockedBy)
+		s.metrics.OnState(state, d, capacity, s.hold.policy)
 		if s.running > 0 || !s.done {
 			s.metrics.Wall = now.Sub(e.start)
-		}
-	}
-}
-
-// capacity is the number of tasks the operator could run at once now.
-func (e *StreamingExecutor) capacity(s *opState) int {
-	if s.op.actors {
-		return e.aliveActors(s)
-	}
-	n := s.op.taskCap
-	if c := s.op.resource.CPU; c > 0 {
-		// CPUs held by actor pools are not available to tasks.
-		free := e.opts.Limits.CPU
-		for _, o := range e.ops {
-			if o.op.actors {
-				free -= e.rm.Usage(o.op.Name()).CPU
-			}
-		}
-		byCPU := int(free / c)
-		if n == 0 || byCPU < n {
-			n = max(byCPU, 1)
-		}
-	}
-	return max(n, 1)
-}
-
-// autoscale grows an actor pool while its actors are busy and input waits,
-// and records why, like Ray's autoscaling requests.
-func (e *StreamingExecutor) autoscale(ctx context.Context) {
-	for i, s := range e.ops {
-		if !s.op.actors || s.done {
-			continue
-		}
-		p := s.op.pool
-		size := len(s.actors) - e.exitedActors(s) + s.pending
-		alive := e.aliveActors(s)
-		if alive == 0 || s.starting > 0 || s.pending > 0 {
-			continue
-		}
-		inflight := 0
-		for _, a := range s.actors {
-			if a.ready && !a.exited {
-				inflight += a.inflight
-			}
-		}
-		util := float64(inflight) / float64(alive*p.MaxTasksInFlightPerActor)
-		if size < p.MaxSize && util >= 0.5 && s.inRows >= max(s.op.minRows, 1) {
-			reason := fmt.Sprintf("utilisation %.0f%% with %d rows queued", util*100, s.inRows)
-			e.requestActor(ctx, i)
-			s.metrics.OnScaling(ScalingEvent{At: time.Since(e.start), Delta: +1, Actors: size + 1, Reason: reason})
-		}
-	}
-}
-
-func (e *StreamingExecutor) exitedActors(s *opState) int {
-	n := 0
-	for _, a := range s.actors {
-		if a.exited {
-			n++
-		}
-	}
-	return n
-}
-
-// retireActors closes the inboxes of a finished operator's actors, so they
-// run their teardown (a writer commits its file) while later operators go on.
-func (e *StreamingExecutor) retireActors() {
-	for _, s := range e.ops {
-		if !s.op.actors {
-			continue
-		}
-		if s.done {
-			s.pending = 0
-			for _, a := range s.actors {
-				if a.ready && !a.exited && a.inbox != nil {
-					a.ok = e.fatal == nil
-					close(a.inbox)
-					a.inbox = nil
-				}
-			}
 		}
 	}
 }
@@ -851,13 +600,7 @@ func (e *StreamingExecutor) shutdown(cancel context.CancelFunc) {
 		cancel()
 	}
 	for _, s := range e.ops {
-		for _, a := range s.actors {
-			if a.inbox != nil {
-				a.ok = e.fatal == nil
-				close(a.inbox)
-				a.inbox = nil
-			}
-		}
+		s.pool.close(e.fatal == nil)
 	}
 	done := make(chan struct{})
 	go func() { e.wg.Wait(); close(done) }()
@@ -866,11 +609,23 @@ func (e *StreamingExecutor) shutdown(cancel context.CancelFunc) {
 		case r := <-e.results:
 			e.onResult(r)
 		case ev := <-e.actorEvts:
-			// Every inbox is already closed, so a late "ready" actor stops
+			// Every inbox is already closed, so a late ready actor stops
 			// on its own.
-			e.onActorEvent(context.Background(), ev)
+			ev.pool.onEvent(context.Background(), ev)
+		case it := <-e.srcCh:
+			// The feeder stops once cancelled; what it sent is dropped.
+			it.b.Release()
 		case <-done:
 			e.drain()
+			for {
+				select {
+				case it := <-e.srcCh:
+					it.b.Release()
+					continue
+				default:
+				}
+				break
+			}
 			for _, s := range e.ops {
 				for _, b := range s.inQ {
 					b.Release()
@@ -893,7 +648,7 @@ func (e *StreamingExecutor) drain() {
 		case r := <-e.results:
 			e.onResult(r)
 		case ev := <-e.actorEvts:
-			e.onActorEvent(context.Background(), ev)
+			ev.pool.onEvent(context.Background(), ev)
 		default:
 			return
 		}

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -55,7 +56,7 @@ type OpMetrics struct {
 	BackpressuredBy string `json:"backpressured_by,omitempty"`
 	// State is what the operator is doing now: running, starved,
 	// backpressured, pending or done.
-	State string `json:"state"`
+	State State `json:"state"`
 	// ScalingEvents records the actor pool's autoscaling decisions.
 	ScalingEvents []ScalingEvent `json:"scaling_events,omitempty"`
 
@@ -149,8 +150,10 @@ func (m *OpMetrics) OnActors(alive, pending int) {
 // OnExtraCPU adds CPU time measured outside tasks (actor thread pools).
 func (m *OpMetrics) OnExtraCPU(d time.Duration) { m.CPUTime += d }
 
-// OnState accumulates d in the operator's current state.
-func (m *OpMetrics) OnState(state string, d time.Duration, capacity int, policy string) {
+// OnState accumulates d in the operator's current state. policy names the
+// backpressure policy holding it back; it is read only when state is
+// StateBackpressured.
+func (m *OpMetrics) OnState(state State, d time.Duration, capacity int, policy string) {
 	m.State = state
 	m.CapacityTime += d * time.Duration(capacity)
 	switch state {
@@ -167,15 +170,62 @@ func (m *OpMetrics) OnState(state string, d time.Duration, capacity int, policy 
 // OnScaling records an autoscaling decision.
 func (m *OpMetrics) OnScaling(e ScalingEvent) { m.ScalingEvents = append(m.ScalingEvents, e) }
 
-// Operator states, as shown in progress lines.
+// State is what an operator is doing, as its progress line shows it. It
+// prints, and marshals to JSON and text, as the lower-case word (idle,
+// running, …), so records and goldens read as they did when it was a
+// string.
+type State uint8
+
+// Operator states. The zero value is StateIdle.
 const (
-	StateIdle          = "idle"
-	StateRunning       = "running"
-	StateStarved       = "starved"
-	StateBackpressured = "backpressured"
-	StatePending       = "pending"
-	StateDone          = "done"
+	// StateIdle: nothing to do yet, and not waiting on anyone.
+	StateIdle State = iota
+	// StateRunning: tasks are running.
+	StateRunning
+	// StateStarved: free capacity, no input, upstream not finished.
+	StateStarved
+	// StateBackpressured: input waits because a backpressure policy said no.
+	StateBackpressured
+	// StatePending: input waits for resources (CPU, GPU) or for actors
+	// that are starting.
+	StatePending
+	// StateDone: every input processed and handed on.
+	StateDone
 )
+
+var stateNames = [...]string{"idle", "running", "starved", "backpressured", "pending", "done"}
+
+// String returns the state's word, e.g. "backpressured".
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("State(%d)", uint8(s))
+}
+
+// MarshalText implements encoding.TextMarshaler (and so JSON): the word.
+func (s State) MarshalText() ([]byte, error) {
+	if int(s) >= len(stateNames) {
+		return nil, fmt.Errorf("pipeline: invalid state %d", uint8(s))
+	}
+	return []byte(s.String()), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler; "" reads as idle, as
+// records written before the state was typed may hold it.
+func (s *State) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*s = StateIdle
+		return nil
+	}
+	for i, n := range stateNames {
+		if n == string(b) {
+			*s = State(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("pipeline: unknown operator state %q", b)
+}
 
 // TaskDurations returns the mean, p50 and p95 task duration.
 func (m *OpMetrics) TaskDurations() (mean, p50, p95 time.Duration) {

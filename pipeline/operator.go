@@ -199,9 +199,12 @@ type taskResult struct {
 
 // process runs udf over a bundle: failed rows pass through, the rest is cut
 // into batches, and each batch's output is converted to a block. A UDF error
-// fails that batch's rows, not the run.
+// fails that batch's rows, not the run. The output keeps the input's row
+// order, failed rows included, so PreserveOrder holds row by row.
 func (op *MapOperator) process(ctx context.Context, udf UDF, in RefBundle, res *taskResult) []Block {
 	var good, out []Block
+	var runs []failedRun
+	goodRows := 0
 	for _, b := range in.Blocks {
 		if op.sink {
 			// A sink writes every row, failed ones included.
@@ -209,19 +212,39 @@ func (op *MapOperator) process(ctx context.Context, udf UDF, in RefBundle, res *
 			good = append(good, b)
 			continue
 		}
-		g, bad := splitErrors(b)
+		g, bad := splitErrors(b, goodRows)
+		for _, x := range g {
+			goodRows += int(x.NumRows())
+		}
 		good = append(good, g...)
-		out = append(out, bad...)
+		runs = append(runs, bad...)
 	}
 	defer func() {
 		for _, g := range good {
 			g.Release()
 		}
+		// Runs not handed on (an early return) are dropped here.
+		for _, r := range runs {
+			r.blk.Release()
+		}
 	}()
+	// place appends a batch's output, with the failed runs around and
+	// inside it, to out; a nil blk places only the runs before lo.
+	place := func(blk Block, lo, n int) {
+		var blocks []Block
+		blocks, runs = interleave(blk, lo, n, runs)
+		if blk != nil {
+			blk.Release()
+		}
+		for _, b := range blocks {
+			out = append(out, splitLarge(b, op.target)...)
+		}
+	}
 	bt := batcher{mem: op.opts.Allocator, size: op.opts.BatchSize, blocks: good}
 	if op.sink {
 		bt.size = 0 // sinks take blocks whole
 	}
+	done := 0 // good rows already batched
 	for {
 		if ctx.Err() != nil {
 			return out
@@ -235,6 +258,7 @@ func (op *MapOperator) process(ctx context.Context, udf UDF, in RefBundle, res *
 			break
 		}
 		res.batches++
+		n := int(batch.NumRows())
 		ret, err := udf.Call(ctx, batch)
 		if op.sink {
 			// A sink's failure (a full disk, a closed writer) ends the run.
@@ -268,8 +292,15 @@ func (op *MapOperator) process(ctx context.Context, udf UDF, in RefBundle, res *
 			blk = errorBlock(op.opts.Allocator, batch, err.Error())
 		}
 		batch.Release()
-		out = append(out, splitLarge(blk, op.target)...)
+		place(blk, done, n)
+		done += n
 	}
+	// Failed runs after the last good row, or a task with no good rows.
+	place(nil, done, 0)
+	for _, r := range runs {
+		out = append(out, r.blk)
+	}
+	runs = nil
 	res.rowsCopied = bt.copiedRow
 	return out
 }

@@ -157,11 +157,20 @@ func passthrough(in Block) Block {
 	return array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, in.NumRows())
 }
 
-// splitErrors cuts b into runs of good rows and runs of failed rows, as
-// zero-copy slices.
-func splitErrors(b Block) (good, bad []Block) {
+// failedRun is a run of rows that had already failed, kept aside while the
+// good rows around it go through the UDF. at is the number of good rows
+// that precede it in the task's input, which is where it goes back.
+type failedRun struct {
+	at  int
+	blk Block
+}
+
+// splitErrors cuts b into runs of good rows, as zero-copy slices, and runs
+// of failed rows, each placed after the good rows that precede it; before
+// counts the good rows of earlier blocks in the same task.
+func splitErrors(b Block, before int) (good []Block, bad []failedRun) {
 	col := Column(b, ErrorColumn)
-	if col == nil || col.NullN() == col.Len() {
+	if col == nil || col.NullN() == 0 {
 		b.Retain()
 		return []Block{b}, nil
 	}
@@ -174,14 +183,60 @@ func splitErrors(b Block) (good, bad []Block) {
 		s := sliceBlock(b, int64(start), int64(i))
 		if col.IsNull(start) {
 			good = append(good, s)
+			before += i - start
 		} else {
 			p := passthrough(s)
 			s.Release()
-			bad = append(bad, p)
+			bad = append(bad, failedRun{at: before, blk: p})
 		}
 		start = i
 	}
 	return good, bad
+}
+
+// interleave puts failed runs back among a batch's output rows so a task's
+// output keeps its input's order. out came from the good rows [lo, lo+n) of
+// the task; runs at or before lo go first. A run inside the batch is cut
+// into the output when the UDF kept one row per input row (every map the
+// engine runs); otherwise the batch's rows have no input position and the
+// run follows the output. It returns the blocks in order and the runs not
+// yet placed.
+func interleave(out Block, lo, n int, runs []failedRun) ([]Block, []failedRun) {
+	var blocks []Block
+	for len(runs) > 0 && runs[0].at <= lo {
+		blocks = append(blocks, runs[0].blk)
+		runs = runs[1:]
+	}
+	if out == nil {
+		return blocks, runs
+	}
+	if int(out.NumRows()) != n {
+		out.Retain()
+		blocks = append(blocks, out)
+		for len(runs) > 0 && runs[0].at < lo+n {
+			blocks = append(blocks, runs[0].blk)
+			runs = runs[1:]
+		}
+		return blocks, runs
+	}
+	cut := 0
+	for len(runs) > 0 && runs[0].at < lo+n {
+		// at > cut but for two runs with no good row between them (the end
+		// of one block and the start of the next).
+		if at := runs[0].at - lo; at > cut {
+			blocks = append(blocks, sliceBlock(out, int64(cut), int64(at)))
+			cut = at
+		}
+		blocks = append(blocks, runs[0].blk)
+		runs = runs[1:]
+	}
+	if cut == 0 {
+		out.Retain()
+		blocks = append(blocks, out)
+	} else {
+		blocks = append(blocks, sliceBlock(out, int64(cut), int64(n)))
+	}
+	return blocks, runs
 }
 
 func columnsToBlock(mem memory.Allocator, cols Columns) (Block, error) {

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -28,7 +30,24 @@ type WriteOptions struct {
 	// the input is exhausted, as `ds.take_all()` followed by a write does.
 	// Peak memory then grows with the dataset: the take-all mistake.
 	Materialize bool
+	// RowGroupBytes bounds a Parquet row group: the writer holds the
+	// current row group's pages in memory and flushes them to the file once
+	// they reach this many bytes (or RowGroupRows rows), so it holds at most
+	// one row group per file whatever the dataset's size. 0 means
+	// DefaultRowGroupBytes.
+	RowGroupBytes int64
+	// RowGroupRows caps a row group's rows; 0 means DefaultRowGroupRows.
+	RowGroupRows int64
 }
+
+// Row-group bounds when WriteOptions sets none. 64 Ki rows is what the
+// writer always used; 32 MiB keeps a wide row (a tensor column) from making
+// a row group of gigabytes, and is within the 16–128 MiB that Parquet
+// readers handle best.
+const (
+	DefaultRowGroupBytes = 32 << 20
+	DefaultRowGroupRows  = 64 * 1024
+)
 
 // WriteParquet executes the plan and writes one zstd-compressed Parquet
 // file. path may be a file, or an existing directory, in which case the file
@@ -104,7 +123,7 @@ func (s *fileSink) writeLocked(b Block) error {
 		if err := os.MkdirAll(filepath.Dir(s.path), 0o755); err != nil {
 			return err
 		}
-		f, err := os.CreateTemp(filepath.Dir(s.path), "."+filepath.Base(s.path)+".*.partial")
+		f, err := CreateOutputTemp(filepath.Dir(s.path), "."+filepath.Base(s.path)+".*.partial")
 		if err != nil {
 			return err
 		}
@@ -156,6 +175,42 @@ func (s *fileSink) Finish(_ context.Context, ok bool) error {
 	return err
 }
 
+// CreateOutputTemp is os.CreateTemp for a file that will be renamed into
+// place as a user's output: os.CreateTemp makes it 0600, private as a
+// temporary file should be, but a result, record or report must end up with
+// the mode any tool gives a new file, 0666 masked by the umask. The caller
+// removes or renames the file, as with os.CreateTemp.
+func CreateOutputTemp(dir, pattern string) (*os.File, error) {
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Chmod(0o666 &^ umask()); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	return f, nil
+}
+
+// umask returns the process's file mode creation mask. It reads it from
+// /proc/self/status (Linux 4.7+), because the only other way, setting it
+// and setting it back, would briefly change it for every goroutine.
+func umask() os.FileMode {
+	if data, err := os.ReadFile("/proc/self/status"); err == nil {
+		for line := range strings.Lines(string(data)) {
+			if rest, ok := strings.CutPrefix(line, "Umask:"); ok {
+				if m, err := strconv.ParseUint(strings.TrimSpace(rest), 8, 32); err == nil {
+					return os.FileMode(m)
+				}
+			}
+		}
+	}
+	m := syscall.Umask(0o022)
+	syscall.Umask(m)
+	return os.FileMode(m)
+}
+
 // conform returns b with exactly schema's columns, in order: missing ones are
 // all null.
 func conform(b Block, schema *arrow.Schema) (Block, error) {
@@ -187,14 +242,23 @@ func conform(b Block, schema *arrow.Schema) (Block, error) {
 }
 
 type parquetWriter struct {
-	fw     *pqarrow.FileWriter
-	schema *arrow.Schema // with the file's metadata
+	fw       *pqarrow.FileWriter
+	schema   *arrow.Schema // with the file's metadata
+	maxBytes int64
+	buffered int64 // Arrow bytes written into the current row group
 }
 
 func newParquetSink(f *os.File, o WriteOptions, schema *arrow.Schema) (blockWriter, error) {
+	rows, bytes := o.RowGroupRows, o.RowGroupBytes
+	if rows <= 0 {
+		rows = DefaultRowGroupRows
+	}
+	if bytes <= 0 {
+		bytes = DefaultRowGroupBytes
+	}
 	props := parquet.NewWriterProperties(
 		parquet.WithCompression(compress.Codecs.Zstd),
-		parquet.WithMaxRowGroupLength(64*1024),
+		parquet.WithMaxRowGroupLength(rows),
 	)
 	if len(o.Metadata) > 0 {
 		keys, vals := make([]string, 0, len(o.Metadata)), make([]string, 0, len(o.Metadata))
@@ -209,15 +273,29 @@ func newParquetSink(f *os.File, o WriteOptions, schema *arrow.Schema) (blockWrit
 	if err != nil {
 		return nil, err
 	}
-	return &parquetWriter{fw: fw, schema: schema}, nil
+	return &parquetWriter{fw: fw, schema: schema, maxBytes: bytes}, nil
 }
 
+// write appends b to the current row group, which the writer keeps in
+// memory, and starts a new one (flushing this one to the file) once it
+// holds maxBytes; WriteBuffered itself cuts at the row cap.
 func (p *parquetWriter) write(b Block) error {
 	if !b.Schema().Equal(p.schema) {
 		b = array.NewRecordBatch(p.schema, b.Columns(), b.NumRows())
 		defer b.Release()
 	}
-	return p.fw.WriteBuffered(b)
+	if err := p.fw.WriteBuffered(b); err != nil {
+		return err
+	}
+	// The writer's own byte counts see only finished pages (1 MiB each), so
+	// the row group is measured by the Arrow bytes that went into it: an
+	// upper bound on what its encoded, compressed pages hold.
+	p.buffered += BlockBytes(b)
+	if p.buffered >= p.maxBytes {
+		p.buffered = 0
+		return p.fw.NewBufferedRowGroupChecked()
+	}
+	return nil
 }
 func (p *parquetWriter) close() error { return p.fw.Close() }
 

@@ -166,7 +166,7 @@ func TestOptimizedMechanism(t *testing.T) {
 	if h.plan.Job.Session.IntraOpThreads != 2 || h.plan.Job.Concurrency.Max != 1 {
 		t.Errorf("actors × intra-op = %d × %d, want 1 × 2 = cores", h.plan.Job.Concurrency.Max, h.plan.Job.Session.IntraOpThreads)
 	}
-	if h.plan.JSON || h.plan.Job.Exec.DisableBackpressure {
+	if h.plan.Format != "parquet" || h.plan.Job.Exec.DisableBackpressure {
 		t.Error("optimized must stream Parquet with backpressure")
 	}
 }

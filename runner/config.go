@@ -99,6 +99,10 @@ type Config struct {
 	// settings after the run, so the record says what fraction of it the
 	// pipeline reached.
 	Ceiling bool
+	// Peak also looks up (measuring once per machine, then cached) the
+	// device's GEMM peak, so the record says what fraction of the
+	// machine's arithmetic the model reached.
+	Peak bool
 
 	// Bus, when set, receives the pipeline's snapshots and telemetry.
 	Bus *pipeline.EventBus

@@ -6,9 +6,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +23,7 @@ import (
 	"workbench/model"
 	"workbench/nvml"
 	"workbench/pipeline"
+	"workbench/vision"
 )
 
 // Run resolves cfg and executes it: the one run path. A run that fails
@@ -95,6 +98,14 @@ func execute(ctx context.Context, p *Plan) (*bench.Record, *classify.Job, error)
 		}
 		rec.CeilingTput = c.Summary.Center
 	}
+	if p.Config.Peak {
+		pk, perr := model.CachedPeak(jc.Session)
+		if perr != nil {
+			rec.Warnings = append(rec.Warnings, "compute peak: "+perr.Error())
+		} else {
+			rec.PeakGFLOPS = pk.GFLOPs
+		}
+	}
 	return rec, job, nil
 }
 
@@ -112,15 +123,21 @@ func measure(ctx context.Context, job *classify.Job, p *Plan, out string) (*benc
 	}
 	stopTelemetry := bench.StartTelemetry(ctx, hz, job.Config.Exec.Bus, nil)
 	cpu0 := pipeline.ProcessCPU()
+	growth := bench.NewRSSSampler()
+	stopGrowth := sampleGrowth(growth, &job.Counters.ImagesInferred)
 	t0 := time.Now()
-	err := job.Write(ctx, out, p.JSON, p.TakeAll)
+	err := job.Write(ctx, out, p.Format, p.TakeAll)
 	wall := time.Since(t0)
+	stopGrowth()
 	tel := stopTelemetry(job.Counters.ImagesInferred.Load())
 	cpu := pipeline.ProcessCPU() - cpu0
 	rec := newRecord(job, p, out)
 	rec.WallSeconds = wall.Seconds()
 	rec.CPUPercent = 100 * cpu.Seconds() / wall.Seconds()
 	rec.PeakRSS = peakRSS()
+	if g, spread, ok := growth.Growth(); ok {
+		rec.RSSGrowthPer1k, rec.RSSGrowthPer1kSpread = g, spread
+	}
 	fillFromMetrics(rec, job, wall)
 	sourceStats(rec, job, p)
 	rec.Telemetry = tel
@@ -135,10 +152,7 @@ func measure(ctx context.Context, job *classify.Job, p *Plan, out string) (*benc
 func newRecord(job *classify.Job, p *Plan, out string) *bench.Record {
 	c := job.Config
 	m := c.Model
-	format := "parquet"
-	if p.JSON {
-		format = "json"
-	}
+	format := p.Format
 	label := p.Config.Label
 	if label == "" {
 		label = p.Scenario.Name
@@ -155,6 +169,11 @@ func newRecord(job *classify.Job, p *Plan, out string) *bench.Record {
 			Knobs: KnobValues(&p.Effective), Asked: KnobValues(&p.Asked), Sources: sourceNames(p.Sources),
 		},
 		Fingerprint: fingerprint(p.listing()),
+	}
+	r := job.Recipe()
+	rec.Config.Input, rec.Config.Recipe, rec.Config.RecipeFrom = m.InputShape(), r.String(), recipeFrom(m.RecipeSource, p.Asked.Recipe)
+	if pr := vision.PresetOf(r); pr != "" {
+		rec.Config.Recipe = pr + ": " + rec.Config.Recipe
 	}
 	rec.Config.Provider = "CPUExecutionProvider"
 	if c.Session.Device.Kind == model.DeviceCUDA {
@@ -328,6 +347,28 @@ func fileSize(path string) int64 {
 // returned function is called, which returns the peak. Reading
 // /proc/self/status is a few microseconds, so the sampling costs nothing
 // measurable.
+// sampleGrowth feeds s the process's RSS against the rows inferred so far,
+// every 20 ms until stop is called, for rss_growth_per_1k_images. It polls
+// rather than following the event bus, which a run may not have.
+func sampleGrowth(s *bench.RSSSampler, rows *atomic.Int64) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				s.Add(rows.Load(), bench.CurrentRSS())
+				return
+			case <-t.C:
+				s.Add(rows.Load(), bench.CurrentRSS())
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
+}
+
 func sampleThreads() (stop func() int64) {
 	var peak atomic.Int64
 	quit, done := make(chan struct{}), make(chan struct{})
@@ -354,4 +395,14 @@ func sampleThreads() (stop func() int64) {
 		<-done
 		return peak.Load()
 	}
+}
+
+// recipeFrom says where the applied recipe came from: the model's source,
+// and the knobs set over it.
+func recipeFrom(modelSource string, knobs map[string]string) string {
+	if len(knobs) == 0 {
+		return modelSource
+	}
+	keys := slices.Sorted(maps.Keys(knobs))
+	return modelSource + ", then knobs " + strings.Join(keys, ", ")
 }

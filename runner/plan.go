@@ -43,8 +43,10 @@ type Plan struct {
 	Source *datasource.Source
 	// Job is the engine's job, ready for classify.NewJob.
 	Job classify.JobConfig
-	// JSON and TakeAll say how the output is written.
-	JSON, TakeAll bool
+	// Format is the output's (parquet, json or csv) and TakeAll whether
+	// every result is materialised before writing.
+	Format  string
+	TakeAll bool
 	// Notes say things the reader must know, such as "identical to
 	// optimized on this machine".
 	Notes []string
@@ -52,8 +54,11 @@ type Plan struct {
 
 // Ext is the output file extension the plan writes.
 func (p *Plan) Ext() string {
-	if p.JSON {
+	switch p.Format {
+	case "json":
 		return ".jsonl"
+	case "csv":
+		return ".csv"
 	}
 	return ".parquet"
 }
@@ -315,27 +320,41 @@ func modelName(name string, k *scenarios.Knobs) string {
 	return name
 }
 
-// CUDAOptions maps the CUDA knobs onto the provider's options.
-func CUDAOptions(k *scenarios.Knobs) model.CUDAOptions {
-	return model.CUDAOptions{
-		ConvAlgoSearch: k.CUDNNConvAlgoSearch, ArenaExtendStrategy: k.ArenaExtendStrategy,
-		SeparateCopyStream: !k.DoCopyInDefaultStream, DisableTF32: !k.UseTF32,
-	}
-}
-
 // job maps the effective knobs onto the classification job. Nothing
 // depends on the scenario's name: identical effective knobs make identical
 // jobs.
 func (p *Plan) job(m machine) error {
 	k := &p.Effective
 	cfg := p.Config
-	mdl, err := model.Resolve(modelName(cfg.Model, k))
+	opts, err := resolveOptions(cfg, k)
+	if err != nil {
+		return &ConfigError{Problems: []error{err}}
+	}
+	mdl, err := model.ResolveWith(modelName(cfg.Model, k), opts)
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) || strings.Contains(err.Error(), "zoo") {
 			return &DataError{What: "model", Err: err}
 		}
-		return err
+		return &ConfigError{Problems: []error{err}}
+	}
+	// The recipe: the model's own (metadata, else the default preset),
+	// then the preset and field knobs, checked against the input.
+	recipe, err := vision.ApplyRecipeKnobs(mdl.Recipe, k.Recipe)
+	if err != nil {
+		return &ConfigError{Problems: []error{err}}
+	}
+	if mdl, recipe, err = mdl.WithRecipe(recipe); err != nil {
+		return &ConfigError{Problems: []error{err}}
+	}
+	var labels model.Labels
+	if cfg.Labels != "" {
+		if labels, err = model.LoadLabels(cfg.Labels, mdl.NumClasses); err != nil {
+			return &DataError{What: "labels", Err: err}
+		}
+	}
+	if n := mdl.BatchNote(k.BatchSize); n != "" {
+		p.Notes = append(p.Notes, n)
 	}
 	dec, err := vision.ParseDecoder(k.Decoder)
 	if err != nil {
@@ -346,7 +365,7 @@ func (p *Plan) job(m machine) error {
 		GraphOptimization: k.GraphOptimization, Device: p.Device,
 	}
 	if p.Device.Kind == model.DeviceCUDA {
-		sess.CUDA = CUDAOptions(k)
+		sess.CUDA = k.CUDAOptions()
 	}
 	if n := model.FP16OnCPU(mdl, sess.Device.Kind); n != "" {
 		p.Notes = append(p.Notes, n)
@@ -371,6 +390,7 @@ func (p *Plan) job(m machine) error {
 		RowObjects: k.RowObjects, Strict: k.Strict, LogEvery: k.LogEvery,
 		MaxPixels: cfg.MaxPixels, Decoder: dec, Exec: exec,
 		TensorPool: k.TensorPool, InFlightPerActor: k.InFlightPerActor,
+		Recipe: recipe, Labels: labels,
 	}
 	if p.Source != nil {
 		p.Job.Source = p.Source
@@ -378,7 +398,7 @@ func (p *Plan) job(m machine) error {
 	if p.Job.Blocks == scenarios.BlocksDefault {
 		p.Job.Blocks = 0
 	}
-	p.JSON, p.TakeAll = k.OutputFormat == "json", k.TakeAll
+	p.Format, p.TakeAll = k.OutputFormat, k.TakeAll
 	return nil
 }
 
@@ -415,4 +435,28 @@ func sameAsParent(s *scenarios.Scenario, p *Plan, m machine) []string {
 		note += ": no GPU is visible, so there is nothing to leave unused"
 	}
 	return []string{note}
+}
+
+// resolveOptions are what the user said about a model file that may leave
+// its input or output open: the output's name, and the recipe's layout,
+// dtype and crop when set.
+func resolveOptions(cfg Config, k *scenarios.Knobs) (model.ResolveOptions, error) {
+	o := model.ResolveOptions{Output: cfg.Output}
+	var err error
+	if v, ok := k.Recipe["layout"]; ok {
+		if o.Layout, err = vision.ParseLayout(v); err != nil {
+			return o, err
+		}
+	}
+	if v, ok := k.Recipe["dtype"]; ok {
+		if o.DType, err = vision.ParseDType(v); err != nil {
+			return o, err
+		}
+	}
+	if v, ok := k.Recipe["crop"]; ok {
+		if o.CropH, o.CropW, err = vision.ParseCrop(v); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
 }

@@ -11,8 +11,11 @@
 // problem at once (unknown keys with their line number), and Set accepts the
 // same names and values as the files, for --set key=value.
 //
-// Library.Plan maps a resolved scenario plus the machine (Env) onto a
-// classify.JobConfig and bench.RunOptions. Nothing is special-cased by
-// scenario name: two scenarios whose knobs mean the same on a machine get the
-// same plan, and the plan says so in a note.
+// Every knob declares its flag once in the knob table (KnobFlags), so the
+// CLI generates one flag per knob. Mapping a resolved scenario onto the
+// engine is the run path's business (runner.Resolve), and nothing there is
+// special-cased by scenario name: two scenarios whose knobs mean the same on
+// a machine get the same plan, and the plan says so in a note. The workshop
+// lesson (Library.Lesson) and the writer of derived scenario files
+// (Derived) live here too.
 package scenarios

@@ -2,11 +2,13 @@ package scenarios
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 
+	"workbench/model"
 	"workbench/vision"
 )
 
@@ -78,6 +80,12 @@ type Knobs struct {
 	// CPUs overrides the resource manager's CPU limit: 0 = the machine's
 	// cores, CPUsFit = cores plus the inference pool's request.
 	CPUs float64
+	// Recipe holds the preprocessing recipe knobs set (preset, resize,
+	// crop, interpolation, channels, scale, mean, std, layout, dtype), as
+	// written; a key that is absent is auto: the model's own recipe (its
+	// metadata, else the default preset). Never written in place: a copy
+	// of Knobs may share it.
+	Recipe map[string]string
 	// GetConcurrency is the object GETs in flight per read task when the
 	// data lives in an object store (or is read from a list of files).
 	GetConcurrency int
@@ -394,8 +402,8 @@ var knobDefs = []knobDef{
 		"the batch function returns per-row objects instead of columns"),
 	boolKnob("strict", func(k *Knobs) *bool { return &k.Strict },
 		"reject per-row objects as Ray ≥ 2.5 does, instead of converting them"),
-	enumKnob("output_format", func(k *Knobs) *string { return &k.OutputFormat }, []string{"parquet", "json"},
-		"parquet (zstd, columnar) or json (JSON lines)"),
+	enumKnob("output_format", func(k *Knobs) *string { return &k.OutputFormat }, []string{"parquet", "json", "csv"},
+		"parquet (zstd, columnar), json (JSON lines) or csv (top5 as a space-separated field)"),
 	boolKnob("take_all", func(k *Knobs) *bool { return &k.TakeAll },
 		"collect every result in memory, then write (ds.take_all())"),
 	boolKnob("backpressure", func(k *Knobs) *bool { return &k.Backpressure },
@@ -458,6 +466,14 @@ var knobDefs = []knobDef{
 		"CPU limit override for the resource manager: 0 = this machine, N, or fit (cores + the inference pool)"),
 }
 
+// CUDAOptions maps the CUDA knobs onto the provider's options.
+func (k *Knobs) CUDAOptions() model.CUDAOptions {
+	return model.CUDAOptions{
+		ConvAlgoSearch: k.CUDNNConvAlgoSearch, ArenaExtendStrategy: k.ArenaExtendStrategy,
+		SeparateCopyStream: !k.DoCopyInDefaultStream, DisableTF32: !k.UseTF32,
+	}
+}
+
 // withFlag names the knob's flag when its dashed name is not it: the short
 // names users typed before flags were generated from this table.
 func (d knobDef) withFlag(flag string) knobDef {
@@ -518,6 +534,70 @@ func KnobFlags() []KnobFlag {
 	}
 	return out
 }
+
+// recipeKnob is one field of the preprocessing recipe (or the preset),
+// parsed and checked by vision's own parsers; auto leaves it to the model.
+func recipeKnob(key string) knobDef {
+	help := "preprocessing recipe: " + vision.RecipeKeyHelp(key)
+	if key == vision.PresetKey {
+		help = "preprocessing recipe, " + vision.RecipeKeyHelp(key) + "; fields set beside it win"
+	}
+	return knobDef{
+		name: key,
+		help: help + "; auto = the model's (its metadata, else " + vision.DefaultPreset + ")",
+		parse: func(k *Knobs, n *node) error {
+			s, err := scalar(n)
+			if err != nil {
+				return err
+			}
+			r := maps.Clone(k.Recipe)
+			if r == nil {
+				r = map[string]string{}
+			}
+			if strings.EqualFold(s, "auto") {
+				delete(r, key)
+				k.Recipe = r
+				return nil
+			}
+			base, _ := vision.PresetRecipe(vision.DefaultPreset, 0, 0)
+			if _, err := base.Set(key, s); err != nil {
+				return err
+			}
+			r[key] = s
+			k.Recipe = r
+			return nil
+		},
+		format: func(k *Knobs) string {
+			if v, ok := k.Recipe[key]; ok {
+				return v
+			}
+			return "auto"
+		},
+		copy: func(dst, src *Knobs) {
+			r := maps.Clone(dst.Recipe)
+			if r == nil {
+				r = map[string]string{}
+			}
+			if v, ok := src.Recipe[key]; ok {
+				r[key] = v
+			} else {
+				delete(r, key)
+			}
+			dst.Recipe = r
+		},
+	}
+}
+
+// recipeKnobs are the preset and each recipe field, in vision's order.
+func recipeKnobs() []knobDef {
+	out := []knobDef{recipeKnob(vision.PresetKey)}
+	for _, key := range vision.RecipeKeys() {
+		out = append(out, recipeKnob(key))
+	}
+	return out
+}
+
+func init() { knobDefs = append(knobDefs, recipeKnobs()...) }
 
 // parseConcurrency reads N, auto, MIN-MAX or a [min, max] sequence.
 func parseConcurrency(n *node) (lo, hi int, err error) {

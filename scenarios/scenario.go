@@ -52,7 +52,7 @@ type Scenario struct {
 	// Needs names what the scenario needs to mean anything: "" or
 	// NeedsObjectStore. Unmet, it is skipped with MissingNeed's reason.
 	Needs string
-	Knobs   Knobs
+	Knobs Knobs
 
 	// Resolved is true once Knobs hold effective values for every knob.
 	Resolved bool

@@ -3,6 +3,7 @@ package vision
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -29,7 +30,52 @@ import (
 //
 // A missing dir, or one that is not a directory, is an error; so is an
 // unreadable subdirectory.
+//
+// The order is the byte order of the full paths, but it is produced by a
+// walk, not a sort of the whole listing: ImageWalker yields the same paths
+// one at a time.
 func ListImages(dir string) ([]string, error) {
+	w, err := NewImageWalker(dir)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for {
+		p, err := w.Next()
+		if err == io.EOF {
+			return files, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, p)
+	}
+}
+
+// ImageWalker lists the images under a directory one at a time, with
+// ListImages' rules and in its order, holding only the entries of the
+// directories on the current path (and the set of real directories
+// already walked): memory grows with the largest directory, not the
+// dataset. It sorts each directory's entries as fs.WalkDir does, keying a
+// directory as "name/", which makes the walk's order the byte order of the
+// full paths that ListImages always had. It is not safe for concurrent use.
+type ImageWalker struct {
+	seen  map[string]bool // real paths of directories already walked
+	stack []*dirFrame
+}
+
+type dirFrame struct {
+	entries []dirEntry
+	next    int
+}
+
+type dirEntry struct {
+	key, path string
+	dir       bool
+}
+
+// NewImageWalker checks dir as ListImages does and reads its entries.
+func NewImageWalker(dir string) (*ImageWalker, error) {
 	fi, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -39,20 +85,40 @@ func ListImages(dir string) ([]string, error) {
 	case !fi.IsDir():
 		return nil, fmt.Errorf("image directory %q is not a directory", dir)
 	}
-	l := lister{seen: map[string]bool{}}
-	if err := l.walk(dir); err != nil {
+	w := &ImageWalker{seen: map[string]bool{}}
+	if err := w.push(dir); err != nil {
 		return nil, err
 	}
-	sort.Strings(l.files)
-	return l.files, nil
+	return w, nil
 }
 
-type lister struct {
-	seen  map[string]bool // real paths of directories already walked
-	files []string
+// Next returns the next image path, or io.EOF after the last one. An
+// unreadable subdirectory is an error, as in ListImages.
+func (w *ImageWalker) Next() (string, error) {
+	for len(w.stack) > 0 {
+		top := w.stack[len(w.stack)-1]
+		if top.next == len(top.entries) {
+			w.stack[len(w.stack)-1] = nil
+			w.stack = w.stack[:len(w.stack)-1]
+			continue
+		}
+		e := top.entries[top.next]
+		top.entries[top.next] = dirEntry{} // let the strings go
+		top.next++
+		if !e.dir {
+			return e.path, nil
+		}
+		if err := w.push(e.path); err != nil {
+			return "", err
+		}
+	}
+	return "", io.EOF
 }
 
-func (l *lister) walk(dir string) error {
+// push reads dir's entries, keeps images and subdirectories, sorts them,
+// and makes dir the current directory; a real directory seen before is
+// skipped, which ends link loops.
+func (w *ImageWalker) push(dir string) error {
 	real, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		return fmt.Errorf("listing images: %w", err)
@@ -60,14 +126,15 @@ func (l *lister) walk(dir string) error {
 	if real, err = filepath.Abs(real); err != nil {
 		return fmt.Errorf("listing images: %w", err)
 	}
-	if l.seen[real] {
+	if w.seen[real] {
 		return nil
 	}
-	l.seen[real] = true
+	w.seen[real] = true
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("listing images: %w", err)
 	}
+	f := &dirFrame{}
 	for _, e := range entries {
 		name := e.Name()
 		path := filepath.Join(dir, name)
@@ -78,7 +145,7 @@ func (l *lister) walk(dir string) error {
 				// A dangling or looping link: an input that cannot be
 				// read, when it is named like one.
 				if IsImageName(name) {
-					l.files = append(l.files, path)
+					f.entries = append(f.entries, dirEntry{key: name, path: path})
 				}
 				continue
 			}
@@ -86,16 +153,15 @@ func (l *lister) walk(dir string) error {
 		}
 		switch {
 		case mode.IsDir():
-			if name == "__MACOSX" {
-				continue
-			}
-			if err := l.walk(path); err != nil {
-				return err
+			if name != "__MACOSX" {
+				f.entries = append(f.entries, dirEntry{key: name + "/", path: path, dir: true})
 			}
 		case IsImageName(name):
-			l.files = append(l.files, path)
+			f.entries = append(f.entries, dirEntry{key: name, path: path})
 		}
 	}
+	sort.Slice(f.entries, func(i, j int) bool { return f.entries[i].key < f.entries[j].key })
+	w.stack = append(w.stack, f)
 	return nil
 }
 

@@ -1,9 +1,11 @@
 package vision
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -80,6 +82,51 @@ func TestIsImageName(t *testing.T) {
 	} {
 		if got := IsImageName(name); got != want {
 			t.Errorf("IsImageName(%q) = %v", name, got)
+		}
+	}
+}
+
+// TestImageWalkerOrder: the walker yields, one at a time, exactly the byte
+// order of the full paths, including where a directory "a" and a file
+// "a.jpg" (or "a-1.jpg") sit side by side, which a plain per-directory name
+// sort would put the other way round.
+func TestImageWalkerOrder(t *testing.T) {
+	t.Parallel()
+	cases := [][]string{
+		{"a/x.jpg", "a.jpg", "a-1.jpg", "b.png"},
+		{"z/y/x.jpg", "z/y.jpg", "z.jpg", "A.JPG", "z/y/w/v.jpeg", "m/n.jpg"},
+		{"only.jpg"},
+	}
+	for _, files := range cases {
+		dir := t.TempDir()
+		for _, f := range files {
+			p := filepath.Join(dir, f)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w, err := NewImageWalker(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for {
+			p, err := w.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, p)
+		}
+		want := slices.Clone(got)
+		sort.Strings(want)
+		if !slices.Equal(got, want) || len(got) != len(files) {
+			t.Errorf("walk order %v, want sorted %v (%d files)", got, want, len(files))
 		}
 	}
 }

@@ -311,17 +311,17 @@ func (m *Model) opTable(w int, compact bool) string {
 			}
 		}
 		name = mark + name
-		state := mm.State
-		if state == pipeline.StateBackpressured && mm.BackpressuredBy != "" {
+		state := mm.State.String()
+		if mm.State == pipeline.StateBackpressured && mm.BackpressuredBy != "" {
 			state = "backpressured:" + mm.BackpressuredBy
 		}
 		if m.status == Done || m.status == Failed {
-			state = pipeline.StateDone
+			state = pipeline.StateDone.String()
 		}
 		rows[i] = []string{name, state, fmt.Sprint(mm.TasksRunning), fmt.Sprint(mm.QueuedRows),
 			bench.FormatValue(m.opRate[op.Name], "")}
 		if compact {
-			if state != pipeline.StateDone && len(state) > 8 {
+			if state != pipeline.StateDone.String() && len(state) > 8 {
 				state = state[:7] + "…"
 			}
 			rows[i] = []string{name, state, fmt.Sprint(mm.TasksRunning), fmt.Sprint(mm.QueuedRows)}
