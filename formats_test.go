@@ -64,7 +64,7 @@ func samplesOf(t *testing.T, dir string) []sample {
 	return out
 }
 
-func writeParquet[T any](t *testing.T, name string, rows []T, perGroup int64) {
+func writeParquet[T any](t testing.TB, name string, rows []T, perGroup int64) {
 	t.Helper()
 	f, err := os.Create(name)
 	if err != nil {
@@ -84,7 +84,7 @@ func writeParquet[T any](t *testing.T, name string, rows []T, perGroup int64) {
 
 // writeShards writes WebDataset shards with the tar command: KEY.jpg and
 // KEY.cls per sample, shardSize samples a shard.
-func writeShards(t *testing.T, dir string, samples []sample, shardSize int) {
+func writeShards(t testing.TB, dir string, samples []sample, shardSize int) {
 	t.Helper()
 	if _, err := exec.LookPath("tar"); err != nil {
 		t.Skip("no tar command to write shards with")
@@ -106,7 +106,7 @@ func writeShards(t *testing.T, dir string, samples []sample, shardSize int) {
 	}
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

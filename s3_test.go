@@ -28,7 +28,7 @@ func keyed(t *testing.T, rows []resultRow, root string) map[string]resultRow {
 	return out
 }
 
-func runRecord(t *testing.T, args ...string) (*bench.Record, string) {
+func runRecord(t testing.TB, args ...string) (*bench.Record, string) {
 	t.Helper()
 	js := filepath.Join(t.TempDir(), "rec.json")
 	var stdout, stderr bytes.Buffer

@@ -63,6 +63,9 @@ func readKnob(r *Record, rd opView) string {
 	if st.Requests > 0 && float64(st.Retries) > 0.05*float64(st.Requests) {
 		return fmt.Sprintf("the store is throttling (%d retries in %d requests): lower --get-concurrency or spread keys over more prefixes", st.Retries, st.Requests)
 	}
+	if st.GetConcurrency < 4 {
+		return fmt.Sprintf("raise --get-concurrency (GETs in flight per read task; now %d): a read task waits out each GET's latency before the next", st.GetConcurrency)
+	}
 	if r.Config.Blocks < 2*max(r.Fingerprint.Cores, 1) {
 		return fmt.Sprintf("raise --blocks (read tasks; now %d): with few read tasks the GETs run nearly one after another", r.Config.Blocks)
 	}

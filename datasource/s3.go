@@ -18,6 +18,10 @@ import (
 	"github.com/aws/smithy-go"
 )
 
+// listPageSize is the keys an S3 listing page asks for (S3's maximum);
+// tests lower it to see pages without thousands of objects.
+var listPageSize int32 = 1000
+
 // s3Store is one S3 bucket through the AWS SDK for Go v2.
 type s3Store struct {
 	bucket string
@@ -71,7 +75,7 @@ func (s *s3Store) Scheme() string { return "s3" }
 func (s *s3Store) Bucket() string { return s.bucket }
 
 func (s *s3Store) ListPage(ctx context.Context, prefix, token string) ([]Object, string, error) {
-	in := &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: aws.String(prefix), MaxKeys: aws.Int32(1000)}
+	in := &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: aws.String(prefix), MaxKeys: aws.Int32(listPageSize)}
 	if token != "" {
 		in.ContinuationToken = &token
 	}
