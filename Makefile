@@ -15,7 +15,7 @@ export CGO_ENABLED := 1
 # NVIDIA's, not ours: silence that one class, keep Go's default -O2 -g.
 export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 
-.PHONY: all setup setup-gpu build run test bench memcheck vet fmt clean tui-smoke
+.PHONY: all setup setup-gpu build run test bench memcheck vet fmt clean tui-smoke sweep-check
 
 all: build
 
@@ -59,6 +59,11 @@ tui-smoke: setup build
 bench: setup
 	$(GO) test $(GOFLAGS) -run '^$$' -bench . -benchmem -count 5 -timeout 60m ./... | tee bench.txt
 	$(GO) run $(BENCHSTAT) bench.txt
+
+## sweep-check: the literal `workbench sweep --batch 16..256` (resnet18, synthetic
+## data) twice, beside `bench ceiling` at the same batch sizes (minutes on 2 cores)
+sweep-check: setup build
+	BIN=$(BIN) DATA=$(DATA) IMAGES=$(IMAGES) scripts/sweep-check.sh
 
 ## memcheck: peak RSS at 2k, 20k and 200k rows, 3 runs: the engine's share
 ## (synthetic in-memory datasource) and the whole job (tiny model, files)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"text/tabwriter"
 
@@ -107,6 +108,7 @@ func raceCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error
 		header += "\n" + n
 	}
 	writeRace(stdout, labels, runs, header)
+	writeVerdict(stdout, labels[:], records(runs[0]), records(runs[1]))
 	if f.json != "" {
 		if err := bench.WriteJSONFile(f.json, records(runs[0], runs[1])); err != nil {
 			return err
@@ -222,4 +224,35 @@ func allPositive(xs []float64) bool {
 
 func init() {
 	register(command{name: "race", order: 41, summary: "run two scenarios on the same data and compare them", run: raceCmd})
+}
+
+// writeVerdict states the protocol's verdict on the steady-state
+// throughput of configurations raced against each other: the best, the
+// ones tied with it, and the ones whose measurement never stabilised.
+func writeVerdict(w io.Writer, labels []string, runs ...[]*bench.Record) {
+	v := bench.DefaultProtocol.Judge(bench.MetricSteadyTput, runs...)
+	var unstable []string
+	for i, ok := range v.Stable {
+		if !ok && len(runs[i]) > 0 {
+			unstable = append(unstable, labels[i])
+		}
+	}
+	switch {
+	case v.Best < 0:
+		fmt.Fprintln(w, "\nverdict: no configuration measured stably; not ranked")
+	case len(v.Tied) > 0:
+		var names []string
+		for _, i := range v.Tied {
+			names = append(names, labels[i])
+		}
+		fmt.Fprintf(w, "\nverdict: %s tied on steady throughput (intervals overlap or medians within %.0f%%)\n",
+			strings.Join(names, ", "), 100*bench.DefaultProtocol.TieMargin)
+	default:
+		s := v.Samples[v.Best]
+		fmt.Fprintf(w, "\nverdict: %s is fastest in the steady state, %s (%d %s)\n", labels[v.Best],
+			formatSamples(s, "img/s"), s.Summary.N, map[bool]string{true: "windows", false: "runs"}[s.FromWindows])
+	}
+	if len(unstable) > 0 {
+		fmt.Fprintf(w, "unstable (not ranked): %s\n", strings.Join(unstable, ", "))
+	}
 }

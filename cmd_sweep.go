@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
-	"text/tabwriter"
+	"time"
 
 	"workbench/bench"
 	"workbench/runner"
@@ -49,6 +50,8 @@ type sweepFlags struct {
 	objective, constraint      string
 	search, out                string
 	noEarlyExit                bool
+	budget                     time.Duration
+	stability                  float64
 	th                         thresholdFlag
 	grid                       bench.Grid
 	obj                        bench.Objective
@@ -73,8 +76,10 @@ func (sf *sweepFlags) register(fs *flag.FlagSet, batch, conc, blocks, out string
 		fl.Value, fl.Usage, fl.DefValue = r.v, r.usage, string(*r.v)
 	}
 	fs.Var(&sf.sets, "set", "sweep another scenario knob: knob=v1,v2 (repeatable), e.g. intra_op_threads=1,2,4")
-	fs.IntVar(&sf.repeat, "repeat", 1, "runs per cell; medians and spreads need 6 for a 95% interval")
-	fs.StringVar(&sf.objective, "objective", "throughput", "rank cells by: throughput, latency_p95 or images_per_joule")
+	fs.IntVar(&sf.repeat, "repeat", 1, "least runs per cell; the protocol adds runs until a cell has 3 samples and is stable")
+	fs.StringVar(&sf.objective, "objective", "steady", "rank cells by: steady (steady-state throughput), wall (whole-run throughput, for small jobs), latency_p95 or images_per_joule")
+	fs.DurationVar(&sf.budget, "budget", 0, "cap the sweep's time, e.g. 10m: each cell gets an equal share, cells past it are skipped (0 = none)")
+	fs.Float64Var(&sf.stability, "stability", 100*bench.StabilityThreshold, "stability threshold in percent: a cell is stable when its last 3 windows agree within it")
 	fs.StringVar(&sf.constraint, "constraint", "", "conditions a cell must meet, e.g. 'latency_p95<200ms,peak_rss<4GiB,gpu_mem<20GiB'")
 	fs.StringVar(&sf.out, "out", out, "results file: .json, .csv or .parquet (empty = none)")
 	fs.BoolVar(&sf.noEarlyExit, "no-early-exit", false, "run every batch size even after the gain drops under 5% over 4 points")
@@ -129,6 +134,12 @@ func (sf *sweepFlags) parse() error {
 	if sf.repeat < 1 {
 		errs = append(errs, fmt.Errorf("--repeat %d: must be at least 1", sf.repeat))
 	}
+	if sf.budget < 0 {
+		errs = append(errs, fmt.Errorf("--budget %s: must not be negative", sf.budget))
+	}
+	if !(sf.stability > 0 && sf.stability < 100) {
+		errs = append(errs, fmt.Errorf("--stability %g: want a percentage between 0 and 100", sf.stability))
+	}
 	var err error
 	if sf.obj, err = bench.ParseObjective(sf.objective); err != nil {
 		errs = append(errs, err)
@@ -171,6 +182,10 @@ func (sf *sweepFlags) prepare(stderr io.Writer) (*scenarioSession, *scenarios.Sc
 	if err != nil {
 		return nil, nil, err
 	}
+	// Cells are measured by the protocol, with the read cycled so the
+	// largest batch still fills its windows.
+	proto := sf.protocol()
+	ss.base.Protocol, ss.base.Cycle = &proto, true
 	ss.base.Flags = slices.DeleteFunc(ss.base.Flags, func(st runner.Setting) bool { return sweeps(sf.grid, st.Knob) })
 	base, err := ss.load(sf.job.scenario)
 	if err != nil {
@@ -194,6 +209,21 @@ func (sf *sweepFlags) prepare(stderr io.Writer) (*scenarioSession, *scenarios.Sc
 		return nil, nil, invalidConfig(errors.Join(errs...))
 	}
 	return ss, base, nil
+}
+
+// protocol is the measurement protocol the flags ask for.
+func (sf *sweepFlags) protocol() bench.Protocol {
+	p := bench.DefaultProtocol
+	p.Threshold = sf.stability / 100
+	return p.WithDefaults()
+}
+
+// options are the sweep options the flags ask for.
+func (sf *sweepFlags) options(scenario string, stderr io.Writer) bench.SweepOptions {
+	proto := sf.protocol()
+	return bench.SweepOptions{Grid: sf.grid, Repeat: sf.repeat, Objective: sf.obj, Constraints: sf.cons,
+		Search: sf.mode, Scenario: scenario, Protocol: &proto, Budget: sf.budget,
+		OnRecord: progressLine(stderr)}
 }
 
 // sweeps reports whether the grid sweeps knob: its cells set it, so a
@@ -221,17 +251,32 @@ func (ss *scenarioSession) cellRunner(name string, g bench.Grid) bench.CellFunc 
 }
 
 // progressLine reports a finished record on stderr.
-func progressLine(w io.Writer, total int) func(*bench.Record) {
+func progressLine(w io.Writer) func(*bench.Record) {
 	n := 0
 	return func(r *bench.Record) {
 		n++
 		switch r.Status {
 		case bench.StatusOK:
-			fmt.Fprintf(w, "[%d/%d] %s #%d: %s\n", n, total, r.Label, r.Repeat, bench.FormatValue(r.Throughput, "img/s"))
+			fmt.Fprintf(w, "[%d] %s #%d: %s steady, %s wall%s%s\n", n, r.Label, r.Repeat, bench.FormatValue(r.SteadyTput, "img/s"),
+				bench.FormatValue(r.Throughput, "img/s"), stableWord(r), cycledWord(r))
 		default:
-			fmt.Fprintf(w, "[%d/%d] %s: %s: %s\n", n, total, r.Label, r.Status, firstLine(r.Reason))
+			fmt.Fprintf(w, "[%d] %s: %s: %s\n", n, r.Label, r.Status, firstLine(r.Reason))
 		}
 	}
+}
+
+func stableWord(r *bench.Record) string {
+	if r.Stable {
+		return ", stable"
+	}
+	return ", unstable"
+}
+
+func cycledWord(r *bench.Record) string {
+	if r.Cycled > 1 {
+		return fmt.Sprintf(", cycled: %.1f×", r.Cycled)
+	}
+	return ""
 }
 
 func firstLine(s string) string {
@@ -242,7 +287,9 @@ func firstLine(s string) string {
 	return s
 }
 
-// writeSweepSummary prints the cells and the top 3.
+// writeSweepSummary prints what was held fixed and what was swept, the
+// cells (every row with every column, whatever its status), the ties and
+// how they were broken, and the top 3.
 func writeSweepSummary(w io.Writer, res *bench.SweepResult) {
 	for _, r := range res.Records {
 		if r.Notice != "" {
@@ -250,18 +297,23 @@ func writeSweepSummary(w io.Writer, res *bench.SweepResult) {
 			break
 		}
 	}
+	writeHeldFixed(w, res)
 	var notes bench.Footnotes
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	shown := map[string]bool{bench.MetricThroughput: true, bench.MetricLatencyP95: true, bench.MetricPeakRSS: true}
-	extra := !shown[res.Objective.String()]
-	head := "cell\tstatus\tthroughput\tp95 latency\tpeak RSS\tsatisfies\trank"
+	head := []string{"cell", "status", "steady", "wall", "cold start", "p95 latency", "peak RSS", "samples", "stable", "rank"}
+	obj := res.Objective.String()
+	extra := obj != bench.MetricSteadyTput && obj != bench.MetricThroughput && obj != bench.MetricLatencyP95 && obj != bench.MetricPeakRSS
 	if extra {
-		head = strings.Replace(head, "status\t", "status\t"+res.Objective.String()+"\t", 1)
+		head = slices.Insert(head, 2, obj)
 	}
-	fmt.Fprintln(tw, head)
+	var rows [][]string
 	for _, c := range res.Cells {
+		row := []string{c.Label, c.Status}
 		if !c.OK() {
-			fmt.Fprintf(tw, "%s\t%s%s\n", c.Label, c.Status, notes.Mark(firstLine(c.Reason)))
+			row[1] += notes.Mark(firstLine(c.Reason))
+			for range head[2:] {
+				row = append(row, "—")
+			}
+			rows = append(rows, row)
 			continue
 		}
 		vals := func(m string) []float64 {
@@ -272,26 +324,60 @@ func writeSweepSummary(w io.Writer, res *bench.SweepResult) {
 			return xs
 		}
 		cell := func(m, unit string) string {
-			s := bench.Summarize(vals(m), bench.DefaultConfidence)
-			if s.N == 1 {
-				return bench.FormatValue(s.Center, unit)
+			if m == obj && len(c.Samples.Values) > 0 {
+				return formatSamples(c.Samples, unit)
 			}
-			return s.Format(unit) + notes.Mark(s.Warnings...)
+			xs := vals(m)
+			if len(xs) == 1 {
+				return bench.FormatValue(xs[0], unit)
+			}
+			return bench.FormatValue(bench.Summarize(xs, bench.DefaultConfidence).Center, unit)
 		}
-		obj := ""
 		if extra {
-			obj = cell(res.Objective.String(), res.Objective.Metric.Unit) + "\t"
+			row = append(row, cell(obj, res.Objective.Metric.Unit))
 		}
-		fmt.Fprintf(tw, "%s\tok\t%s%s\t%s\t%s\t%v\t%d\n", c.Label, obj,
-			cell(bench.MetricThroughput, "img/s"), cell(bench.MetricLatencyP95, bench.UnitSeconds),
-			cell(bench.MetricPeakRSS, bench.UnitBytes), c.SatisfiesConstraints, c.Rank)
+		cold := bench.FormatValue(bench.Summarize(coldStarts(c), bench.DefaultConfidence).Center, bench.UnitSeconds)
+		samples := fmt.Sprintf("%d of %d run(s)", c.Samples.Summary.N, len(c.Records))
+		if c.Samples.FromWindows {
+			samples = fmt.Sprintf("%d windows, %d run(s)", c.Samples.Summary.N, len(c.Records))
+		}
+		stable, rank := "yes", "—"
+		if !c.Stable {
+			stable = "no" + notes.Mark(c.Reason)
+		}
+		if c.Rank > 0 {
+			rank = strconv.Itoa(c.Rank)
+			if c.Tied {
+				rank = "=" + rank
+			}
+		}
+		if !c.SatisfiesConstraints && c.Rank > 0 && len(res.Constraints.Conds) > 0 {
+			rank += notes.Mark("violates the constraints")
+		}
+		row = append(row, cell(bench.MetricSteadyTput, "img/s"), cell(bench.MetricThroughput, "img/s"), cold,
+			cell(bench.MetricLatencyP95, bench.UnitSeconds), cell(bench.MetricPeakRSS, bench.UnitBytes), samples, stable, rank)
+		if r := c.Records[len(c.Records)-1]; r.Cycled > 1 {
+			row[0] += notes.Mark(fmt.Sprintf("cycled: %.1f× over the dataset so the windows fill", r.Cycled))
+		}
+		rows = append(rows, row)
 	}
-	tw.Flush()
+	bench.WriteTable(w, head, rows)
 	fmt.Fprint(w, notes.String())
-	fmt.Fprintf(w, "\n%s search: ran %d of %d cells (%.0f%%)\n", res.Search, res.Visited, res.GridSize, 100*res.VisitRatio())
+	fmt.Fprintf(w, "\n%s search: ran %d of %d cells (%.0f%%)", res.Search, res.Visited, res.GridSize, 100*res.VisitRatio())
+	if res.BudgetSkipped > 0 {
+		fmt.Fprintf(w, "; %d skipped for lack of budget (%s)", res.BudgetSkipped, res.Budget)
+	}
+	fmt.Fprintln(w)
+	if p := res.Protocol; p != nil {
+		fmt.Fprintf(w, "ranked by the median %s; intervals at %.0f%% where the samples allow (min to max otherwise); %s\n",
+			res.Objective, 100*p.Confidence, "unstable cells are not ranked")
+	}
 	if len(res.Top) == 0 {
-		fmt.Fprintln(w, "no cell completed")
+		fmt.Fprintln(w, "no cell completed stably")
 		return
+	}
+	if b := res.Best(); b.Tied {
+		fmt.Fprintf(w, "tie: %s\n", b.TieBreak)
 	}
 	fmt.Fprintf(w, "top %d by %s", len(res.Top), res.Objective)
 	if len(res.Constraints.Conds) > 0 {
@@ -307,9 +393,63 @@ func writeSweepSummary(w io.Writer, res *bench.SweepResult) {
 			}
 			sat = "violates: " + strings.Join(v, "; ")
 		}
-		fmt.Fprintf(w, "  %d. %s  %s  (%s)\n", i+1, c.Label,
-			res.Objective.Metric.Format(c.Metrics[res.Objective.String()]), sat)
+		tie := ""
+		if c.Tied {
+			tie = ", tied"
+		}
+		fmt.Fprintf(w, "  %d. %s  %s  (%s%s)\n", i+1, c.Label, formatSamples(c.Samples, res.Objective.Metric.Unit), sat, tie)
 	}
+}
+
+// formatSamples renders a cell's objective as "412 img/s [398, 420] n=6".
+func formatSamples(cs bench.CellSamples, unit string) string {
+	s := cs.Summary
+	if s.N <= 1 {
+		return bench.FormatValue(s.Center, unit)
+	}
+	return fmt.Sprintf("%s [%s, %s]", bench.FormatValue(s.Center, unit), sig(s.Lo), sig(s.Hi))
+}
+
+// sig is a bound in three significant figures, without its unit.
+func sig(x float64) string { return strings.Fields(bench.FormatValue(x, ""))[0] }
+
+// coldStarts are a cell's per-run cold-start costs.
+func coldStarts(c *bench.CellResult) []float64 {
+	var xs []float64
+	for _, r := range c.Records {
+		xs = append(xs, r.ColdStartSeconds)
+	}
+	return xs
+}
+
+// writeHeldFixed says what every cell shared (model, device, data,
+// threads) and what the sweep varied.
+func writeHeldFixed(w io.Writer, res *bench.SweepResult) {
+	var rec *bench.Record
+	for _, r := range res.Records {
+		if r.Status == bench.StatusOK {
+			rec = r
+			break
+		}
+	}
+	var swept []string
+	for _, c := range res.Cells {
+		for k := range c.Params {
+			if !slices.Contains(swept, k) {
+				swept = append(swept, k)
+			}
+		}
+	}
+	slices.Sort(swept)
+	if rec != nil {
+		threads := fmt.Sprintf("intra-op %d, inter-op %d", rec.Config.IntraOp, rec.Config.InterOp)
+		if slices.Contains(swept, "intra_op_threads") {
+			threads = "swept"
+		}
+		fmt.Fprintf(w, "held fixed: model %s, device %s, data %s (%d images), threads %s, scenario %s\n",
+			rec.Config.Model, rec.Config.Device, rec.Fingerprint.Dataset, rec.Fingerprint.DatasetN, threads, rec.Scenario)
+	}
+	fmt.Fprintf(w, "swept: %s\n", strings.Join(swept, ", "))
 }
 
 func sweepCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error {
@@ -327,12 +467,14 @@ func sweepCmd(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	if err != nil {
 		return err
 	}
-	opts := bench.SweepOptions{Grid: sf.grid, Repeat: sf.repeat, Objective: sf.obj, Constraints: sf.cons,
-		Search: sf.mode, Scenario: base.Name, OnRecord: progressLine(stderr, sf.grid.Len()*sf.repeat)}
+	opts := sf.options(base.Name, stderr)
 	if !sf.noEarlyExit {
 		opts.EarlyExit = &bench.DefaultEarlyExit
 	}
-	fmt.Fprintf(stderr, "sweep %s: %d cells × %d repeats (%s search)\n", base.Name, sf.grid.Len(), sf.repeat, sf.mode)
+	fmt.Fprintf(stderr, "sweep %s: %d cells (%s search); protocol: %s\n", base.Name, sf.grid.Len(), sf.mode, opts.Protocol)
+	if sf.budget > 0 {
+		fmt.Fprintf(stderr, "budget %s: about %s per cell\n", sf.budget, (sf.budget / time.Duration(sf.grid.Len())).Round(time.Second))
+	}
 	res, err := bench.Sweep(ctx, opts, ss.cellRunner(sf.job.scenario, sf.grid))
 	if err == nil {
 		writeSweepSummary(stdout, res)
@@ -348,7 +490,7 @@ func sweepCmd(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 		if len(sf.th.set.Conds) > 0 {
 			return sf.th.check(stderr, "the best cell", map[string]float64{})
 		}
-		return &exitError{code: 1, err: errors.New("no cell of the sweep completed; see the reasons above")}
+		return &exitError{code: 1, err: errors.New("no cell of the sweep completed stably; see the reasons above")}
 	}
 	return sf.th.check(stderr, "the best cell, "+best.Label, best.Metrics)
 }

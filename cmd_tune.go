@@ -47,8 +47,9 @@ func tuneCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	if base.Knobs.Concurrency.Max > 0 {
 		start["concurrency"] = strconv.Itoa(base.Knobs.Concurrency.Max)
 	}
-	opts := bench.SweepOptions{Grid: sf.grid, Repeat: sf.repeat, Objective: sf.obj, Constraints: sf.cons,
-		Search: bench.SearchQuick, Start: start, Scenario: base.Name, OnRecord: progressLine(stderr, sf.grid.Len()*sf.repeat)}
+	sf.mode = bench.SearchQuick
+	opts := sf.options(base.Name, stderr)
+	opts.Start = start
 	fmt.Fprintf(stderr, "tune from %s: quick search over %d cells\n", base.Name, sf.grid.Len())
 	res, err := bench.Sweep(ctx, opts, ss.cellRunner(sf.job.scenario, sf.grid))
 	if err == nil {

@@ -2,9 +2,11 @@ package bench
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Base units understood by FormatValue. Metric values are stored in these
@@ -132,4 +134,39 @@ func FormatCount(v float64) string {
 		return strconv.FormatInt(int64(v), 10)
 	}
 	return strconv.FormatFloat(v, 'f', 1, 64)
+}
+
+// WriteTable writes rows under header as aligned text columns, two spaces
+// apart, every row padded to every column whatever it holds: a row with
+// fewer cells (a failed sweep cell) gets empty ones, so no row can break
+// the alignment of those below it, as tabwriter's column blocks do. Widths
+// count runes, so "±" and "—" take one column. Trailing spaces are cut.
+func WriteTable(w io.Writer, header []string, rows [][]string) error {
+	all := append([][]string{header}, rows...)
+	widths := make([]int, len(header))
+	for _, r := range all {
+		for i, c := range r {
+			if i < len(widths) {
+				widths[i] = max(widths[i], utf8.RuneCountInString(c))
+			}
+		}
+	}
+	var b strings.Builder
+	for _, r := range all {
+		var line strings.Builder
+		for i := range widths {
+			c := ""
+			if i < len(r) {
+				c = r[i]
+			}
+			line.WriteString(c)
+			if i < len(widths)-1 {
+				line.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c)+2))
+			}
+		}
+		b.WriteString(strings.TrimRight(line.String(), " "))
+		b.WriteByte('\n')
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }

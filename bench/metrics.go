@@ -100,9 +100,9 @@ func opValue(name string, f func(o *OpRecord) float64) func(*Record) (float64, b
 // KnownMetrics is the registry, in the order help texts and tables list
 // it.
 var KnownMetrics = []MetricInfo{
-	{Name: MetricThroughput, Label: "images/s", Kind: KindRate, Unit: "img/s", HigherIsBetter: true,
+	{Name: MetricThroughput, Aliases: []string{"wall"}, Label: "images/s", Kind: KindRate, Unit: "img/s", HigherIsBetter: true,
 		Doc: "images per second over the whole run (first read to last write)", value: always(func(r *Record) float64 { return r.Throughput })},
-	{Name: MetricSteadyTput, Label: "steady images/s", Kind: KindRate, Unit: "img/s", HigherIsBetter: true,
+	{Name: MetricSteadyTput, Aliases: []string{"steady"}, Label: "steady images/s", Kind: KindRate, Unit: "img/s", HigherIsBetter: true,
 		Doc: "images per second in the steady-state windows (warm-up and drain excluded)", value: always(func(r *Record) float64 { return r.SteadyTput })},
 	{Name: MetricTTFR, Aliases: []string{"time_to_first_result"}, Label: "time to first result", Kind: KindDuration, Unit: UnitSeconds,
 		Doc: "time from start to the first inference result", value: always(func(r *Record) float64 { return r.TTFRSeconds })},

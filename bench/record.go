@@ -39,11 +39,30 @@ type Record struct {
 	Stable      bool      `json:"stable"`
 	Windows     []float64 `json:"windows,omitempty"` // per-window images/s
 	TTFRSeconds float64   `json:"ttfr_seconds"`
-	LatencyP50  float64   `json:"latency_p50"`
-	LatencyP95  float64   `json:"latency_p95"`
-	LatencyP99  float64   `json:"latency_p99"`
-	CPUPercent  float64   `json:"cpu_pct"` // process CPU time over wall time, 100 = one core
-	PeakRSS     int64     `json:"peak_rss"`
+	// Protocol is the measurement protocol the run was judged under
+	// (warm-up, windows, stability rule, samples); Variation is the
+	// stability check's max/min-1 over the last windows (-1 when unknown);
+	// Autocorr the windows' lag-1 autocorrelation (-1 when unknown) and
+	// WindowsIndependent whether they may count as samples.
+	Protocol           *Protocol `json:"protocol,omitempty"`
+	Variation          float64   `json:"stability_variation"`
+	Autocorr           float64   `json:"windows_autocorr"`
+	WindowsIndependent bool      `json:"windows_independent"`
+	// Cycled is how many times the read went over the dataset to give the
+	// windows enough batches (3.2 means 3.2×), 0 or 1 when it did not.
+	Cycled float64 `json:"cycled,omitempty"`
+	// Cold-start cost, kept apart from the steady state: ColdStartSeconds
+	// is what the run took beyond its images at the steady rate (session
+	// creation, first result, drain); WarmupSeconds when the warm-up
+	// batches were done; DrainSeconds from the last batch to the end.
+	ColdStartSeconds float64 `json:"cold_start_seconds"`
+	WarmupSeconds    float64 `json:"warmup_seconds"`
+	DrainSeconds     float64 `json:"drain_seconds"`
+	LatencyP50       float64 `json:"latency_p50"`
+	LatencyP95       float64 `json:"latency_p95"`
+	LatencyP99       float64 `json:"latency_p99"`
+	CPUPercent       float64 `json:"cpu_pct"` // process CPU time over wall time, 100 = one core
+	PeakRSS          int64   `json:"peak_rss"`
 	// RSSGrowthPer1k is rss_growth_per_1k_images: resident bytes gained
 	// per 1,000 rows over the steady state (Growth), and its spread; both
 	// 0 when the run was too short to say.
@@ -105,6 +124,22 @@ type Record struct {
 	// Rank is the cell's place by the objective among completed cells,
 	// constraint-satisfying cells first (1 = best); 0 when unranked.
 	Rank int `json:"rank,omitempty"`
+	// CellStable is nil outside a sweep; otherwise whether the cell's
+	// measurement stabilised (an unstable cell is not ranked).
+	CellStable *bool `json:"cell_stable,omitempty"`
+	// CellMedian, CellLo and CellHi are the cell's objective median and
+	// its interval at CellConfidence over CellSamples samples
+	// (SamplesFromWindows when the windows counted as samples).
+	CellMedian         float64 `json:"cell_median,omitempty"`
+	CellLo             float64 `json:"cell_lo,omitempty"`
+	CellHi             float64 `json:"cell_hi,omitempty"`
+	CellConfidence     float64 `json:"cell_confidence,omitempty"`
+	CellSamples        int     `json:"cell_samples,omitempty"`
+	SamplesFromWindows bool    `json:"samples_from_windows,omitempty"`
+	// Tied marks a cell whose interval overlaps the best cell's; TieBreak
+	// says how the tie was broken.
+	Tied     bool   `json:"tied,omitempty"`
+	TieBreak string `json:"tie_break,omitempty"`
 }
 
 // RunConfig is the configuration a run used.

@@ -25,6 +25,12 @@ func fullRecord() *Record {
 	r.Fingerprint.GPU, r.Fingerprint.Driver = "NVIDIA H100 80GB HBM3", "550.54.15"
 	r.Params = map[string]string{"batch": "64", "concurrency": "2"}
 	r.Objective, r.Constraints, r.SatisfiesConstraints, r.Rank = "throughput", "latency_p95<200ms", &sat, 2
+	proto := DefaultProtocol
+	r.Protocol, r.Variation, r.Autocorr, r.WindowsIndependent, r.Cycled = &proto, 0.04, 0.1, true, 3.2
+	r.ColdStartSeconds, r.WarmupSeconds, r.DrainSeconds = 2.5, 0.8, 0.3
+	stable := true
+	r.CellStable, r.CellMedian, r.CellLo, r.CellHi, r.CellConfidence, r.CellSamples = &stable, 40, 39, 41, 0.95, 6
+	r.SamplesFromWindows, r.Tied, r.TieBreak = true, true, "2 cells tied; broken by lower latency_p95"
 	r.Violations = []string{"constraint latency_p95<200ms failed: 312ms"}
 	r.Telemetry.Summary.GPUAvailable = true
 	r.Telemetry.Summary.GPUs = []nvml.GPUSummary{{Index: 0, Name: "H100", UtilMeanPct: 87.25, MemPeakBytes: 1 << 34}}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"workbench/model"
 )
@@ -115,6 +116,20 @@ type SweepOptions struct {
 	Scenario string
 	// OnRecord, when set, sees every record as it is made (progress).
 	OnRecord func(*Record)
+	// Protocol, when set, measures every cell by it: runs repeat (at
+	// least Repeat of them) until the cell has enough samples and a stable
+	// last run, or until its run or time limit; unstable cells are not
+	// ranked; cells whose intervals overlap the best's are tied with it
+	// and ordered by the protocol's secondary objective; quick search
+	// moves only on a gain outside the noise. Nil keeps Repeat runs per
+	// cell ranked by their medians alone.
+	Protocol *Protocol
+	// Budget, when positive, caps the sweep's time: each cell is allotted
+	// an equal share of what is left, and cells reached after the budget
+	// is spent are recorded as skipped for lack of it.
+	Budget time.Duration
+	// Now is the clock for the budget; nil is time.Now.
+	Now func() time.Time
 }
 
 // A CellResult is one cell of a sweep: its runs and their medians.
@@ -133,6 +148,15 @@ type CellResult struct {
 	SatisfiesConstraints bool
 	Violations           []Violation
 	Rank                 int
+	// Stable reports whether the cell's measurement met the protocol
+	// (enough samples, a stable last run); always true without one.
+	// Samples are its objective's samples and their summary.
+	Stable  bool
+	Samples CellSamples
+	// Tied marks a cell whose interval overlaps the best cell's (the best
+	// included, when it has ties); TieBreak says how the tie was broken.
+	Tied     bool
+	TieBreak string
 }
 
 // OK reports whether every repeat of the cell completed.
@@ -161,6 +185,12 @@ type SweepResult struct {
 	Search            SearchMode
 	Objective         Objective
 	Constraints       ConditionSet
+	// Protocol is the protocol the cells were measured by, nil without.
+	Protocol *Protocol
+	// Budget is the sweep's time cap (0 = none) and BudgetSkipped the
+	// cells not run for lack of it.
+	Budget        time.Duration
+	BudgetSkipped int
 }
 
 // Best is the top cell, or nil when no cell completed.
@@ -200,8 +230,16 @@ func Sweep(ctx context.Context, o SweepOptions, run CellFunc) (*SweepResult, err
 	if o.Search == "" {
 		o.Search = SearchFull
 	}
-	s := &sweeper{o: o, run: run, done: map[string]*CellResult{},
-		res: &SweepResult{GridSize: o.Grid.Len(), Search: o.Search, Objective: o.Objective, Constraints: o.Constraints}}
+	if o.Protocol != nil {
+		p := o.Protocol.WithDefaults()
+		o.Protocol = &p
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &sweeper{o: o, run: run, done: map[string]*CellResult{}, start: o.Now(),
+		res: &SweepResult{GridSize: o.Grid.Len(), Search: o.Search, Objective: o.Objective, Constraints: o.Constraints,
+			Protocol: o.Protocol, Budget: o.Budget}}
 	var err error
 	switch o.Search {
 	case SearchQuick:
@@ -214,10 +252,30 @@ func Sweep(ctx context.Context, o SweepOptions, run CellFunc) (*SweepResult, err
 }
 
 type sweeper struct {
-	o    SweepOptions
-	run  CellFunc
-	res  *SweepResult
-	done map[string]*CellResult // by label
+	o     SweepOptions
+	run   CellFunc
+	res   *SweepResult
+	done  map[string]*CellResult // by label
+	start time.Time
+}
+
+// allotment is the time the next cell may take under the budget: an equal
+// share of what is left among the cells not yet reached (0 = no limit), and
+// whether any budget is left at all.
+func (s *sweeper) allotment() (time.Duration, bool) {
+	if s.o.Budget <= 0 {
+		return 0, true
+	}
+	left := s.o.Budget - s.o.Now().Sub(s.start)
+	if left <= 0 {
+		return 0, false
+	}
+	todo := max(1, s.res.GridSize-len(s.res.Cells))
+	if s.o.Search == SearchQuick {
+		// Quick search reaches about a third of the grid.
+		todo = max(1, (s.res.GridSize+2)/3-len(s.res.Cells))
+	}
+	return left / time.Duration(todo), true
 }
 
 // lineKey identifies a cell's line: its parameters except the batch.
@@ -277,11 +335,17 @@ func (s *sweeper) visit(ctx context.Context, cell map[string]string) (*CellResul
 			s.o.BatchDim, f.Params[s.o.BatchDim], f.Status, orAll(s.lineKey(cell)))
 		return s.skip(cell, reason), nil
 	}
+	allot, ok := s.allotment()
+	if !ok {
+		s.res.BudgetSkipped++
+		return s.skip(cell, fmt.Sprintf("budget: the sweep's %s were spent before this cell", s.o.Budget)), nil
+	}
 	c := &CellResult{Params: cell, Label: label, Status: StatusOK}
 	s.done[label] = c
 	s.res.Cells = append(s.res.Cells, c)
 	s.res.Visited++
-	for r := 1; r <= s.o.Repeat; r++ {
+	cellStart := s.o.Now()
+	for r := 1; s.more(c, r, cellStart, allot); r++ {
 		if err := ctx.Err(); err != nil {
 			c.Status, c.Reason = StatusFailed, "interrupted: "+err.Error()
 			return c, err
@@ -310,8 +374,73 @@ func (s *sweeper) visit(ctx context.Context, cell map[string]string) (*CellResul
 	}
 	if c.OK() {
 		c.Metrics = medianMetrics(c.Records)
+		s.judge(c)
 	}
 	return c, nil
+}
+
+// more reports whether run r (1-based) of cell c should happen: the first
+// Repeat runs always; under a protocol, more until the cell has what the
+// protocol needs, its run limit, or its share of time (the protocol's
+// CellSeconds or the budget's allotment, whichever is less).
+func (s *sweeper) more(c *CellResult, r int, start time.Time, allot time.Duration) bool {
+	if r == 1 {
+		return true
+	}
+	p := s.o.Protocol
+	if p == nil {
+		return r <= s.o.Repeat
+	}
+	limit := allot
+	if cs := time.Duration(p.CellSeconds * float64(time.Second)); cs > 0 && (limit == 0 || cs < limit) {
+		limit = cs
+	}
+	if limit > 0 && s.o.Now().Sub(start) >= limit {
+		return false
+	}
+	if r <= s.o.Repeat {
+		return true
+	}
+	return r <= p.MaxRuns && !p.Enough(c.Records, s.o.Objective.String())
+}
+
+// judge summarises a completed cell's samples of the objective and decides
+// whether it is stable enough to rank.
+func (s *sweeper) judge(c *CellResult) {
+	p := s.o.Protocol
+	obj := s.o.Objective.String()
+	if p == nil {
+		c.Stable = true
+		for _, r := range c.Records {
+			if v, ok := r.Metrics()[obj]; ok {
+				c.Samples.Values = append(c.Samples.Values, v)
+			}
+		}
+		c.Samples.Summary = SummarizeAtMost(c.Samples.Values, DefaultConfidence)
+		return
+	}
+	c.Samples = p.Samples(c.Records, obj)
+	if len(c.Samples.Values) > 0 {
+		c.Metrics[obj] = c.Samples.Summary.Center
+	}
+	c.Stable = p.Enough(c.Records, obj)
+	if !c.Stable {
+		last := c.Records[len(c.Records)-1]
+		switch {
+		case !last.Stable:
+			c.Reason = fmt.Sprintf("unstable: the last %d windows of run %d vary by %s (limit %.0f%%)",
+				p.StableWindows, len(c.Records), pctOrUnknown(last.Variation), 100*p.Threshold)
+		default:
+			c.Reason = fmt.Sprintf("unstable: %d samples, %d needed", len(c.Samples.Values), p.MinSamples)
+		}
+	}
+}
+
+func pctOrUnknown(v float64) string {
+	if v < 0 {
+		return "an unknown amount (too few windows)"
+	}
+	return fmt.Sprintf("%.0f%%", 100*v)
 }
 
 func orAll(line string) string {
@@ -538,12 +667,40 @@ func (s *sweeper) better(a, b *CellResult) bool {
 	if !a.OK() {
 		return false
 	}
+	if a.Stable != b.Stable {
+		return a.Stable
+	}
 	sa := len(s.o.Constraints.Evaluate(a.Metrics)) == 0
 	sb := len(s.o.Constraints.Evaluate(b.Metrics)) == 0
 	if sa != sb {
 		return sa
 	}
+	if p := s.o.Protocol; p != nil && tied(*p, s.o.Objective, a, b) {
+		return false // a gain inside the noise is no step
+	}
 	return s.o.Objective.Better(a.Metrics, b.Metrics)
+}
+
+// tied reports whether two cells cannot be told apart on the objective:
+// their intervals overlap, or their medians differ by less than the
+// protocol's tie margin.
+func tied(p Protocol, obj Objective, a, b *CellResult) bool {
+	return p.Tied(obj, a.Samples.Summary, b.Samples.Summary)
+}
+
+// Tied reports whether two summaries of the objective cannot be told apart
+// under p: their intervals overlap, or their medians differ by less than
+// p.TieMargin. Empty summaries are never tied.
+func (p Protocol) Tied(obj Objective, x, y Summary) bool {
+	p = p.WithDefaults()
+	if x.N == 0 || y.N == 0 {
+		return false
+	}
+	if x.Lo <= y.Hi && y.Lo <= x.Hi {
+		return true
+	}
+	g := obj.Gain(y.Center, x.Center)
+	return math.Abs(g) < p.TieMargin
 }
 
 // rank fills SatisfiesConstraints, Violations and Rank on the cells and
@@ -553,11 +710,24 @@ func (s *sweeper) rank() {
 	byLabel := map[string]*CellResult{}
 	for _, c := range s.res.Cells {
 		byLabel[c.Label] = c
-		if c.OK() {
+		if c.OK() && c.Stable {
 			cells = append(cells, Cell{Params: c.Params, Metrics: c.Metrics, Status: c.Status})
 		}
 	}
-	for i, tc := range TopN(cells, s.o.Objective, s.o.Constraints, 0) {
+	ranked := TopN(cells, s.o.Objective, s.o.Constraints, 0)
+	ranked = s.breakTies(ranked, byLabel)
+	for _, c := range s.res.Cells {
+		for _, r := range c.Records {
+			st := c.Stable
+			r.CellStable = &st
+			if c.OK() {
+				sum := c.Samples.Summary
+				r.CellMedian, r.CellLo, r.CellHi = finite(sum.Center), finite(sum.Lo), finite(sum.Hi)
+				r.CellConfidence, r.CellSamples, r.SamplesFromWindows = sum.Confidence, sum.N, c.Samples.FromWindows
+			}
+		}
+	}
+	for i, tc := range ranked {
 		c := byLabel[s.o.Grid.Label(tc.Params)]
 		c.Rank = i + 1
 		c.SatisfiesConstraints = tc.SatisfiesConstraints
@@ -574,6 +744,53 @@ func (s *sweeper) rank() {
 			r.SatisfiesConstraints = &sat
 			r.Violations = viol
 			r.Rank = c.Rank
+			r.Tied, r.TieBreak = c.Tied, c.TieBreak
 		}
 	}
+}
+
+// breakTies finds, under a protocol, the cells tied with the best of the
+// ranked list (same constraint verdict, interval overlapping or median
+// within the tie margin), puts them first ordered by the secondary
+// objective, and marks them. Without a protocol, or without ties, the list
+// is returned as it is.
+func (s *sweeper) breakTies(ranked []Cell, byLabel map[string]*CellResult) []Cell {
+	p := s.o.Protocol
+	if p == nil || len(ranked) < 2 {
+		return ranked
+	}
+	best := byLabel[s.o.Grid.Label(ranked[0].Params)]
+	var group, rest []Cell
+	for i, tc := range ranked {
+		c := byLabel[s.o.Grid.Label(tc.Params)]
+		if i == 0 || (tc.SatisfiesConstraints == ranked[0].SatisfiesConstraints && tied(*p, s.o.Objective, c, best)) {
+			group = append(group, tc)
+		} else {
+			rest = append(rest, tc)
+		}
+	}
+	if len(group) < 2 {
+		return ranked
+	}
+	sec, ok := LookupMetric(p.Secondary)
+	if !ok {
+		sec, _ = LookupMetric(MetricLatencyP95)
+	}
+	secObj := Objective{Metric: sec}
+	slices.SortStableFunc(group, func(a, b Cell) int { return secObj.Compare(b.Metrics, a.Metrics) })
+	note := fmt.Sprintf("%d cells tied on %s (intervals overlap or medians within %.0f%%); broken by %s %s",
+		len(group), s.o.Objective, 100*p.TieMargin, betterWord(sec), sec.Name)
+	for _, tc := range group {
+		c := byLabel[s.o.Grid.Label(tc.Params)]
+		c.Tied, c.TieBreak = true, note
+	}
+	return append(group, rest...)
+}
+
+// betterWord is "higher" or "lower": the direction in which m improves.
+func betterWord(m MetricInfo) string {
+	if m.HigherIsBetter {
+		return "higher"
+	}
+	return "lower"
 }

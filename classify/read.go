@@ -41,6 +41,22 @@ func ReadImages(files []string, o pipeline.ReadOptions) *pipeline.Dataset {
 	return pipeline.ReadBinaryFiles(files, o)
 }
 
+// CycleFiles returns a listing of n files that goes over files in order as
+// many times as it takes (the last pass cut short), as MLPerf LoadGen cycles
+// over its sample set: a dataset too small for a measurement's windows is
+// read again, each row still carrying its own path. files is not modified;
+// with n ≤ len(files), or no files, it is returned as it is.
+func CycleFiles(files []string, n int) []string {
+	if n <= len(files) || len(files) == 0 {
+		return files
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = files[i%len(files)]
+	}
+	return out
+}
+
 // ImageSource is the image lister as a listing that streams: the same
 // rules and order as ListImages (vision.ImageWalker), one path at a time,
 // holding only the directories on the current path. An empty folder is not

@@ -9,13 +9,13 @@ import (
 )
 
 // TestRangeMemoryBounded: a 20,000-row run of the synthetic datasource
-// (16 KiB a row, 320 MiB in all) through a map and the Parquet writer keeps
+// (8 KiB a row, 160 MiB in all) through a map and the Parquet writer keeps
 // the Go heap under a fixed bound, measured at every write: the engine
 // holds a bounded window of blocks, not the dataset. The bound, not a time,
 // is what it checks.
 func TestRangeMemoryBounded(t *testing.T) {
-	const rows, rowBytes = 20_000, 16 << 10
-	const bound = 96 << 20 // live heap; the dataset is 320 MiB
+	const rows, rowBytes = 20_000, 8 << 10
+	const bound = 64 << 20 // live heap; the dataset is 160 MiB
 	var peak uint64
 	var ms runtime.MemStats
 	sample := UDFFunc(func(_ context.Context, b Block) (any, error) {
@@ -30,7 +30,10 @@ func TestRangeMemoryBounded(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "o.parquet")
 	ds := ReadRange(rows, rowBytes, ReadOptions{RowsPerBlock: 500}).
 		MapBatches(MapOptions{Name: "Sample", Fn: sample, BatchSize: 100, Concurrency: Fixed(1)}).
-		WithExecutionOptions(ExecutionOptions{PreserveOrder: true})
+		// An explicit budget: the default is 25% of RAM, so how much may
+		// queue would depend on the machine and on how slow the consumer
+		// is (under -race on a loaded machine, very).
+		WithExecutionOptions(ExecutionOptions{PreserveOrder: true, Limits: ExecutionResources{ObjectStoreMemory: 32 << 20}})
 	if err := ds.WriteParquet(context.Background(), out, WriteOptions{RowGroupBytes: 8 << 20}); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"io"
 	"strings"
 
+	"workbench/bench"
 	"workbench/pipeline"
 )
 
@@ -93,6 +94,14 @@ type Config struct {
 	// Repeat is its index among repeated runs.
 	Label  string
 	Repeat int
+	// Protocol is the measurement protocol the run is judged by (warm-up,
+	// windows, stability); nil is bench.DefaultProtocol.
+	Protocol *bench.Protocol
+	// Cycle lets the read go over the listing more than once, so that the
+	// largest batch still fills the protocol's windows; the record says
+	// by how much. Commands that compare configurations set it; run does
+	// not, as it writes every input once.
+	Cycle bool
 	// SampleHz is the telemetry rate; 0 = off.
 	SampleHz float64
 	// Ceiling also measures the inference-only ceiling with the same

@@ -69,6 +69,14 @@ func execute(ctx context.Context, p *Plan) (*bench.Record, *classify.Job, error)
 		logw.w = f
 	}
 	jc := p.Job
+	proto := p.protocol()
+	cycled := 1.0
+	if p.Config.Cycle && len(jc.Files) > 0 {
+		if f := proto.CycleFactor(len(jc.Files), jc.BatchSize, jc.Concurrency.Max); f > 1 {
+			jc.Files = classify.CycleFiles(jc.Files, proto.RowsNeeded(jc.BatchSize, jc.Concurrency.Max))
+			cycled = f
+		}
+	}
 	if p.Effective.HotPathLogging && jc.HotPathLog == nil {
 		jc.HotPathLog = logw
 	}
@@ -78,6 +86,11 @@ func execute(ctx context.Context, p *Plan) (*bench.Record, *classify.Job, error)
 	}
 	stopThreads := sampleThreads()
 	rec, err := measure(ctx, job, p, out)
+	if cycled > 1 {
+		rec.Cycled = cycled
+		rec.Warnings = append(rec.Warnings, fmt.Sprintf("cycled: %.1f× over %d images, so that the windows at batch %d fill",
+			cycled, len(p.Job.Files), jc.BatchSize))
+	}
 	rec.PeakThreads = stopThreads()
 	rec.LogLines = logw.lines.Load()
 	rec.OutputBytes = fileSize(out)
@@ -138,7 +151,7 @@ func measure(ctx context.Context, job *classify.Job, p *Plan, out string) (*benc
 	if g, spread, ok := growth.Growth(); ok {
 		rec.RSSGrowthPer1k, rec.RSSGrowthPer1kSpread = g, spread
 	}
-	fillFromMetrics(rec, job, wall)
+	fillFromMetrics(rec, job, wall, p.protocol())
 	sourceStats(rec, job, p)
 	rec.Telemetry = tel
 	if err != nil {
@@ -197,7 +210,7 @@ func sourceNames(src map[string]Layer) map[string]string {
 	return out
 }
 
-func fillFromMetrics(rec *bench.Record, job *classify.Job, wall time.Duration) {
+func fillFromMetrics(rec *bench.Record, job *classify.Job, wall time.Duration, proto bench.Protocol) {
 	ops := job.Dataset.Metrics()
 	for _, s := range ops {
 		mm := s.Metrics
@@ -240,14 +253,15 @@ func fillFromMetrics(rec *bench.Record, job *classify.Job, wall time.Duration) {
 	if l, err := bench.LatencyPercentiles(lat); err == nil {
 		rec.LatencyP50, rec.LatencyP95, rec.LatencyP99 = l.P50.Seconds(), l.P95.Seconds(), l.P99.Seconds()
 	}
-	var warn string
-	rec.Windows, rec.SteadyTput, rec.Stable, warn = bench.SteadyState(events, wall, bench.WindowConfig{})
-	if rec.SteadyTput == 0 {
-		rec.SteadyTput = rec.Throughput
+	proto.ApplyRun(rec, events, wall, job.Config.Concurrency.Max)
+}
+
+// protocol is the plan's measurement protocol, defaults filled in.
+func (p *Plan) protocol() bench.Protocol {
+	if p.Config.Protocol != nil {
+		return p.Config.Protocol.WithDefaults()
 	}
-	if warn != "" {
-		rec.Warnings = append(rec.Warnings, warn)
-	}
+	return bench.DefaultProtocol
 }
 
 // inventory is probed once per process: NVML is initialised at most once
