@@ -108,11 +108,7 @@ func (g *gcsStore) Get(ctx context.Context, key string, off, n int64) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
-	if off > 0 || n >= 0 {
-		r := fmt.Sprintf("bytes=%d-", off)
-		if n >= 0 {
-			r = fmt.Sprintf("bytes=%d-%d", off, off+n-1)
-		}
+	if r := rangeHeader(off, n); r != "" {
 		req.Header.Set("Range", r)
 	}
 	resp, err := g.hc.Do(req)

@@ -96,11 +96,7 @@ func (s *s3Store) ListPage(ctx context.Context, prefix, token string) ([]Object,
 
 func (s *s3Store) Get(ctx context.Context, key string, off, n int64) ([]byte, error) {
 	in := &s3.GetObjectInput{Bucket: &s.bucket, Key: &key}
-	if off > 0 || n >= 0 {
-		r := fmt.Sprintf("bytes=%d-", off)
-		if n >= 0 {
-			r = fmt.Sprintf("bytes=%d-%d", off, off+n-1)
-		}
+	if r := rangeHeader(off, n); r != "" {
 		in.Range = &r
 	}
 	out, err := s.c.GetObject(ctx, in)

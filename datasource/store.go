@@ -279,3 +279,15 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	c.n.Add(int64(n))
 	return n, err
 }
+
+// rangeHeader is the HTTP Range for bytes [off, off+n) (n < 0: to the
+// end), or "" for the whole object.
+func rangeHeader(off, n int64) string {
+	switch {
+	case n >= 0:
+		return fmt.Sprintf("bytes=%d-%d", off, off+n-1)
+	case off > 0:
+		return fmt.Sprintf("bytes=%d-", off)
+	}
+	return ""
+}
