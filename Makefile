@@ -15,7 +15,7 @@ export CGO_ENABLED := 1
 # NVIDIA's, not ours: silence that one class, keep Go's default -O2 -g.
 export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 
-.PHONY: all setup setup-gpu build run test bench memcheck vet fmt clean tui-smoke sweep-check
+.PHONY: protocol-check all setup setup-gpu build run test bench memcheck vet fmt clean tui-smoke sweep-check
 
 all: build
 
@@ -55,6 +55,10 @@ BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 tui-smoke: setup build
 	WORKBENCH_BIN=$(abspath $(BIN)) $(GO) test $(GOFLAGS) -run TestTUIInTmux -count=1 -v .
 
+## protocol-check: the measurement protocol's synthetic sweep (20 seeded runs, ties and the true winner); needs a quiet machine
+protocol-check:
+	WORKBENCH_PROTOCOL_CHECK=1 $(GO) test $(GOFLAGS) -run TestProtocolRanksSyntheticCells -count=1 -v ./bench
+
 ## bench: the benchmarks, 5 runs each, summarised by benchstat (median ± spread)
 bench: setup
 	$(GO) test $(GOFLAGS) -run '^$$' -bench . -benchmem -count 5 -timeout 60m ./... | tee bench.txt
@@ -65,11 +69,12 @@ bench: setup
 sweep-check: setup build
 	BIN=$(BIN) DATA=$(DATA) IMAGES=$(IMAGES) scripts/sweep-check.sh
 
-## memcheck: peak RSS at 2k, 20k and 200k rows, 3 runs: the engine's share
-## (synthetic in-memory datasource) and the whole job (tiny model, files)
+## memcheck: peak RSS at 2k, 20k and 200k images, 3 runs each in fresh
+## processes, with the slope in bytes per image and the ratio: the engine's
+## share (synthetic in-memory datasource) and the whole job (tiny model,
+## hard-linked JPEGs, 1,000 a directory)
 memcheck: setup
-	$(GO) test $(GOFLAGS) -run '^$$' -bench RangeRSS -benchtime 1x -count 3 ./pipeline
-	$(GO) test $(GOFLAGS) -run '^$$' -bench PeakRSS -benchtime 1x -count 3 ./classify
+	$(GO) run $(GOFLAGS) ./scripts/memcheck -sizes 2000,20000,200000 -runs 3
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -70,6 +70,7 @@ func exportCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	data := fs.String("data", placeholderData, "images the cluster reads: s3://…, gs://… or a path on every node; Parquet tables export read_parquet, .tar shards read_webdataset")
 	imageColumn := fs.String("image-column", "", "a Parquet table's binary column of image bytes (default: the Hugging Face layout image: struct<bytes, path>)")
 	output := fs.String("output", placeholderOutput, "where the cluster writes predictions: s3://… or a path on every node")
+	checkpoint := fs.String("checkpoint", "", "make the job resumable with Ray Data's CheckpointConfig, checkpointing to this folder (s3://… or a path every node sees); default none")
 	out := fs.String("out", "job", "job folder to write (replaced only if it is an earlier export)")
 	from := fs.String("from", "", "sweep or tune results file (.json, .csv, .parquet); its best cell's settings override the scenario")
 	rayVersion := fs.String("ray-version", currentRay, "the cluster's Ray version, e.g. 2.46 (2.51 and later share the current API)")
@@ -132,7 +133,7 @@ func exportCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	if err := overrideSpec(&spec, *conc, *gpus, *blocks, *data, prov); err != nil {
 		return err
 	}
-	spec.Data, spec.Output, spec.RayVersion = *data, *output, *rayVersion
+	spec.Data, spec.Output, spec.RayVersion, spec.Checkpoint = *data, *output, *rayVersion, *checkpoint
 	spec.ImageColumn = *imageColumn
 	spec.Reader = rayReader(*data, *imageColumn)
 	prov["data"] = "--data"

@@ -81,7 +81,7 @@ func reportCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 		_, err := stdout.Write(buf.Bytes())
 		return err
 	}
-	if err := os.WriteFile(*out, buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(*out, buf.Bytes(), 0o666); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "report: %s (%d bytes)\n", *out, buf.Len())

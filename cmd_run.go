@@ -9,6 +9,7 @@ import (
 	"workbench/datasource"
 
 	"workbench/bench"
+	"workbench/runner"
 )
 
 const runUsage = `Classify every image under --data with an ONNX model and write one row per
@@ -26,6 +27,10 @@ func runCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 	f.registerSet(fs)
 	fs.StringVar(&f.out, "out", "results.parquet", "output file: .parquet, or .json/.jsonl for JSON lines")
 	failOnError := fs.Bool("fail-on-error", false, "exit 1 when any image fails")
+	var checkpoint string
+	var retryFailed bool
+	fs.StringVar(&checkpoint, "checkpoint", "auto", "resumable run: commit each written block to this folder and skip what it holds on a rerun; auto = OUT.checkpoint beside --out, off = none; deleted once the output is published")
+	fs.BoolVar(&retryFailed, "retry-failed", true, "on resume, compute rows that failed again (false keeps their error rows from the checkpoint)")
 	ceiling := fs.Bool("ceiling", true, "after the run, measure the inference-only ceiling with the same settings and report the run as a fraction of it")
 	var th thresholdFlag
 	th.register(fs)
@@ -73,6 +78,7 @@ func runCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 		out += map[string]string{"parquet": ".parquet", "csv": ".csv"}[s.Knobs.OutputFormat]
 	}
 	ss.base.Ceiling, ss.base.Peak = *ceiling, *ceiling
+	ss.base.Checkpoint, ss.base.KeepFailed = checkpointDir(checkpoint, out), !retryFailed
 	r := ss.run(ctx, f.scenario, nil, s.Name, out, 0)
 	if r.rec == nil {
 		return r.err
@@ -95,6 +101,18 @@ func runCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 		}
 	}
 	return th.check(stderr, "this run", rec.Metrics())
+}
+
+// checkpointDir is --checkpoint's folder for output out: auto is beside it,
+// off is none.
+func checkpointDir(flag, out string) string {
+	switch flag {
+	case "auto":
+		return runner.DefaultCheckpoint(out)
+	case "off", "":
+		return ""
+	}
+	return flag
 }
 
 func isJSONPath(p string) bool {

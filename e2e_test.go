@@ -290,3 +290,20 @@ func TestOutFormats(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchCeilingGrammar: bench ceiling takes the sweep grammar for
+// --batch and prints a line per size and the best (issue 21 item 3: "16,64"
+// was a parse error).
+func TestBenchCeilingGrammar(t *testing.T) {
+	t.Parallel()
+	var out strings.Builder
+	if err := run(context.Background(), &out, io.Discard, []string{"bench", "ceiling", "--model", "tiny", "--batch", "4,8", "--iters", "3"}); err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	for _, want := range []string{"batch 4", "batch 8", "best"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q:\n%s", want, s)
+		}
+	}
+}

@@ -50,6 +50,7 @@ var knobCases = []knobCase{
 	{knob: "take_all", value: "true"},
 	{knob: "backpressure", value: "false"},
 	{knob: "memory_budget", value: "64MiB"},
+	{knob: "row_group_bytes", value: "8MiB"},
 	{knob: "preserve_order", value: "true"},
 	{knob: "precision", value: "fp16", effective: "fp32"}, // tiny has no fp16 sibling: said in a note
 	{knob: "decoder", value: "go"},
@@ -61,6 +62,9 @@ var knobCases = []knobCase{
 	{knob: "tensor_pool", value: "false"},
 	{knob: "max_tasks_in_flight_per_actor", value: "1"},
 	{knob: "cpus", value: "3"},
+	{knob: "max_restarts", value: "infinite"},
+	{knob: "max_task_retries", value: "1"},
+	{knob: "inject_actor_failure_every", value: "2"},
 	{knob: "preset", value: "efficientnet"},
 	{knob: "resize", value: "80"},
 	{knob: "crop", value: "64x64"},

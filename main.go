@@ -48,7 +48,11 @@ func exitCode(stderr io.Writer, err error) int {
 		return 2
 	}
 	if errors.Is(err, context.Canceled) {
-		fmt.Fprintln(stderr, "workbench: interrupted; no partial output was left behind")
+		fmt.Fprint(stderr, "workbench: interrupted; no partial output was left behind")
+		if re := (*runner.ResumeError)(nil); errors.As(err, &re) {
+			fmt.Fprint(stderr, "; ", re.Hint())
+		}
+		fmt.Fprintln(stderr)
 		return 130
 	}
 	fmt.Fprintf(stderr, "workbench: %v\n", err)

@@ -32,16 +32,7 @@ func TestTUIInTmux(t *testing.T) {
 		t.Skip("go is not on PATH")
 	}
 	dir := t.TempDir()
-	// make tui-smoke passes the binary it just built; otherwise build one.
-	bin := os.Getenv("WORKBENCH_BIN")
-	if bin == "" {
-		bin = filepath.Join(dir, "workbench")
-		build := exec.Command(goTool, "build", "-ldflags=-extldflags=-Wl,-z,lazy", "-o", bin, ".")
-		build.Env = append(os.Environ(), "CGO_ENABLED=1")
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("go build: %v\n%s", err, out)
-		}
-	}
+	bin := smokeBinary(t, goTool, dir)
 	data := filepath.Join(dir, "synth")
 	if _, err := vision.Synthesize(data, 32, 7); err != nil {
 		t.Fatal(err)
@@ -57,27 +48,8 @@ func TestTUIInTmux(t *testing.T) {
 	}
 	defer tm("kill-server")
 
-	result := regexp.MustCompile(`result ([0-9.]+)(k?) img/s`)
-	var screen string
 	deadline := time.Now().Add(3 * time.Minute)
-	for time.Now().Before(deadline) {
-		screen, _ = tm("capture-pane", "-p", "-t", "smoke")
-		if len(result.FindAllString(screen, -1)) >= 2 {
-			break
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Logf("captured screen:\n%s", screen)
-	ms := result.FindAllStringSubmatch(screen, -1)
-	if len(ms) < 2 {
-		t.Fatalf("the screen does not show two finished panes")
-	}
-	for i, m := range ms[:2] {
-		v, err := strconv.ParseFloat(m[1], 64)
-		if err != nil || v <= 0 {
-			t.Errorf("pane %d shows throughput %q, want > 0", i, m[0])
-		}
-	}
+	screen := raceFinished(t, tm, "smoke", deadline)
 	for _, want := range []string{"A slow", "B optimized", "operator"} {
 		if !strings.Contains(screen, want) {
 			t.Errorf("screen lacks %q", want)
@@ -95,4 +67,48 @@ func TestTUIInTmux(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Errorf("q did not leave the TUI; screen:\n%s", screen)
+}
+
+// smokeBinary is the workbench binary for a real-terminal test: the one
+// make tui-smoke passes in WORKBENCH_BIN, or one built into dir.
+func smokeBinary(t *testing.T, goTool, dir string) string {
+	t.Helper()
+	bin := os.Getenv("WORKBENCH_BIN")
+	if bin == "" {
+		bin = filepath.Join(dir, "workbench")
+		build := exec.Command(goTool, "build", "-ldflags=-extldflags=-Wl,-z,lazy", "-o", bin, ".")
+		build.Env = append(os.Environ(), "CGO_ENABLED=1")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, out)
+		}
+	}
+	return bin
+}
+
+// raceFinished captures tmux pane target until it shows both race panes
+// finished, or deadline, and fails unless both show a throughput above
+// zero; it returns the last screen.
+func raceFinished(t *testing.T, tm func(...string) (string, error), target string, deadline time.Time) string {
+	t.Helper()
+	result := regexp.MustCompile(`result ([0-9.]+)(k?) img/s`)
+	var screen string
+	for time.Now().Before(deadline) {
+		screen, _ = tm("capture-pane", "-p", "-t", target)
+		if len(result.FindAllString(screen, -1)) >= 2 {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Logf("captured screen:\n%s", screen)
+	ms := result.FindAllStringSubmatch(screen, -1)
+	if len(ms) < 2 {
+		t.Fatalf("the screen does not show two finished panes")
+	}
+	for i, m := range ms[:2] {
+		v, err := strconv.ParseFloat(m[1], 64)
+		if err != nil || v <= 0 {
+			t.Errorf("pane %d shows throughput %q, want > 0", i, m[0])
+		}
+	}
+	return screen
 }

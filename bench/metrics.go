@@ -155,6 +155,10 @@ var KnownMetrics = []MetricInfo{
 		value: always(func(r *Record) float64 { return float64(r.PreprocessSetups) })},
 	{Name: "stages", Label: "stages", Kind: KindCount, Unit: "stages", Doc: "operators in the pipeline, read and write included",
 		value: func(r *Record) (float64, bool) { return float64(len(r.Ops)), len(r.Ops) > 0 }},
+	{Name: "actor_restarts", Label: "actor restarts", Kind: KindCount, Unit: "restarts", Doc: "actors replaced after a failure (max_restarts bounds them)",
+		value: always(func(r *Record) float64 { return float64(r.ActorRestarts) })},
+	{Name: "task_retries", Label: "batch retries", Kind: KindCount, Unit: "retries", Doc: "batches run again on another actor after theirs failed",
+		value: always(func(r *Record) float64 { return float64(r.TaskRetries) })},
 }
 
 // LookupMetric finds a metric by name or alias.

@@ -99,7 +99,14 @@ func sleepCell(files []string, cfgs map[string]sleepConfig, p Protocol, seed uin
 // configurations must come out tied with each other, and the truly better
 // one must win: by throughput when one is faster, by the secondary
 // objective (lower latency) when the fastest tie.
+//
+// It measures real time, so a machine busy with other work can make a cell
+// unstable: it runs in `make protocol-check` (WORKBENCH_PROTOCOL_CHECK=1),
+// on a quiet machine, not in `make test`.
 func TestProtocolRanksSyntheticCells(t *testing.T) {
+	if os.Getenv("WORKBENCH_PROTOCOL_CHECK") == "" {
+		t.Skip("timing-sensitive: run with make protocol-check on a quiet machine")
+	}
 	t.Parallel()
 	dir := t.TempDir()
 	var files []string

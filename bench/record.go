@@ -31,14 +31,20 @@ type Record struct {
 	Config      RunConfig   `json:"config"`
 	Fingerprint Fingerprint `json:"fingerprint"`
 
-	Images      int       `json:"images"`
-	Errors      int       `json:"errors"`
-	WallSeconds float64   `json:"wall_seconds"`
-	Throughput  float64   `json:"throughput"`        // images/s over the whole run
-	SteadyTput  float64   `json:"steady_throughput"` // images/s after warm-up
-	Stable      bool      `json:"stable"`
-	Windows     []float64 `json:"windows,omitempty"` // per-window images/s
-	TTFRSeconds float64   `json:"ttfr_seconds"`
+	Images int `json:"images"`
+	Errors int `json:"errors"`
+	// FromCheckpoint is the rows a resumed run took from its checkpoint
+	// rather than computing; Computed the rows it computed now. Images is
+	// their sum and Throughput counts Computed only. Both are 0 for a run
+	// without a checkpoint.
+	FromCheckpoint int       `json:"from_checkpoint,omitempty"`
+	Computed       int       `json:"computed,omitempty"`
+	WallSeconds    float64   `json:"wall_seconds"`
+	Throughput     float64   `json:"throughput"`        // images/s over the whole run
+	SteadyTput     float64   `json:"steady_throughput"` // images/s after warm-up
+	Stable         bool      `json:"stable"`
+	Windows        []float64 `json:"windows,omitempty"` // per-window images/s
+	TTFRSeconds    float64   `json:"ttfr_seconds"`
 	// Protocol is the measurement protocol the run was judged under
 	// (warm-up, windows, stability rule, samples); Variation is the
 	// stability check's max/min-1 over the last windows (-1 when unknown);
@@ -69,8 +75,15 @@ type Record struct {
 	RSSGrowthPer1k       float64 `json:"rss_growth_per_1k_images,omitempty"`
 	RSSGrowthPer1kSpread float64 `json:"rss_growth_per_1k_images_spread,omitempty"`
 	ModelLoads           int64   `json:"model_loads"`
-	ForwardPasses        int64   `json:"forward_passes"`
-	Batches              int     `json:"batches"`
+	// ActorRestarts, TaskRetries and FailedBatches are the run's recovery
+	// from failing actors, summed over operators (OpRecord has each's):
+	// actors replaced, batches run again on another actor, and batches
+	// that failed every retry, whose rows carry the error.
+	ActorRestarts int64 `json:"actor_restarts,omitempty"`
+	TaskRetries   int64 `json:"task_retries,omitempty"`
+	FailedBatches int64 `json:"failed_batches,omitempty"`
+	ForwardPasses int64 `json:"forward_passes"`
+	Batches       int   `json:"batches"`
 	// OutputBytes is the size of the file the run wrote; LogLines the
 	// lines the pipeline wrote to its log; PeakThreads the most OS threads
 	// the process had (ORT's pools live there); PreprocessSetups the
@@ -140,6 +153,11 @@ type Record struct {
 	// says how the tie was broken.
 	Tied     bool   `json:"tied,omitempty"`
 	TieBreak string `json:"tie_break,omitempty"`
+	// RanAlone says whether this run had the host's pipeline slots to
+	// itself from start to end, as the run queue of `workbench serve`
+	// admitted it: false when another run overlapped it, so its numbers
+	// share cores or a GPU. Nil where no queue was in charge (the CLI).
+	RanAlone *bool `json:"ran_alone,omitempty"`
 }
 
 // RunConfig is the configuration a run used.
@@ -159,6 +177,8 @@ type RunConfig struct {
 	Concurrency string  `json:"concurrency"`
 	Blocks      int     `json:"blocks"`
 	Output      string  `json:"output"`
+	// Checkpoint is the run's checkpoint folder, "" when it had none.
+	Checkpoint string `json:"checkpoint,omitempty"`
 	// Input is the model input as fed, e.g. "N×3×224×224 float32 NCHW";
 	// Recipe the preprocessing applied, in one line, and RecipeFrom where
 	// it came from (model metadata, the default preset, knobs).
@@ -196,6 +216,11 @@ type OpRecord struct {
 	RowsConverted int64   `json:"rows_converted,omitempty"`
 	TaskP50       float64 `json:"task_p50_seconds"`
 	TaskP95       float64 `json:"task_p95_seconds"`
+	// Restarts, Retries and FailedBatches are the operator's recovery:
+	// pipeline.OpMetrics' actor_restarts, task_retries and failed_batches.
+	Restarts      int64 `json:"actor_restarts,omitempty"`
+	Retries       int64 `json:"task_retries,omitempty"`
+	FailedBatches int64 `json:"failed_batches,omitempty"`
 }
 
 // Fingerprint identifies the machine and software a record came from.

@@ -359,6 +359,14 @@ func (rp *report) buildResults() {
 		if !stable {
 			status += rp.notes.Mark("unstable: the last 3 throughput windows differ by more than 10% in at least one run")
 		}
+		var restarts, retries, failed int64
+		for _, r := range g.ok {
+			restarts, retries, failed = restarts+r.ActorRestarts, retries+r.TaskRetries, failed+r.FailedBatches
+		}
+		if restarts+retries+failed > 0 {
+			status += rp.notes.Mark(fmt.Sprintf("recovered from failing actors: %d actor restarts, %d batches retried, %d batches failed every retry (over %d runs)",
+				restarts, retries, failed, len(g.ok)))
+		}
 		t.add(g.name(), strconv.Itoa(len(g.ok)),
 			rp.summaryCell(g.values(MetricThroughput), "img/s"),
 			rp.summaryCell(g.steady(), "img/s"),

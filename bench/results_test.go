@@ -21,6 +21,9 @@ func fullRecord() *Record {
 	r.Config.Asked, r.Config.Sources = map[string]string{"intra_op_threads": "auto"}, map[string]string{"batch_size": "flag"}
 	r.OutputBytes, r.LogLines, r.PeakThreads, r.PreprocessSetups = 4096, 12, 9, 3
 	r.Notes = []string{"on this machine x is identical to y"}
+	r.FromCheckpoint, r.Computed, r.Config.Checkpoint = 120, 80, "out.parquet.checkpoint"
+	r.ActorRestarts, r.TaskRetries, r.FailedBatches = 2, 3, 1
+	r.Ops[0].Restarts, r.Ops[0].Retries, r.Ops[0].FailedBatches = 2, 3, 1
 	r.Config.Input, r.Config.Recipe, r.Config.RecipeFrom, r.PeakGFLOPS = "N×3×64×64 float32 NCHW", "resize=73 crop=64x64", "default (torchvision)", 75.6
 	r.Fingerprint.GPU, r.Fingerprint.Driver = "NVIDIA H100 80GB HBM3", "550.54.15"
 	r.Params = map[string]string{"batch": "64", "concurrency": "2"}
@@ -32,6 +35,8 @@ func fullRecord() *Record {
 	r.CellStable, r.CellMedian, r.CellLo, r.CellHi, r.CellConfidence, r.CellSamples = &stable, 40, 39, 41, 0.95, 6
 	r.SamplesFromWindows, r.Tied, r.TieBreak = true, true, "2 cells tied; broken by lower latency_p95"
 	r.Violations = []string{"constraint latency_p95<200ms failed: 312ms"}
+	alone := true
+	r.RanAlone = &alone
 	r.Telemetry.Summary.GPUAvailable = true
 	r.Telemetry.Summary.GPUs = []nvml.GPUSummary{{Index: 0, Name: "H100", UtilMeanPct: 87.25, MemPeakBytes: 1 << 34}}
 	r.Telemetry.Samples[0].GPUs = []nvml.GPUSample{{Index: 0, GPUUtilPct: 99, Missing: 1 << 3}}

@@ -28,6 +28,9 @@ func WriteSummary(w io.Writer, r *Record) {
 		fmt.Fprintf(w, "  source     %s\n", r.Source)
 	}
 	fmt.Fprintf(w, "\n  images     %d (%d errors)\n", r.Images, r.Errors)
+	if c.Checkpoint != "" {
+		fmt.Fprintf(w, "  checkpoint %d rows from the checkpoint, %d computed now (%s)\n", r.FromCheckpoint, r.Computed, c.Checkpoint)
+	}
 	fmt.Fprintf(w, "  wall       %s\n", FormatValue(r.WallSeconds, UnitSeconds))
 	fmt.Fprintf(w, "  throughput %s overall, %s steady state", FormatValue(r.Throughput, "img/s"), FormatValue(r.SteadyTput, "img/s"))
 	if !r.Stable {
@@ -48,6 +51,10 @@ func WriteSummary(w io.Writer, r *Record) {
 		FormatValue(r.LatencyP50, UnitSeconds), FormatValue(r.LatencyP95, UnitSeconds), FormatValue(r.LatencyP99, UnitSeconds))
 	fmt.Fprintf(w, "  resources  CPU %.0f%% (100%% = one core), peak RSS %s, model loads %d, forward passes %d\n",
 		r.CPUPercent, FormatValue(float64(r.PeakRSS), UnitBytes), r.ModelLoads, r.ForwardPasses)
+	if r.ActorRestarts+r.TaskRetries+r.FailedBatches > 0 {
+		fmt.Fprintf(w, "  recovery   %d actor restarts, %d batches retried, %d batches failed every retry\n",
+			r.ActorRestarts, r.TaskRetries, r.FailedBatches)
+	}
 	if r.TensorPool != "" {
 		fmt.Fprintf(w, "  tensors    %s\n", r.TensorPool)
 	}

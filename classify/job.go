@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -48,7 +49,11 @@ type JobConfig struct {
 	// which the output keeps and accuracy is scored against.
 	Source pipeline.Datasource
 	Images int // use the first N images; 0 = all
-	Model  *model.Model
+	// RowsPerBlock is a streamed read task's rows when Blocks cannot split
+	// a known count (pipeline.ReadOptions.RowsPerBlock); 0 is the engine's
+	// default.
+	RowsPerBlock int
+	Model        *model.Model
 	// Session holds ORT's options: intra/inter-op threads, graph
 	// optimisation, device.
 	Session model.SessionOptions
@@ -97,12 +102,25 @@ type JobConfig struct {
 	// Go heap, pinned when Session runs on CUDA) rather than in a fresh
 	// slice per batch. The job closes the pool when it finishes writing.
 	TensorPool bool
+	// FaultTolerance is how the inference actor pool survives actors that
+	// fail: replacements, batch retries, fault injection. The zero value
+	// replaces none and retries nothing.
+	FaultTolerance pipeline.FaultTolerance
 	// InFlightPerActor is Ray's max_tasks_in_flight_per_actor for the
 	// inference pool: how many batches wait, assembled, on each actor while
 	// it runs one. 0 keeps the engine's default (2).
 	InFlightPerActor int
 
+	// RowGroupBytes bounds a Parquet row group, flushed when full
+	// (pipeline.WriteOptions.RowGroupBytes); 0 is the engine's default.
+	RowGroupBytes int64
+
 	Exec pipeline.ExecutionOptions
+
+	// Checkpoint, when set, makes the run resumable: the listing skips the
+	// paths it has finished (the path column is the id), and the write
+	// commits every block to it and starts with its rows.
+	Checkpoint *pipeline.Checkpoint
 }
 
 // Counters are live counts a job exposes beyond operator metrics.
@@ -121,11 +139,21 @@ type Counters struct {
 
 	mu      sync.Mutex
 	start   time.Time
-	batches []BatchEvent
+	batches []BatchEvent // coalesced beyond maxBatchLog
+	count   int64
+	first   time.Duration
+	lat     []time.Duration // uniform reservoir of maxBatchLog latencies
+	rng     *rand.Rand
 }
 
+// maxBatchLog bounds the batch log and the latency reservoir, so a job's
+// bookkeeping costs the same whatever the dataset's size (a few hundred
+// KiB), where one entry per batch grew with it.
+const maxBatchLog = 4096
+
 // BatchEvent is one finished inference batch: when it finished (since the
-// job started), its rows, and how long the forward pass(es) took.
+// job started), its rows, and how long the forward pass(es) took. Once the
+// log is full, an event stands for consecutive batches (see Batches).
 type BatchEvent struct {
 	At      time.Duration
 	Rows    int
@@ -135,21 +163,53 @@ type BatchEvent struct {
 func (c *Counters) begin() {
 	c.mu.Lock()
 	c.start = time.Now()
-	c.batches = c.batches[:0]
+	c.batches, c.lat, c.count, c.first = c.batches[:0], c.lat[:0], 0, 0
+	c.rng = rand.New(rand.NewPCG(1, 2))
 	c.mu.Unlock()
 }
 
 func (c *Counters) batchDone(rows int, latency time.Duration) {
 	c.mu.Lock()
-	c.batches = append(c.batches, BatchEvent{At: time.Since(c.start), Rows: rows, Latency: latency})
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	at := time.Since(c.start)
+	if c.count == 0 {
+		c.first = at
+	}
+	c.count++
+	if len(c.lat) < maxBatchLog {
+		c.lat = append(c.lat, latency)
+	} else if i := c.rng.Int64N(c.count); i < maxBatchLog {
+		c.lat[i] = latency // Algorithm R: every batch equally likely kept
+	}
+	c.batches = append(c.batches, BatchEvent{At: at, Rows: rows, Latency: latency})
+	if len(c.batches) == maxBatchLog {
+		// Merge neighbours: the rows-over-time curve keeps its shape at
+		// half the resolution.
+		for i := range maxBatchLog / 2 {
+			a, b := c.batches[2*i], c.batches[2*i+1]
+			c.batches[i] = BatchEvent{At: b.At, Rows: a.Rows + b.Rows, Latency: max(a.Latency, b.Latency)}
+		}
+		c.batches = c.batches[:maxBatchLog/2]
+	}
 }
 
-// Batches returns a copy of the inference batch log.
+// Batches returns a copy of the inference batch log: one event per batch
+// for up to maxBatchLog batches; beyond that, neighbouring events are
+// merged (rows summed, the later time, the larger latency) so the log
+// stays bounded while the rows-over-time curve keeps its shape.
 func (c *Counters) Batches() []BatchEvent {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return slices.Clone(c.batches)
+}
+
+// BatchStats returns the number of inference batches, when the first
+// finished (time to first result), and a uniform sample of at most
+// maxBatchLog of their latencies, for percentiles.
+func (c *Counters) BatchStats() (count int64, first time.Duration, latencies []time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.count, c.first, slices.Clone(c.lat)
 }
 
 // Job is a planned classification run.
@@ -188,13 +248,21 @@ func NewJob(c JobConfig) (*Job, error) {
 	if c.TensorPool {
 		j.tensors = jobTensorPool(c.Session.Device.Kind)
 	}
-	ro := pipeline.ReadOptions{OverrideNumBlocks: c.Blocks, Limit: c.Images, MaxFileBytes: MaxFileBytes(c.MaxPixels)}
+	ro := pipeline.ReadOptions{OverrideNumBlocks: c.Blocks, Limit: c.Images, RowsPerBlock: c.RowsPerBlock, MaxFileBytes: MaxFileBytes(c.MaxPixels)}
 	var ds *pipeline.Dataset
 	switch {
 	case c.Source != nil:
+		// A datasource (object store, Parquet, shards): its units are the
+		// read tasks' input; checkpoints do not reach it yet.
 		ds = pipeline.ReadDatasource(c.Source, pipeline.ReadOptions{OverrideNumBlocks: c.Blocks})
 	case c.Files == nil && c.Listing != nil:
-		ds = ReadImagesFrom(c.Listing, ro)
+		src := c.Listing
+		if c.Checkpoint != nil {
+			// The first N of the listing, then those not finished.
+			src = &unfinished{src: src, ck: c.Checkpoint, limit: ro.Limit}
+			ro.Limit = 0
+		}
+		ds = ReadImagesFrom(src, ro)
 	default:
 		files := c.Files
 		if files == nil {
@@ -202,6 +270,12 @@ func NewJob(c JobConfig) (*Job, error) {
 			if files, err = ListImages(c.Data, c.Images); err != nil {
 				return nil, err
 			}
+		}
+		if c.Images > 0 && c.Images < len(files) {
+			files = files[:c.Images]
+		}
+		if c.Checkpoint != nil {
+			files = slices.DeleteFunc(slices.Clone(files), c.Checkpoint.Done)
 		}
 		ds = ReadImages(files, ro)
 	}
@@ -235,7 +309,7 @@ func (j *Job) Write(ctx context.Context, out, format string, takeAll bool) error
 	if j.tensors != nil {
 		defer j.tensors.Close()
 	}
-	o := pipeline.WriteOptions{Schema: j.Schema(), Materialize: takeAll}
+	o := pipeline.WriteOptions{Schema: j.Schema(), Materialize: takeAll, Checkpoint: j.Config.Checkpoint, RowGroupBytes: j.Config.RowGroupBytes}
 	if n := j.Config.Model.Notice(); n != "" {
 		o.Metadata = map[string]string{"workbench.notice": n, "workbench.model": j.Config.Model.Name}
 	}
@@ -246,6 +320,28 @@ func (j *Job) Write(ctx context.Context, out, format string, takeAll bool) error
 		return j.Dataset.WriteCSV(ctx, out, o)
 	}
 	return j.Dataset.WriteParquet(ctx, out, o)
+}
+
+// unfinished is a streamed listing's first limit paths (0 = all) less
+// those a checkpoint has finished.
+type unfinished struct {
+	src         pipeline.PathSource
+	ck          *pipeline.Checkpoint
+	limit, seen int
+}
+
+func (u *unfinished) Next() (string, error) {
+	for u.limit <= 0 || u.seen < u.limit {
+		p, err := u.src.Next()
+		if err != nil {
+			return "", err
+		}
+		u.seen++
+		if !u.ck.Done(p) {
+			return p, nil
+		}
+	}
+	return "", io.EOF
 }
 
 // LabelColumn holds each prediction's class name when the job has Labels.
@@ -380,13 +476,17 @@ func (j *Job) inferenceStage() pipeline.MapOptions {
 			return u.Call(ctx, b)
 		})
 		o.Compute = pipeline.ActorPool{MinSize: j.Config.Concurrency.Min, MaxSize: j.Config.Concurrency.Max}
+		o.FaultTolerance = &j.Config.FaultTolerance
 		return o
 	}
 	o.FnConstructor = func(ctx context.Context) (pipeline.UDF, error) { return j.newInferer(ctx) }
 	if j.Config.InferenceTasks {
 		o.Compute = pipeline.TaskPool{Size: j.Config.Concurrency.Max}
-	} else if j.Config.InFlightPerActor > 0 {
-		o.Compute = pipeline.ActorPool{MaxTasksInFlightPerActor: j.Config.InFlightPerActor}
+	} else {
+		o.FaultTolerance = &j.Config.FaultTolerance
+		if j.Config.InFlightPerActor > 0 {
+			o.Compute = pipeline.ActorPool{MaxTasksInFlightPerActor: j.Config.InFlightPerActor}
+		}
 	}
 	return o
 }

@@ -203,3 +203,66 @@ func base(paths []string) []string {
 	}
 	return out
 }
+
+// predictions reads a job's output as path → "class/top5", with the
+// error for failed rows.
+func predictions(t *testing.T, path string) map[string]string {
+	t.Helper()
+	tbl := readTable(t, path)
+	defer tbl.Release()
+	tr := array.NewTableReader(tbl, -1)
+	defer tr.Release()
+	out := map[string]string{}
+	for tr.Next() {
+		rec := tr.RecordBatch()
+		paths := pipeline.Column(rec, pipeline.PathColumn).(*array.String)
+		pred := pipeline.Column(rec, "predicted_class").(*array.Int32)
+		top := pipeline.Column(rec, "top5").(*array.List)
+		errs := pipeline.Column(rec, pipeline.ErrorColumn).(*array.String)
+		for i := range int(rec.NumRows()) {
+			out[paths.Value(i)] = fmt.Sprintf("%s %s %s", pred.ValueStr(i), top.ValueStr(i), errs.ValueStr(i))
+		}
+	}
+	return out
+}
+
+// TestInferenceActorsRecover: inference actors that fail every other batch
+// are replaced (one model load each) and their batches retried, and every
+// image gets the prediction a run without failures gives it.
+func TestInferenceActorsRecover(t *testing.T) {
+	m := tinyModel(t)
+	files := synthFiles(t, 24, func(i int) (w, h int) { return 80, 60 })
+	run := func(ft pipeline.FaultTolerance) (map[string]string, *Job) {
+		out := filepath.Join(t.TempDir(), "o.parquet")
+		job, err := NewJob(JobConfig{Files: files, Model: m, BatchSize: 4, InFlightPerActor: 1, FaultTolerance: ft,
+			Session: model.SessionOptions{IntraOpThreads: 1, InterOpThreads: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := job.Write(context.Background(), out, "parquet", false); err != nil {
+			t.Fatal(err)
+		}
+		return predictions(t, out), job
+	}
+	want, _ := run(pipeline.FaultTolerance{})
+	got, job := run(pipeline.FaultTolerance{MaxRestarts: -1, MaxTaskRetries: 3, InjectFailureEvery: 2})
+	if len(got) != len(files) {
+		t.Fatalf("%d rows, want %d", len(got), len(files))
+	}
+	for p, w := range want {
+		if got[p] != w {
+			t.Errorf("%s: %q with failing actors, %q without", p, got[p], w)
+		}
+	}
+	// Six batches, each actor runs one and fails the next: 5 restarts.
+	var inf pipeline.OpMetrics
+	for _, s := range job.Dataset.Metrics() {
+		if s.Name == "Inference" {
+			inf = s.Metrics
+		}
+	}
+	if inf.ActorRestarts != 5 || inf.TaskRetries != 5 || inf.FailedBatches != 0 || job.Counters.ModelLoads.Load() != 6 {
+		t.Errorf("restarts %d, retries %d, failed batches %d, model loads %d; want 5, 5, 0, 6",
+			inf.ActorRestarts, inf.TaskRetries, inf.FailedBatches, job.Counters.ModelLoads.Load())
+	}
+}

@@ -2,6 +2,8 @@ package classify
 
 import (
 	"fmt"
+	"io"
+	"os"
 
 	"workbench/pipeline"
 	"workbench/vision"
@@ -25,12 +27,77 @@ func ListImages(dir string, limit int) ([]string, error) {
 		return nil, err
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("no images (.jpg, .jpeg, .png) under %s", dir)
+		return nil, noImages(dir)
 	}
 	if limit > 0 && limit < len(files) {
 		files = files[:limit]
 	}
 	return files, nil
+}
+
+// ListImagesAhead reads up to n paths of dir's listing (ListImages' rules
+// and order) and says whether that was all of it, without walking the
+// rest: enough to refuse an empty folder, and to hold a small one whole,
+// before a run that streams the rest. An empty folder is an error that
+// names the fix, as in ListImages.
+func ListImagesAhead(dir string, n int) (head []string, complete bool, err error) {
+	w, err := vision.NewImageWalker(dir)
+	if err != nil {
+		return nil, false, err
+	}
+	for len(head) < n {
+		p, err := w.Next()
+		if err == io.EOF {
+			complete = true
+			break
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		head = append(head, p)
+	}
+	if len(head) == 0 && complete {
+		return nil, false, noImages(dir)
+	}
+	if !complete {
+		// Whether n was exactly all of them costs one more path.
+		_, err := w.Next()
+		complete = err == io.EOF
+	}
+	return head, complete, nil
+}
+
+// CountImages walks dir's listing (ListImages' rules), holding no more
+// than ImageWalker does, and returns how many images it lists (at most
+// limit when limit > 0) and their total size: what a fixed block count
+// needs before a read that streams. A file it cannot stat counts with size
+// 0; the read makes it an error row.
+func CountImages(dir string, limit int) (n int, bytes int64, err error) {
+	w, err := vision.NewImageWalker(dir)
+	if err != nil {
+		return 0, 0, err
+	}
+	for limit <= 0 || n < limit {
+		p, err := w.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+		n++
+		if st, err := os.Stat(p); err == nil {
+			bytes += st.Size()
+		}
+	}
+	if n == 0 {
+		return 0, 0, noImages(dir)
+	}
+	return n, bytes, nil
+}
+
+func noImages(dir string) error {
+	return fmt.Errorf("no images (.jpg, .jpeg, .png) under %s", dir)
 }
 
 // ReadImages is Ray's read_images over the given files: a binary-file read

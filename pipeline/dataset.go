@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -79,6 +80,12 @@ type Dataset struct {
 	last   *StreamingExecutor
 	// reader, when set, is a Datasource's read task (ReadDatasource).
 	reader func(context.Context, Block) (any, error)
+	read1  *readTotals // what the last execution's read did
+}
+
+// readTotals is what a read saw, counted by its tasks.
+type readTotals struct {
+	files, bytes atomic.Int64
 }
 
 // ReadBinaryFiles plans a read of the given files, in the given order, as
@@ -141,7 +148,7 @@ func (d *Dataset) WithErr(err error) *Dataset {
 func (d *Dataset) clone() *Dataset {
 	c := *d
 	c.stages = slices.Clone(d.stages)
-	c.last = nil
+	c.last, c.read1 = nil, nil
 	return &c
 }
 
@@ -176,7 +183,7 @@ func (d *Dataset) WithTargetMaxBlockSize(n int64) *Dataset {
 }
 
 // NumBlocks returns the number of read blocks the plan will produce: the
-// override, or Ray's default (see defaultNumBlocks), never more blocks than
+// override, or Ray's default (see DefaultNumBlocks), never more blocks than
 // files.
 func (d *Dataset) NumBlocks() int {
 	if d.files == nil {
@@ -195,7 +202,7 @@ func (d *Dataset) NumBlocks() int {
 	if cpus == 0 {
 		cpus = runtime.NumCPU()
 	}
-	return defaultNumBlocks(total, len(d.files), cpus)
+	return DefaultNumBlocks(total, len(d.files), cpus)
 }
 
 // DefaultMinParallelism is Ray's DEFAULT_MIN_PARALLELISM: reads aim for at
@@ -203,11 +210,11 @@ func (d *Dataset) NumBlocks() int {
 // blocks smaller than 1 MiB.
 const DefaultMinParallelism = 200
 
-// defaultNumBlocks is Ray's _autodetect_parallelism: as many blocks as
+// DefaultNumBlocks is Ray's _autodetect_parallelism: as many blocks as
 // max(200, 2×CPUs), but no block under 1 MiB and none over 128 MiB. Blocks
 // therefore stay about the same size however large the dataset, which keeps
 // memory flat as it grows.
-func defaultNumBlocks(totalBytes int64, files, cpus int) int {
+func DefaultNumBlocks(totalBytes int64, files, cpus int) int {
 	maxReasonable := int(max(1, totalBytes/DefaultTargetMinBlockSize))
 	minSafe := int((totalBytes + DefaultTargetMaxBlockSize - 1) / DefaultTargetMaxBlockSize)
 	n := max(min(max(DefaultMinParallelism, 2*cpus), maxReasonable), minSafe, 1)
@@ -215,13 +222,17 @@ func defaultNumBlocks(totalBytes int64, files, cpus int) int {
 }
 
 // streamBlocks is NumBlocks for a listing that streams or a range: known
-// only when the row count is (a range, or a Limit), else 0 (not yet known).
+// up front when the row count is (a range, or a Limit); otherwise the
+// blocks the last execution read, 0 before one.
 func (d *Dataset) streamBlocks() int {
 	rows := d.read.Limit
 	if d.rng != nil {
 		rows = d.rng.rows
 	}
 	if rows <= 0 {
+		if ops := d.Metrics(); len(ops) > 0 {
+			return int(ops[0].Metrics.BlocksIn)
+		}
 		return 0
 	}
 	per := d.rowsPerBlock(rows)
@@ -350,8 +361,10 @@ func (d *Dataset) execute(ctx context.Context, sink MapOptions) error {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxFileBytes
 	}
+	totals := &readTotals{}
+	d.read1 = totals
 	read := MapOptions{Name: d.read.Name, Fn: UDFFunc(func(ctx context.Context, b Block) (any, error) {
-		return readFiles(ctx, b, maxBytes)
+		return readFiles(ctx, b, maxBytes, totals)
 	}), NumCPUs: 1}
 	if d.rng != nil {
 		rowBytes := d.rng.rowBytes
@@ -426,7 +439,7 @@ func fileKind(m os.FileMode) string {
 // cannot be read becomes an error row: gone, a dangling or looping link,
 // not a regular file (a named pipe would block the read forever), or
 // larger than maxBytes.
-func readFiles(_ context.Context, batch Block, maxBytes int64) (any, error) {
+func readFiles(_ context.Context, batch Block, maxBytes int64, totals *readTotals) (any, error) {
 	paths := Column(batch, PathColumn).(*array.String)
 	n := paths.Len()
 	data := array.NewBinaryBuilder(memory.DefaultAllocator, arrow.BinaryTypes.Binary)
@@ -442,6 +455,8 @@ func readFiles(_ context.Context, batch Block, maxBytes int64) (any, error) {
 		}
 		data.Append(b)
 		errs.AppendNull()
+		totals.files.Add(1)
+		totals.bytes.Add(int64(len(b)))
 	}
 	// Arrays in Columns are borrowed by the engine, which retains what it
 	// keeps; these two are then reclaimed by the Go allocator's GC.
@@ -476,6 +491,19 @@ func (d *Dataset) Metrics() []OpSnapshot {
 		return nil
 	}
 	return d.last.Metrics()
+}
+
+// ReadTotals says what the last execution's read saw: the rows its
+// listing yielded (the first Limit, when set), and the files it read and
+// their bytes (files it could not read are error rows, not counted here).
+// A caller that streamed its listing learns the dataset's size this way,
+// after the run, without having listed or statted it beforehand.
+func (d *Dataset) ReadTotals() (rows, files, bytes int64) {
+	ops := d.Metrics()
+	if len(ops) == 0 || d.read1 == nil {
+		return 0, 0, 0
+	}
+	return ops[0].Metrics.RowsIn, d.read1.files.Load(), d.read1.bytes.Load()
 }
 
 // Limits returns the resource limits the last execution ran under.

@@ -44,6 +44,7 @@ type task struct {
 	seq     int64
 	in      RefBundle
 	reserve int64 // output bytes reserved for it in the memory budget
+	attempt int   // retries before this run (FaultTolerance)
 }
 
 type opState struct {
@@ -61,9 +62,12 @@ type opState struct {
 	nextSeq      int64
 	nextRelease  int64
 	held         map[int64]RefBundle
-	pool         pool
-	done         bool
-	hold         hold // why the last dispatch stopped short
+	// retryQ holds tasks whose actor failed, to run again on another one
+	// before any new input.
+	retryQ []task
+	pool   pool
+	done   bool
+	hold   hold // why the last dispatch stopped short
 }
 
 // StreamingExecutor runs a chain of MapOperators with one scheduling loop,
@@ -84,6 +88,9 @@ type StreamingExecutor struct {
 	rowsListed int64
 	srcCh      chan sourceItem
 	fatal      error
+	// ctx is the tasks' context, for actors started from the loop (a
+	// replacement for one that failed).
+	ctx context.Context
 }
 
 func newExecutor(ops []*MapOperator, opts ExecutionOptions) *StreamingExecutor {
@@ -223,6 +230,7 @@ func (e *StreamingExecutor) Execute(ctx context.Context, src Source) (err error)
 	}
 	taskCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	e.ctx = taskCtx
 	e.start = time.Now()
 	e.last = e.start
 	for _, s := range e.ops {
@@ -416,10 +424,16 @@ func (e *StreamingExecutor) dispatch(ctx context.Context) {
 		s := e.ops[i]
 		s.hold = hold{}
 		take := func() task {
+			if len(s.retryQ) > 0 {
+				t := s.retryQ[0]
+				s.retryQ = s.retryQ[1:]
+				t.reserve = e.submit(s, t.in)
+				return t
+			}
 			b, _ := e.takeBundle(s)
 			return task{seq: b.Seq, in: b, reserve: e.submit(s, b)}
 		}
-		for len(s.inQ) > 0 && (s.inRows >= s.op.minRows || s.upstreamDone) {
+		for len(s.retryQ) > 0 || (len(s.inQ) > 0 && (s.inRows >= s.op.minRows || s.upstreamDone)) {
 			if p := e.backpressured(i); p != "" {
 				s.hold = hold{kind: holdBackpressure, policy: p}
 				break
@@ -508,13 +522,17 @@ func (e *StreamingExecutor) onResult(r taskResult) {
 	s.running--
 	s.runningIn -= r.in.Bytes
 	s.reservedOut -= r.outReserve
-	if r.in.Bytes > 0 {
+	if r.in.Bytes > 0 && r.actorErr == nil {
 		s.outSamples++
 		s.outRatio += (float64(r.out.Bytes)/float64(r.in.Bytes) - s.outRatio) / float64(s.outSamples)
 	}
 	s.pool.finished(r)
 	if s.op.sink {
 		r.out.Rows = r.in.Rows
+	}
+	if r.actorErr != nil && e.recoverTask(s, &r) {
+		s.metrics.OnTaskFinished(now, r)
+		return
 	}
 	s.metrics.OnTaskFinished(now, r)
 	r.in.Release()
@@ -549,6 +567,38 @@ func (e *StreamingExecutor) onResult(r taskResult) {
 	}
 }
 
+// recoverTask handles a task whose actor failed (FaultTolerance): the actor
+// is replaced, once, and the task queued to run again, or, past
+// MaxTaskRetries, its rows become error rows naming the cause (r.out, for
+// onResult to hand on). It reports whether the task was queued again, in
+// which case its input is kept rather than released.
+func (e *StreamingExecutor) recoverTask(s *opState, r *taskResult) bool {
+	ft := s.op.opts.FaultTolerance
+	if p, ok := s.pool.(*actorPool); ok && r.actor != nil && !r.actor.dead {
+		p.replace(r.actor, r.actorErr)
+	}
+	if e.fatal != nil {
+		// The run is ending; shutdown releases the queued input.
+		s.retryQ = append(s.retryQ, task{seq: r.seq, in: r.in})
+		return true
+	}
+	if r.attempt < ft.MaxTaskRetries {
+		s.retryQ = append(s.retryQ, task{seq: r.seq, in: r.in, attempt: r.attempt + 1})
+		s.metrics.OnTaskRetry()
+		return true
+	}
+	r.out.Release()
+	msg := fmt.Sprintf("%s: the batch failed on %d actors in turn (max_task_retries %d): %v", s.op.Name(), r.attempt+1, ft.MaxTaskRetries, r.actorErr)
+	var blocks []Block
+	for _, b := range r.in.Blocks {
+		blocks = append(blocks, failRows(s.op.opts.Allocator, b, msg))
+	}
+	r.out = newBundle(r.seq, blocks...)
+	r.failed = true
+	s.metrics.OnTaskGaveUp()
+	return false
+}
+
 func (e *StreamingExecutor) handOff(i int, b RefBundle) {
 	if i+1 >= len(e.ops) || len(b.Blocks) == 0 {
 		b.Release()
@@ -566,7 +616,7 @@ func (e *StreamingExecutor) updateStates() {
 	e.last = now
 	for i, s := range e.ops {
 		_, pending, starting := s.pool.counts()
-		if !s.done && s.upstreamDone && len(s.inQ) == 0 && s.running == 0 && len(s.held) == 0 && starting == 0 {
+		if !s.done && s.upstreamDone && len(s.inQ) == 0 && len(s.retryQ) == 0 && s.running == 0 && len(s.held) == 0 && starting == 0 {
 			s.done = true
 			if i+1 < len(e.ops) {
 				e.ops[i+1].upstreamDone = true
@@ -631,6 +681,10 @@ func (e *StreamingExecutor) shutdown(cancel context.CancelFunc) {
 					b.Release()
 				}
 				s.inQ = nil
+				for _, t := range s.retryQ {
+					t.in.Release()
+				}
+				s.retryQ = nil
 				for _, b := range s.held {
 					b.Release()
 				}

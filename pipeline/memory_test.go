@@ -15,7 +15,7 @@ import (
 // is what it checks.
 func TestRangeMemoryBounded(t *testing.T) {
 	const rows, rowBytes = 20_000, 8 << 10
-	const bound = 64 << 20 // live heap; the dataset is 160 MiB
+	const bound = 96 << 20 // live heap; the dataset is 160 MiB (211 MiB peak with backpressure off)
 	var peak uint64
 	var ms runtime.MemStats
 	sample := UDFFunc(func(_ context.Context, b Block) (any, error) {

@@ -32,9 +32,12 @@ type OpMetrics struct {
 	TasksFinished  int64 `metric:"tasks_finished" group:"tasks" desc:"tasks finished"`
 	TasksFailed    int64 `metric:"tasks_failed" group:"tasks" desc:"tasks whose UDF returned an error"`
 	Batches        int64 `metric:"batches" group:"tasks" desc:"UDF calls (batches)"`
+	TaskRetries    int64 `metric:"task_retries" group:"tasks" desc:"tasks run again after the actor running them failed"`
+	FailedBatches  int64 `metric:"failed_batches" group:"tasks" desc:"tasks that failed every retry; their rows carry the error"`
 
 	ActorsAlive      int64         `metric:"actors_alive" group:"actors" desc:"actors running their loop"`
 	ActorsPending    int64         `metric:"actors_pending" group:"actors" desc:"actors starting or waiting for resources"`
+	ActorRestarts    int64         `metric:"actor_restarts" group:"actors" desc:"actors replaced after a failure"`
 	ConstructorCalls int64         `metric:"constructor_calls" group:"actors" desc:"constructor calls (model loads)"`
 	ConstructorTime  time.Duration `metric:"constructor_time" group:"actors" unit:"seconds" desc:"time spent in constructors"`
 
@@ -141,6 +144,15 @@ func (m *OpMetrics) OnConstructor(d time.Duration) {
 	m.ConstructorCalls++
 	m.ConstructorTime += d
 }
+
+// OnActorRestart records an actor replaced after it failed.
+func (m *OpMetrics) OnActorRestart() { m.ActorRestarts++ }
+
+// OnTaskRetry records a task queued to run again after its actor failed.
+func (m *OpMetrics) OnTaskRetry() { m.TaskRetries++ }
+
+// OnTaskGaveUp records a task that failed every retry.
+func (m *OpMetrics) OnTaskGaveUp() { m.FailedBatches++ }
 
 // OnActors records the actor pool's size.
 func (m *OpMetrics) OnActors(alive, pending int) {

@@ -75,6 +75,27 @@ type MapOptions struct {
 	Strict bool
 	// Allocator is the Arrow allocator for blocks this stage builds.
 	Allocator memory.Allocator
+	// FaultTolerance, on an actor-pool stage, replaces actors that fail and
+	// retries their batches, as Ray's max_restarts and max_task_retries
+	// do. Nil keeps the actor and turns a failing batch into error rows.
+	FaultTolerance *FaultTolerance
+}
+
+// FaultTolerance is how an actor pool survives failing actors. An actor
+// fails when its UDF panics or returns an error for a whole batch (an ORT
+// failure, a CUDA error): it is torn down and replaced, and the batch it
+// ran and those queued on it go to other actors.
+type FaultTolerance struct {
+	// MaxRestarts bounds the replacements over the run; one more failure
+	// ends the run with an error naming it. -1 is unlimited.
+	MaxRestarts int
+	// MaxTaskRetries is how many times a batch is run again after the
+	// actor running it failed. A batch that fails them all becomes error
+	// rows naming the cause, and the run goes on.
+	MaxTaskRetries int
+	// InjectFailureEvery makes each actor fail its every Nth batch, before
+	// running it: fault injection, to show what recovery costs. 0 = never.
+	InjectFailureEvery int
 }
 
 // ActorInfo tells a constructor or UDF which actor it runs in and which
@@ -179,14 +200,18 @@ func newMapOperator(o MapOptions) (*MapOperator, error) {
 
 // taskResult is what a finished task reports to the scheduling loop.
 type taskResult struct {
-	op               int
-	seq              int64
-	actor            *actor
-	in               RefBundle
-	outReserve       int64 // output bytes reserved at dispatch
-	out              RefBundle
-	err              error // fatal: ends the run
-	failed           bool  // a UDF batch failed; its rows carry the error
+	op         int
+	seq        int64
+	actor      *actor
+	in         RefBundle
+	outReserve int64 // output bytes reserved at dispatch
+	out        RefBundle
+	err        error // fatal: ends the run
+	failed     bool  // a UDF batch failed; its rows carry the error
+	// actorErr is a batch that failed its actor (FaultTolerance): the
+	// actor is replaced and the task retried.
+	actorErr         error
+	attempt          int // retries before this run of the task
 	batches          int
 	rowsCopied       int
 	rowsConverted    int
@@ -259,7 +284,7 @@ func (op *MapOperator) process(ctx context.Context, udf UDF, in RefBundle, res *
 		}
 		res.batches++
 		n := int(batch.NumRows())
-		ret, err := udf.Call(ctx, batch)
+		ret, err := callUDF(ctx, udf, batch)
 		if op.sink {
 			// A sink's failure (a full disk, a closed writer) ends the run.
 			batch.Release()
@@ -288,8 +313,14 @@ func (op *MapOperator) process(ctx context.Context, udf UDF, in RefBundle, res *
 				batch.Release()
 				return out
 			}
+			if op.actors && op.opts.FaultTolerance != nil {
+				// The actor failed: the whole task goes to another one.
+				res.actorErr = err
+				batch.Release()
+				return out
+			}
 			res.failed = true
-			blk = errorBlock(op.opts.Allocator, batch, err.Error())
+			blk = failRows(op.opts.Allocator, batch, err.Error())
 		}
 		batch.Release()
 		place(blk, done, n)
@@ -303,6 +334,18 @@ func (op *MapOperator) process(ctx context.Context, udf UDF, in RefBundle, res *
 	runs = nil
 	res.rowsCopied = bt.copiedRow
 	return out
+}
+
+// callUDF calls udf, turning a panic into the batch's error, so a UDF that
+// panics fails its batch (or, with FaultTolerance, its actor), never the
+// process.
+func callUDF(ctx context.Context, udf UDF, batch Block) (ret any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			ret, err = nil, fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return udf.Call(ctx, batch)
 }
 
 // splitLarge cuts a block above target bytes into zero-copy slices of about

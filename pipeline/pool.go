@@ -194,6 +194,7 @@ type actorPool struct {
 	actors   []*actor
 	pending  int // actors waiting for resources
 	starting int // actors running their constructor
+	restarts int // actors replaced after a failure
 }
 
 // actor is one actor's state as the scheduling loop sees it.
@@ -205,6 +206,9 @@ type actor struct {
 	ready    bool
 	exited   bool
 	ok       bool // set before inbox closes: did the run succeed?
+	// dead: the actor failed (FaultTolerance) and takes no more tasks;
+	// what is queued on it comes back for another actor.
+	dead bool
 }
 
 // actorEventKind is what an actor reports about itself.
@@ -250,7 +254,7 @@ func (p *actorPool) tryLaunch(_ context.Context, take func() task) (bool, hold) 
 func (p *actorPool) free() *actor {
 	var best *actor
 	for _, a := range p.actors {
-		if a.ready && !a.exited && a.inflight < p.cfg.MaxTasksInFlightPerActor && (best == nil || a.inflight < best.inflight) {
+		if a.ready && !a.exited && !a.dead && a.inflight < p.cfg.MaxTasksInFlightPerActor && (best == nil || a.inflight < best.inflight) {
 			best = a
 		}
 	}
@@ -269,7 +273,7 @@ func (p *actorPool) counts() (alive, pending, starting int) {
 func (p *actorPool) alive() int {
 	n := 0
 	for _, a := range p.actors {
-		if a.ready && !a.exited {
+		if a.ready && !a.exited && !a.dead {
 			n++
 		}
 	}
@@ -351,7 +355,7 @@ func (p *actorPool) scale(ctx context.Context) {
 	}
 	inflight := 0
 	for _, a := range p.actors {
-		if a.ready && !a.exited {
+		if a.ready && !a.exited && !a.dead {
 			inflight += a.inflight
 		}
 	}
@@ -442,10 +446,31 @@ func (p *actorPool) run(ctx context.Context, a *actor, inbox <-chan task) {
 	e.actorEvts <- ev
 	actx := context.WithValue(ctx, actorKey{}, ActorInfo{Op: op.Name(), Index: a.idx, GPU: a.gpu})
 	lastPool := threadsCPU(tids)
+	ft := op.opts.FaultTolerance
+	var failed error // once set, this actor hands every task back
+	ran := 0
 	for t := range inbox {
-		res := taskResult{op: i, seq: t.seq, in: t.in, outReserve: t.reserve, actor: a}
+		res := taskResult{op: i, seq: t.seq, in: t.in, outReserve: t.reserve, actor: a, attempt: t.attempt}
+		if failed != nil {
+			res.actorErr = failed
+			e.results <- res
+			continue
+		}
 		t0, cpu0 := time.Now(), threadCPU()
-		blocks := op.process(actx, udf, t.in, &res)
+		var blocks []Block
+		if ran++; ft != nil && ft.InjectFailureEvery > 0 && ran%ft.InjectFailureEvery == 0 {
+			res.actorErr = fmt.Errorf("injected failure (inject_actor_failure_every %d)", ft.InjectFailureEvery)
+		} else {
+			blocks = op.process(actx, udf, t.in, &res)
+		}
+		if res.actorErr != nil {
+			for _, b := range blocks {
+				b.Release()
+			}
+			blocks = nil
+			failed = fmt.Errorf("%s actor %d failed: %w", op.Name(), a.idx, res.actorErr)
+			res.actorErr = failed
+		}
 		res.out = newBundle(t.seq, blocks...)
 		pool := threadsCPU(tids)
 		res.cpu = threadCPU() - cpu0 + pool - lastPool
@@ -480,7 +505,8 @@ func (p *actorPool) onEvent(ctx context.Context, ev actorEvent) {
 	case actorExited:
 		ev.actor.exited = true
 		e.rm.Release(s.op.Name(), s.op.resource)
-		if ev.err != nil && e.fatal == nil {
+		// A failed actor's teardown may fail too; its replacement matters.
+		if ev.err != nil && e.fatal == nil && !ev.actor.dead {
 			e.fatal = ev.err
 		}
 		if e.fatal == nil {
@@ -489,6 +515,32 @@ func (p *actorPool) onEvent(ctx context.Context, ev actorEvent) {
 				o.pool.retry(ctx)
 			}
 		}
+	}
+	s.metrics.OnActors(p.alive(), p.pending+p.starting)
+}
+
+// replace retires an actor that failed and starts another in its place, as
+// Ray restarts an actor: its inbox is closed, so what is queued there comes
+// back for other actors, and one restart is counted. Past MaxRestarts the
+// run ends with an error naming the failure.
+func (p *actorPool) replace(a *actor, cause error) {
+	e, s := p.e, p.s
+	a.dead, a.ok = true, false
+	if a.inbox != nil {
+		close(a.inbox)
+		a.inbox = nil
+	}
+	ft := s.op.opts.FaultTolerance
+	if ft.MaxRestarts >= 0 && p.restarts >= ft.MaxRestarts {
+		if e.fatal == nil {
+			e.fatal = fmt.Errorf("%v; max_restarts %d replacements are used up, so the run stops (raise max_restarts, or find why the actors fail)", cause, ft.MaxRestarts)
+		}
+		return
+	}
+	p.restarts++
+	s.metrics.OnActorRestart()
+	if e.fatal == nil && !s.done {
+		p.request(e.ctx)
 	}
 	s.metrics.OnActors(p.alive(), p.pending+p.starting)
 }

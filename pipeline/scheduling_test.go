@@ -322,8 +322,8 @@ func TestDefaultNumBlocks(t *testing.T) {
 		{100 << 20, 2, 8, 2},        // never more blocks than files
 	}
 	for _, c := range cases {
-		if got := defaultNumBlocks(c.bytes, c.files, c.cpus); got != c.want {
-			t.Errorf("defaultNumBlocks(%d, %d, %d) = %d, want %d", c.bytes, c.files, c.cpus, got, c.want)
+		if got := DefaultNumBlocks(c.bytes, c.files, c.cpus); got != c.want {
+			t.Errorf("DefaultNumBlocks(%d, %d, %d) = %d, want %d", c.bytes, c.files, c.cpus, got, c.want)
 		}
 	}
 }

@@ -124,13 +124,19 @@ func withBookkeeping(mem memory.Allocator, blk, in Block) Block {
 	return out
 }
 
-// errorBlock fails every row of in with msg, keeping its path column.
-func errorBlock(mem memory.Allocator, in Block, msg string) Block {
+// failRows fails the rows of a batch that could not be computed, keeping
+// its path column: each row keeps the error it already had, or gets msg.
+func failRows(mem memory.Allocator, in Block, msg string) Block {
+	old := Column(in, ErrorColumn)
 	rows := int(in.NumRows())
 	b := array.NewStringBuilder(mem)
 	defer b.Release()
-	for range rows {
-		b.Append(msg)
+	for i := range rows {
+		if old != nil && old.IsValid(i) {
+			b.Append(old.(*array.String).Value(i))
+		} else {
+			b.Append(msg)
+		}
 	}
 	errs := b.NewArray()
 	defer errs.Release()

@@ -38,6 +38,12 @@ type WriteOptions struct {
 	RowGroupBytes int64
 	// RowGroupRows caps a row group's rows; 0 means DefaultRowGroupRows.
 	RowGroupRows int64
+	// Checkpoint, when set, commits every block written, with the ids it
+	// holds, before the next is taken; the output starts with the rows
+	// earlier runs committed (Checkpoint.Replay). The checkpoint is closed
+	// when the write ends: deleted once the output is published, kept
+	// otherwise for a rerun to resume.
+	Checkpoint *Checkpoint
 }
 
 // Row-group bounds when WriteOptions sets none. 64 Ki rows is what the
@@ -78,6 +84,15 @@ type blockWriter interface {
 
 func (d *Dataset) write(ctx context.Context, path string, o WriteOptions, factory sinkFactory) error {
 	sink := &fileSink{path: path, opts: o, factory: factory}
+	if ck := o.Checkpoint; ck != nil && d.err == nil && d.paths == nil && d.rng == nil && len(d.files) == 0 {
+		// A checkpoint finished every row: nothing runs, its rows are
+		// published.
+		sink.Finish(ctx, ck.Restored() > 0 && ctx.Err() == nil)
+		if sink.err == nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return sink.err
+	}
 	op := MapOptions{
 		Name:          "Write",
 		Compute:       ActorPool{MinSize: 1, MaxSize: 1, MaxTasksInFlightPerActor: 2},
@@ -106,39 +121,76 @@ type fileSink struct {
 func (s *fileSink) Call(_ context.Context, b Block) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.opts.Schema == nil {
+		s.opts.Schema = b.Schema()
+	}
 	if s.opts.Materialize {
+		if ck := s.opts.Checkpoint; ck != nil {
+			c, err := conform(b, s.opts.Schema)
+			if err != nil {
+				return nil, err
+			}
+			defer c.Release()
+			if err := ck.Commit(c); err != nil {
+				return nil, err
+			}
+		}
 		b.Retain()
 		s.held = append(s.held, b)
 		return nil, nil
 	}
-	return nil, s.writeLocked(b)
+	return nil, s.writeLocked(b, true)
 }
 
-func (s *fileSink) writeLocked(b Block) error {
+// open creates the temporary output and its writer, and starts it with
+// the rows a checkpoint restored.
+func (s *fileSink) open() error {
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o755); err != nil {
+		return err
+	}
+	pattern := "." + filepath.Base(s.path) + ".*.partial"
+	if s.opts.Checkpoint != nil {
+		// The checkpoint's lock says no other run writes this output, so
+		// partial files here are a killed run's: remove them.
+		stale, _ := filepath.Glob(filepath.Join(filepath.Dir(s.path), pattern))
+		for _, p := range stale {
+			os.Remove(p)
+		}
+	}
+	f, err := CreateOutputTemp(filepath.Dir(s.path), pattern)
+	if err != nil {
+		return err
+	}
+	s.f = f
+	if s.w, err = s.factory(f, s.opts, s.opts.Schema); err != nil {
+		return err
+	}
+	if ck := s.opts.Checkpoint; ck != nil {
+		return ck.Replay(func(b Block) error { return s.writeLocked(b, false) })
+	}
+	return nil
+}
+
+// writeLocked writes b to the output and, when commit is set and the sink
+// has a checkpoint, commits it there.
+func (s *fileSink) writeLocked(b Block, commit bool) error {
 	if s.w == nil {
-		schema := s.opts.Schema
-		if schema == nil {
-			schema = b.Schema()
-		}
-		if err := os.MkdirAll(filepath.Dir(s.path), 0o755); err != nil {
+		if err := s.open(); err != nil {
 			return err
 		}
-		f, err := CreateOutputTemp(filepath.Dir(s.path), "."+filepath.Base(s.path)+".*.partial")
-		if err != nil {
-			return err
-		}
-		s.f = f
-		if s.w, err = s.factory(f, s.opts, schema); err != nil {
-			return err
-		}
-		s.opts.Schema = schema
 	}
 	c, err := conform(b, s.opts.Schema)
 	if err != nil {
 		return err
 	}
 	defer c.Release()
-	return s.w.write(c)
+	if err := s.w.write(c); err != nil {
+		return err
+	}
+	if ck := s.opts.Checkpoint; ck != nil && commit && !s.opts.Materialize {
+		return ck.Commit(c)
+	}
+	return nil
 }
 
 // Finish implements Finisher: commit on success, discard otherwise.
@@ -146,10 +198,18 @@ func (s *fileSink) Finish(_ context.Context, ok bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var err error
+	ck := s.opts.Checkpoint
+	if ok && s.w == nil && ck != nil && ck.Restored() > 0 {
+		// Every row came from the checkpoint: publish them.
+		if s.opts.Schema == nil {
+			s.opts.Schema = ck.Schema()
+		}
+		err = s.open()
+	}
 	if ok && s.opts.Materialize {
 		for _, b := range s.held {
 			if err == nil {
-				err = s.writeLocked(b)
+				err = s.writeLocked(b, false)
 			}
 		}
 	}
@@ -169,6 +229,11 @@ func (s *fileSink) Finish(_ context.Context, ok bool) error {
 		}
 		if !ok || err != nil {
 			os.Remove(s.f.Name())
+		}
+	}
+	if ck != nil {
+		if cerr := ck.Close(ok && err == nil && s.f != nil); err == nil && cerr != nil {
+			err = fmt.Errorf("the output is published, but its checkpoint could not be deleted: %w", cerr)
 		}
 	}
 	s.err = err
@@ -259,6 +324,7 @@ func newParquetSink(f *os.File, o WriteOptions, schema *arrow.Schema) (blockWrit
 	props := parquet.NewWriterProperties(
 		parquet.WithCompression(compress.Codecs.Zstd),
 		parquet.WithMaxRowGroupLength(rows),
+		parquet.WithDictionaryFor(PathColumn, false),
 	)
 	if len(o.Metadata) > 0 {
 		keys, vals := make([]string, 0, len(o.Metadata)), make([]string, 0, len(o.Metadata))

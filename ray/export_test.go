@@ -58,6 +58,7 @@ func slowSpec() JobSpec {
 	s.NumCPUs = 0
 	s.OverrideNumBlocks = 1
 	s.PreserveOrder = true
+	s.Checkpoint = "s3://example-bucket/checkpoints/slow"
 	s.Format = FormatJSON
 	s.Provenance = map[string]string{"batch_size": "the slow scenario's tiny-batch mistake"}
 	for _, id := range KnownMistakes() {
@@ -351,6 +352,8 @@ func TestValidate(t *testing.T) {
 		{"fractional multi-GPU", func(s *JobSpec) { s.NumGPUs = 1.5 }, []string{"fractions only below 1"}},
 		{"inverted pool", func(s *JobSpec) { s.Concurrency = Autoscale(8, 2) }, []string{"Min <= Max"}},
 		{"not onnx", func(s *JobSpec) { s.ModelPath = "/models/resnet18.pt" }, []string{"not an .onnx"}},
+		{"checkpoint on old ray", func(s *JobSpec) { s.Checkpoint, s.RayVersion = "s3://b/ck", "2.46" }, []string{"CheckpointConfig needs Ray 2.51"}},
+		{"relative checkpoint", func(s *JobSpec) { s.Checkpoint = "ck" }, []string{"absolute path every node sees"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

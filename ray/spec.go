@@ -76,6 +76,11 @@ type JobSpec struct {
 	// FormatParquet (default) or FormatJSON.
 	Output string
 	Format Format
+	// Checkpoint, when set, is Ray Data's CheckpointConfig checkpoint_path
+	// (s3://… or a path every node sees): the job commits the ids (image
+	// paths) of each written block there and a rerun skips them, as
+	// workbench run --checkpoint does locally. Needs Ray 2.51 or later.
+	Checkpoint string
 
 	// Mistakes are the deliberate anti-patterns this scenario carries; each
 	// is reproduced in the script, not only mentioned. IDs must be in
@@ -302,6 +307,14 @@ func (s JobSpec) Validate() []error {
 		errs = append(errs, err)
 	} else if v.less(minRay) {
 		add("RayVersion %s: need Ray 2.10 or later (read_images override_num_blocks)", s.RayVersion)
+	}
+	if s.Checkpoint != "" {
+		if v, err := parseRayVersion(s.RayVersion); err == nil && v.less(computeSince) {
+			add("Checkpoint: Ray Data's CheckpointConfig needs Ray %d.%d or later, not %s", computeSince.major, computeSince.minor, s.RayVersion)
+		}
+		if !isURI(s.Checkpoint) && !filepath.IsAbs(s.Checkpoint) {
+			add("Checkpoint %q: want object storage (s3://…, gs://…) or an absolute path every node sees", s.Checkpoint)
+		}
 	}
 	seen := map[string]bool{}
 	for _, m := range s.Mistakes {

@@ -90,6 +90,14 @@ type Config struct {
 	// Out is the output file; "" writes into a temporary folder removed
 	// after the run (races and sweeps measure, they keep no output).
 	Out string
+	// Checkpoint is the folder that makes the run resumable (Ray's
+	// CheckpointConfig): each written block is committed there with its
+	// paths, and a rerun skips them; "" runs without one. It is deleted
+	// once the output is published. KeepFailed (--retry-failed=false)
+	// counts rows that failed as finished, rather than computing them
+	// again on resume.
+	Checkpoint string
+	KeepFailed bool
 	// Label names the run in tables (default: the scenario's name);
 	// Repeat is its index among repeated runs.
 	Label  string

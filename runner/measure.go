@@ -69,6 +69,12 @@ func execute(ctx context.Context, p *Plan) (*bench.Record, *classify.Job, error)
 		logw.w = f
 	}
 	jc := p.Job
+	if p.Streams {
+		// A fresh walk per execution: a listing that streams is used once.
+		if jc.Listing, err = classify.ImageSource(p.Config.Data); err != nil {
+			return nil, nil, &DataError{What: "data", Err: err}
+		}
+	}
 	proto := p.protocol()
 	cycled := 1.0
 	if p.Config.Cycle && len(jc.Files) > 0 {
@@ -79,6 +85,19 @@ func execute(ctx context.Context, p *Plan) (*bench.Record, *classify.Job, error)
 	}
 	if p.Effective.HotPathLogging && jc.HotPathLog == nil {
 		jc.HotPathLog = logw
+	}
+	if p.Config.Out != "" {
+		// Before any work: a folder the output cannot go to fails now.
+		if err := checkWritable(filepath.Dir(out)); err != nil {
+			return nil, nil, &DataError{What: "out", Err: err}
+		}
+	}
+	if p.Config.Checkpoint != "" {
+		if jc.Checkpoint, err = openCheckpoint(p); err != nil {
+			return nil, nil, err
+		}
+		// The write closes it first; this covers a run that never got there.
+		defer jc.Checkpoint.Close(false)
 	}
 	job, err := classify.NewJob(jc)
 	if err != nil {
@@ -97,6 +116,16 @@ func execute(ctx context.Context, p *Plan) (*bench.Record, *classify.Job, error)
 	rec.PreprocessSetups = job.Counters.Preprocessors.Load()
 	rec.Warnings = append(rec.Warnings, p.Notes...)
 	rec.Notes = p.Notes
+	if ck := jc.Checkpoint; ck != nil {
+		rec.Config.Checkpoint = p.Config.Checkpoint
+		rec.Computed, rec.FromCheckpoint = rec.Images, ck.Restored()
+		rec.Images += ck.Restored()
+		rec.Errors += ck.RestoredErrors()
+		if err != nil && ck.Rows() > 0 {
+			err = &ResumeError{Err: err, Checkpoint: p.Config.Checkpoint, Rows: ck.Rows()}
+			rec.Reason = err.Error()
+		}
+	}
 	if err == nil && datasource.IsRemote(p.Config.Out) {
 		err = commitRemote(ctx, p.Config.Out, out)
 	}
@@ -170,6 +199,11 @@ func newRecord(job *classify.Job, p *Plan, out string) *bench.Record {
 	if label == "" {
 		label = p.Scenario.Name
 	}
+	knobs := p.Effective
+	if knobs.Blocks < 0 && p.Streams {
+		// Decided by the rows the run read (effective): say what it did.
+		knobs.Blocks = job.Dataset.NumBlocks()
+	}
 	rec := &bench.Record{
 		SchemaVersion: bench.SchemaVersion, Kind: "run", Scenario: p.Scenario.Name, Label: label, Repeat: p.Config.Repeat,
 		Notice: m.Notice(), Status: "ok",
@@ -179,9 +213,22 @@ func newRecord(job *classify.Job, p *Plan, out string) *bench.Record {
 			IntraOp: c.Session.IntraOpThreads, InterOp: c.Session.InterOpThreads, GraphOpt: c.Session.GraphOptimization,
 			BatchSize: c.BatchSize, Concurrency: c.Concurrency.String(), Blocks: job.Dataset.NumBlocks(),
 			Output: p.Config.Out, Format: format,
-			Knobs: KnobValues(&p.Effective), Asked: KnobValues(&p.Asked), Sources: sourceNames(p.Sources),
+			Knobs: KnobValues(&knobs), Asked: KnobValues(&p.Asked), Sources: sourceNames(p.Sources),
 		},
-		Fingerprint: fingerprint(p.listing()),
+		Fingerprint: fingerprint(),
+	}
+	fp := &rec.Fingerprint
+	if len(p.Files) > 0 {
+		fp.Dataset = commonDir(p.Files)
+	} else if c.Data != "" {
+		fp.Dataset = filepath.Clean(c.Data)
+	}
+	// The dataset's size as the read saw it: listing and statting every
+	// file beforehand is what a streamed listing avoids.
+	rows, files, bytes := job.Dataset.ReadTotals()
+	fp.DatasetN = int(rows)
+	if files > 0 {
+		fp.MeanBytes = float64(bytes) / float64(files)
 	}
 	r := job.Recipe()
 	rec.Config.Input, rec.Config.Recipe, rec.Config.RecipeFrom = m.InputShape(), r.String(), recipeFrom(m.RecipeSource, p.Asked.Recipe)
@@ -223,7 +270,11 @@ func fillFromMetrics(rec *bench.Record, job *classify.Job, wall time.Duration, p
 			ConstructorCalls: mm.ConstructorCalls, PeakQueuedBytes: mm.PeakQueuedBytes,
 			RowsConverted: mm.RowsConverted,
 			TaskP50:       p50.Seconds(), TaskP95: p95.Seconds(),
+			Restarts: mm.ActorRestarts, Retries: mm.TaskRetries, FailedBatches: mm.FailedBatches,
 		})
+		rec.ActorRestarts += mm.ActorRestarts
+		rec.TaskRetries += mm.TaskRetries
+		rec.FailedBatches += mm.FailedBatches
 	}
 	if len(ops) > 0 {
 		last := ops[len(ops)-1].Metrics
@@ -239,15 +290,14 @@ func fillFromMetrics(rec *bench.Record, job *classify.Job, wall time.Duration, p
 	if ts, ok := job.TensorStats(); ok {
 		rec.TensorPool = ts.String()
 	}
-	batches := job.Counters.Batches()
-	rec.Batches = len(batches)
-	if len(batches) > 0 {
-		rec.TTFRSeconds = batches[0].At.Seconds()
+	n, first, lat := job.Counters.BatchStats()
+	rec.Batches = int(n)
+	if n > 0 {
+		rec.TTFRSeconds = first.Seconds()
 	}
-	lat := make([]time.Duration, len(batches))
+	batches := job.Counters.Batches()
 	events := make([]bench.Event, len(batches))
 	for i, b := range batches {
-		lat[i] = b.Latency
 		events[i] = bench.Event{At: b.At, Rows: b.Rows}
 	}
 	if l, err := bench.LatencyPercentiles(lat); err == nil {
@@ -268,14 +318,16 @@ func (p *Plan) protocol() bench.Protocol {
 // anyway, and the machine does not change between runs.
 var inventory = sync.OnceValue(nvml.Probe)
 
-func fingerprint(files []string) bench.Fingerprint {
+// fingerprint is the machine and build a record ran on; the dataset's part
+// is filled in from what the run read (newRecord).
+func fingerprint() bench.Fingerprint {
 	inv := inventory()
 	b := bench.Build()
 	fp := bench.Fingerprint{
 		CPUModel: inv.Host.CPUModel, Cores: inv.Host.UsableCores, MemoryBytes: int64(inv.Host.MemTotalBytes),
 		Driver:     inv.DriverVersion,
 		ORTVersion: model.Version(), ORTLibrary: model.LoadedLibrary(),
-		DatasetN: len(files), Version: b.Version, Commit: b.Revision, Time: time.Now().UTC(),
+		Version: b.Version, Commit: b.Revision, Time: time.Now().UTC(),
 	}
 	if len(inv.GPUs) > 0 {
 		fp.GPU = fmt.Sprintf("%d× %s", len(inv.GPUs), inv.GPUs[0].Name)
@@ -284,16 +336,6 @@ func fingerprint(files []string) bench.Fingerprint {
 		}
 	} else {
 		fp.GPU = inv.NVMLReason
-	}
-	if len(files) > 0 {
-		fp.Dataset = commonDir(files)
-		var total int64
-		for _, f := range files {
-			if st, err := os.Stat(f); err == nil {
-				total += st.Size()
-			}
-		}
-		fp.MeanBytes = float64(total) / float64(len(files))
 	}
 	return fp
 }

@@ -34,8 +34,17 @@ type Plan struct {
 	Device model.Device
 	// GPUs is the GPU count the engine may use.
 	GPUs int
-	// Files is the listing, walked once; Images its length.
-	Files  []string
+	// Files is the listing when it is held whole: given by the caller
+	// (Config.Files), or a folder small enough that reading ahead reached
+	// its end. Otherwise Files is nil and Streams is set: each execution
+	// lists Config.Data as it reads (classify.ImageSource), so memory does
+	// not grow with the folder's size.
+	Files   []string
+	Streams bool
+	// listedBytes is the counted folder's size, for blocks default.
+	listedBytes int64
+	// Images is the number of images the run will read, or 0 while it is
+	// not known (a streamed listing, until the run has listed it).
 	Images int
 	// Source is the datasource when --data is not a plain local folder
 	// (an object store, a glob, @list, Parquet, shards) or its folders
@@ -184,38 +193,78 @@ func resolve(cfg Config, s *scenarios.Scenario, sources map[string]Layer, m mach
 		return nil, err
 	}
 	p.Device = resolveDevice(dev, m, cfg.warnf)
-	if usesSource(cfg) {
-		if p.Source, err = openSource(cfg, &s.Knobs); err != nil {
-			return nil, err
-		}
-		p.Images = p.Source.Rows()
-	} else if p.Files = cfg.Files; p.Files == nil {
-		// The one listing of the run: the job reads these files and the
-		// folder is not walked again.
-		if p.Files, err = classify.ListImages(cfg.Data, cfg.Images); err != nil {
-			// A folder of Parquet tables or tar shards holds no images
-			// itself: the datasource takes it.
-			src, serr := openSource(cfg, &s.Knobs)
-			if serr != nil {
-				return nil, &DataError{What: "data", Err: err}
-			}
-			p.Source, p.Images = src, src.Rows()
-		}
-	} else if cfg.Images > 0 && cfg.Images < len(p.Files) {
-		p.Files = p.Files[:cfg.Images]
+	if err := p.list(cfg, s.Knobs, m); err != nil {
+		return nil, err
 	}
-	if p.Source == nil {
-		p.Images = len(p.Files)
-	}
-	if p.Images == 0 && cfg.Files == nil {
-		return nil, &DataError{What: "data", Err: fmt.Errorf("no images (.jpg, .jpeg, .png) under %s", cfg.Data)}
-	}
-	p.Effective, p.Notes = effective(s.Knobs, p.Device, m, p.Images, cfg.Model)
+	p.Effective, p.Notes = effective(s.Knobs, p.Device, m, p.count(), cfg.Model)
 	if err := p.job(m); err != nil {
 		return nil, err
 	}
 	p.Notes = append(p.Notes, sameAsParent(s, p, m)...)
 	return p, nil
+}
+
+// list decides how the run lists its images. A listing the caller gave is
+// used as it is. A folder is read ahead by 2 × cores × batch paths, the
+// most that blocks auto can use to decide (see effective): a folder that
+// ends within them is held whole, as it was always listed; a larger one
+// streams. A fixed block count (blocks N or default) splits the rows it
+// reads into that many blocks, which needs the count first: it is counted
+// by a walk that holds nothing, then streamed too.
+func (p *Plan) list(cfg Config, k scenarios.Knobs, m machine) error {
+	if usesSource(cfg) {
+		src, err := openSource(cfg, &k)
+		if err != nil {
+			return err
+		}
+		p.Source, p.Images = src, src.Rows()
+		return nil
+	}
+	if cfg.Files != nil {
+		p.Files = cfg.Files
+		if cfg.Images > 0 && cfg.Images < len(p.Files) {
+			p.Files = p.Files[:cfg.Images]
+		}
+		p.Images = len(p.Files)
+		return nil
+	}
+	ahead := 2 * max(m.cores, 1) * max(k.BatchSize, 1)
+	if cfg.Images > 0 {
+		ahead = min(ahead, cfg.Images)
+	}
+	head, complete, err := classify.ListImagesAhead(cfg.Data, ahead)
+	if err == nil && len(head) == 0 && complete {
+		err = fmt.Errorf("no images (.jpg, .jpeg, .png) under %s", cfg.Data)
+	}
+	if err != nil {
+		// A folder of Parquet tables or tar shards holds no images
+		// itself: the datasource takes it.
+		if src, serr := openSource(cfg, &k); serr == nil {
+			p.Source, p.Images = src, src.Rows()
+			return nil
+		}
+		return &DataError{What: "data", Err: err}
+	}
+	if complete || len(head) == cfg.Images {
+		p.Files, p.Images = head, len(head)
+		return nil
+	}
+	p.Streams = true
+	if k.Blocks >= 0 || k.Blocks == scenarios.BlocksDefault {
+		if p.Images, p.listedBytes, err = classify.CountImages(cfg.Data, cfg.Images); err != nil {
+			return &DataError{What: "data", Err: err}
+		}
+	}
+	return nil
+}
+
+// count is the image count effective decides with: Images, or -1 while a
+// streamed listing has not been counted.
+func (p *Plan) count() int {
+	if p.Streams && p.Images == 0 {
+		return -1
+	}
+	return p.Images
 }
 
 // checkEnv is Scenario.CheckEnv with the device as parsed here, so a
@@ -273,11 +322,18 @@ func effective(k scenarios.Knobs, dev model.Device, m machine, images int, model
 		// Right-size ORT's thread pool: actors × threads = cores.
 		k.IntraOpThreads = max(1, m.cores/k.Concurrency.Max)
 	}
-	switch k.Blocks {
-	case scenarios.Auto:
+	// blocks auto is a block per batch, but at least 2 × cores blocks so
+	// every core has work, and never more blocks than images. Beyond
+	// 2 × cores × batch images the first term always wins, so a listing
+	// that streams (images < 0, not yet counted) needs no count: it reads
+	// batch_size rows per block (Plan.job) and the record gives the blocks
+	// the run read.
+	switch {
+	case images < 0:
+	case k.Blocks == scenarios.Auto:
 		perBatch := (images + k.BatchSize - 1) / k.BatchSize
 		k.Blocks = max(1, min(images, max(2*m.cores, perBatch)))
-	case scenarios.BlocksPerImage:
+	case k.Blocks == scenarios.BlocksPerImage:
 		k.Blocks = max(images, 1)
 	}
 	if k.CPUs == scenarios.CPUsFit {
@@ -389,7 +445,10 @@ func (p *Plan) job(m machine) error {
 		TransformPerBatch: k.TransformPerBatch, PreprocessInActor: k.PreprocessInActor,
 		RowObjects: k.RowObjects, Strict: k.Strict, LogEvery: k.LogEvery,
 		MaxPixels: cfg.MaxPixels, Decoder: dec, Exec: exec,
-		TensorPool: k.TensorPool, InFlightPerActor: k.InFlightPerActor,
+		TensorPool: k.TensorPool, InFlightPerActor: k.InFlightPerActor, RowGroupBytes: k.RowGroupBytes,
+		FaultTolerance: pipeline.FaultTolerance{
+			MaxRestarts: k.MaxRestarts, MaxTaskRetries: k.MaxTaskRetries, InjectFailureEvery: k.InjectActorFailureEvery,
+		},
 		Recipe: recipe, Labels: labels,
 	}
 	if p.Source != nil {
@@ -397,6 +456,25 @@ func (p *Plan) job(m machine) error {
 	}
 	if p.Job.Blocks == scenarios.BlocksDefault {
 		p.Job.Blocks = 0
+	}
+	if p.Streams {
+		p.Job.Files, p.Job.Images = nil, cfg.Images
+		switch k.Blocks {
+		case scenarios.Auto:
+			p.Job.Blocks, p.Job.RowsPerBlock = 0, k.BatchSize
+		case scenarios.BlocksPerImage:
+			p.Job.Blocks, p.Job.RowsPerBlock = 0, 1
+		case scenarios.BlocksDefault:
+			cpus := int(k.CPUs)
+			if cpus <= 0 {
+				cpus = m.cores
+			}
+			p.Job.Blocks = pipeline.DefaultNumBlocks(p.listedBytes, p.Images, cpus)
+		}
+		if p.Images > 0 {
+			// Counted: the read splits exactly these rows into Blocks.
+			p.Job.Images = p.Images
+		}
 	}
 	p.Format, p.TakeAll = k.OutputFormat, k.TakeAll
 	return nil
@@ -417,7 +495,7 @@ func sameAsParent(s *scenarios.Scenario, p *Plan, m machine) []string {
 	if err != nil {
 		return nil
 	}
-	pk, _ := effective(parent.Knobs, resolveDevice(pdev, m, func(string, ...any) {}), m, p.Images, p.Config.Model)
+	pk, _ := effective(parent.Knobs, resolveDevice(pdev, m, func(string, ...any) {}), m, p.count(), p.Config.Model)
 	if !p.Effective.Equal(&pk) {
 		return nil
 	}

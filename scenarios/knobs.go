@@ -19,6 +19,8 @@ import (
 const (
 	// Auto asks Plan to derive the value from the machine.
 	Auto = -1
+	// Unlimited is max_restarts: infinite, Ray's -1.
+	Unlimited = -1
 	// BlocksDefault is Ray's default block count rule (override_num_blocks
 	// unset).
 	BlocksDefault = -2
@@ -62,6 +64,10 @@ type Knobs struct {
 	TakeAll           bool
 	Backpressure      bool
 	MemoryBudget      int64 // bytes; 0 = the engine's default (25% of RAM)
+	// RowGroupBytes bounds a Parquet row group, which the writer holds
+	// until it is flushed; 0 = the engine's default
+	// (pipeline.DefaultRowGroupBytes, 32 MiB).
+	RowGroupBytes     int64
 	PreserveOrder     bool
 	Precision         string // fp32 or fp16
 	Decoder           string // a vision.DecoderNames value
@@ -80,6 +86,13 @@ type Knobs struct {
 	// CPUs overrides the resource manager's CPU limit: 0 = the machine's
 	// cores, CPUsFit = cores plus the inference pool's request.
 	CPUs float64
+	// MaxRestarts bounds inference actors replaced after a failure
+	// (Unlimited = no bound); MaxTaskRetries is how often a batch runs
+	// again after its actor failed; InjectActorFailureEvery makes each
+	// actor fail its every Nth batch (0 = never), to show what that costs.
+	MaxRestarts             int
+	MaxTaskRetries          int
+	InjectActorFailureEvery int
 	// Recipe holds the preprocessing recipe knobs set (preset, resize,
 	// crop, interpolation, channels, scale, mean, std, layout, dtype), as
 	// written; a key that is absent is auto: the model's own recipe (its
@@ -103,6 +116,7 @@ func DefaultKnobs() Knobs {
 		Decoder: "auto", GraphOptimization: "all", TensorPool: true, InFlightPerActor: 2, GetConcurrency: 8,
 		CUDNNConvAlgoSearch: "EXHAUSTIVE", ArenaExtendStrategy: "kNextPowerOfTwo",
 		DoCopyInDefaultStream: true, UseTF32: true,
+		MaxRestarts: 10, MaxTaskRetries: 3,
 	}
 	return k
 }
@@ -286,6 +300,37 @@ func wordsHint(words map[string]int) string {
 	return " or one of " + strings.Join(ws, ", ")
 }
 
+// bytesKnob is a size in bytes (2GiB, 512MiB, 1000), where 0, "default"
+// or "auto" leave it to the engine.
+func bytesKnob(name string, field func(*Knobs) *int64, help string) knobDef {
+	return knobDef{
+		name: name, help: help,
+		parse: func(k *Knobs, n *node) error {
+			s, err := scalar(n)
+			if err != nil {
+				return err
+			}
+			if strings.EqualFold(s, "default") || strings.EqualFold(s, "auto") {
+				*field(k) = 0
+				return nil
+			}
+			v, err := ParseBytes(s)
+			if err != nil {
+				return err
+			}
+			*field(k) = v
+			return nil
+		},
+		format: func(k *Knobs) string {
+			if *field(k) == 0 {
+				return "default"
+			}
+			return FormatBytes(*field(k))
+		},
+		copy: func(dst, src *Knobs) { *field(dst) = *field(src) },
+	}
+}
+
 func boolKnob(name string, field func(*Knobs) *bool, help string) knobDef {
 	return knobDef{
 		name: name, help: help,
@@ -408,33 +453,10 @@ var knobDefs = []knobDef{
 		"collect every result in memory, then write (ds.take_all())"),
 	boolKnob("backpressure", func(k *Knobs) *bool { return &k.Backpressure },
 		"bound bytes in flight by memory_budget; false = unbounded queues"),
-	{
-		name: "memory_budget",
-		help: "bytes of blocks in flight, e.g. 2GiB; default = 25% of RAM",
-		parse: func(k *Knobs, n *node) error {
-			s, err := scalar(n)
-			if err != nil {
-				return err
-			}
-			if strings.EqualFold(s, "default") || strings.EqualFold(s, "auto") {
-				k.MemoryBudget = 0
-				return nil
-			}
-			v, err := ParseBytes(s)
-			if err != nil {
-				return err
-			}
-			k.MemoryBudget = v
-			return nil
-		},
-		format: func(k *Knobs) string {
-			if k.MemoryBudget == 0 {
-				return "default"
-			}
-			return FormatBytes(k.MemoryBudget)
-		},
-		copy: func(dst, src *Knobs) { dst.MemoryBudget = src.MemoryBudget },
-	},
+	bytesKnob("memory_budget", func(k *Knobs) *int64 { return &k.MemoryBudget },
+		"bytes of blocks in flight, e.g. 2GiB; default = 25% of RAM"),
+	bytesKnob("row_group_bytes", func(k *Knobs) *int64 { return &k.RowGroupBytes },
+		"bytes a Parquet row group holds before it is flushed, e.g. 8MiB; default = 32MiB"),
 	boolKnob("preserve_order", func(k *Knobs) *bool { return &k.PreserveOrder },
 		"write rows in input order"),
 	enumKnob("precision", func(k *Knobs) *string { return &k.Precision }, []string{"fp32", "fp16"},
@@ -464,6 +486,15 @@ var knobDefs = []knobDef{
 	floatKnob("cpus", func(k *Knobs) *float64 { return &k.CPUs }, "fit", CPUsFit,
 		"cpus must be 0 (this machine), a positive number, or fit",
 		"CPU limit override for the resource manager: 0 = this machine, N, or fit (cores + the inference pool)"),
+	intKnob("max_restarts", func(k *Knobs) *int { return &k.MaxRestarts }, 0,
+		"max_restarts must be 0 or more, or infinite", map[string]int{"infinite": Unlimited},
+		"inference actors replaced after one fails (a panic, an ORT or CUDA error) before the run stops; infinite = no bound (Ray's max_restarts)"),
+	intKnob("max_task_retries", func(k *Knobs) *int { return &k.MaxTaskRetries }, 0,
+		"max_task_retries must be 0 or more", nil,
+		"times a batch runs again on another actor after its actor failed; then its rows carry the error (Ray's max_task_retries)"),
+	intKnob("inject_actor_failure_every", func(k *Knobs) *int { return &k.InjectActorFailureEvery }, 0,
+		"inject_actor_failure_every must be 0 (never) or more", nil,
+		"fault injection: each inference actor fails its every Nth batch (0 = never), to show what restarts and retries cost"),
 }
 
 // CUDAOptions maps the CUDA knobs onto the provider's options.

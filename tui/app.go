@@ -305,14 +305,33 @@ func (t *tracked) Sweep(ctx context.Context, spec backend.SweepSpec, on func(*be
 func Run(ctx context.Context, b backend.Backend, o Options, popts ...tea.ProgramOption) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	tb := &tracked{Backend: b}
-	m := New(ctx, tb, o)
+	m, closeRuns := Host(ctx, b, o)
 	p := tea.NewProgram(m, append([]tea.ProgramOption{tea.WithContext(ctx)}, popts...)...)
 	_, err := p.Run()
 	cancel()
-	tb.close()
+	closeRuns()
 	if err != nil && ctx.Err() != nil && errorsIsKilled(err) {
 		return nil
 	}
 	return err
+}
+
+// Host returns the root model for a program the caller runs itself (the
+// SSH server wraps it in its own model), and a function to call once that
+// program has ended: it cancels the runs the model started and waits for
+// them to stop, so they leave no partial output, as Run does.
+func Host(ctx context.Context, b backend.Backend, o Options) (*Model, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	tb := &tracked{Backend: b}
+	return New(ctx, tb, o), func() { cancel(); tb.close() }
+}
+
+// Jobs passes the wrapped backend's Ray cluster through: without it the
+// type assertion in open would see only tracked and never open the Jobs
+// screen under Run or Host.
+func (t *tracked) Jobs() backend.Jobs {
+	if jb, ok := t.Backend.(backend.JobsBackend); ok {
+		return jb.Jobs()
+	}
+	return nil
 }

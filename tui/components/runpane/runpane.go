@@ -54,9 +54,12 @@ type Model struct {
 	prevOp               map[string]int64
 	opRate               map[string]float64
 	loads, batches, errs int64
-	rec                  *bench.Record
-	err                  error
-	diag                 string
+	// restarts and retries are the inference pool's recovery from failing
+	// actors; shown only when there was any.
+	restarts, retries int64
+	rec               *bench.Record
+	err               error
+	diag              string
 	// version counts changes; View redraws only when it or the size moved,
 	// because a bordered pane is the costliest thing on screen.
 	version   int
@@ -132,8 +135,10 @@ func (m *Model) applySnapshot(s *pipeline.Snapshot) {
 		}
 		m.prevAt, m.prevRows = s.At, s.RowsDone
 	}
-	m.loads, m.batches, m.errs = 0, 0, 0
+	m.loads, m.batches, m.errs, m.restarts, m.retries = 0, 0, 0, 0, 0
 	for _, op := range s.Ops {
+		m.restarts += op.Metrics.ActorRestarts
+		m.retries += op.Metrics.TaskRetries
 		m.loads += op.Metrics.ConstructorCalls
 		m.errs = max(m.errs, op.Metrics.ErrorRows)
 	}
@@ -168,6 +173,7 @@ func (m *Model) Finish(rec *bench.Record, err error, diagnosis string) {
 	}
 	if rec != nil {
 		m.loads, m.batches, m.errs = rec.ModelLoads, int64(rec.Batches), int64(rec.Errors)
+		m.restarts, m.retries = rec.ActorRestarts, rec.TaskRetries
 	}
 }
 
@@ -266,6 +272,10 @@ func (m *Model) progress(w int) string {
 		eta = "ETA " + common.Duration(time.Duration(float64(total-done)/rate*float64(time.Second)))
 	}
 	text := fmt.Sprintf(" %d/%d rows · %s", done, total, eta)
+	if total == 0 && m.rec == nil && m.status != Done && m.status != Failed {
+		// A listing that streams: the total arrives when it ends.
+		text = fmt.Sprintf(" %d rows · counting…", done)
+	}
 	bw := max(4, w-lipgloss.Width(text))
 	return m.accent.Render(common.Bar(frac, bw)) + st.Value.Render(common.Fit(text, w-bw))
 }
@@ -342,9 +352,14 @@ func (m *Model) counters(w int, compact bool) string {
 	if m.errs > 0 {
 		errs = st.Bad.Render(fmt.Sprint(m.errs))
 	}
+	var recovery string
+	if m.restarts+m.retries > 0 {
+		recovery = st.Label.Render(" · restarts ") + st.Bad.Render(fmt.Sprint(m.restarts)) +
+			st.Label.Render(" · retries ") + st.Bad.Render(fmt.Sprint(m.retries))
+	}
 	return common.Fit(st.Label.Render(loads)+st.Value.Render(fmt.Sprint(m.loads))+
 		st.Label.Render(" · batches ")+st.Value.Render(fmt.Sprint(m.batches))+
-		st.Label.Render(" · errors ")+errs, w)
+		st.Label.Render(" · errors ")+errs+recovery, w)
 }
 
 func (m *Model) result(w int, compact bool) string {
