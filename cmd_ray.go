@@ -17,6 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 	"workbench/datasource"
+	"workbench/runner"
 
 	"workbench/bench"
 	"workbench/model"
@@ -104,10 +105,12 @@ func exportCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	if *scen == "" {
 		*scen = "optimized"
 	}
-	lib := scenarios.Builtin()
-	s, err := lib.Load(*scen)
+	// The run path's loader: the same scenario resolution and knob
+	// validation as every local run.
+	lib := runner.Library()
+	s, _, err := runner.LoadScenario(runner.Config{Scenario: *scen})
 	if err != nil {
-		return usageErr("--scenario: %v", err)
+		return err
 	}
 	prov := map[string]string{}
 	origin := "from scenario " + s.Name
