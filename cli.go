@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"workbench/datasource"
 
 	"github.com/spf13/pflag"
 
@@ -136,6 +137,8 @@ type jobFlags struct {
 	sampleHz  float64
 	output    string    // the model output to classify from
 	labels    string    // class names, one per line
+	labelFrom string    // "folders": class subfolders label the rows
+	imageCol  string    // a Parquet table's binary image column
 	sets      multiFlag // --set knob=value, where the command takes it
 
 	knobs map[string]*knobFlag // by flag name
@@ -172,7 +175,7 @@ func (k *knobFlag) IsBoolFlag() bool { return k.Bool }
 func (f *jobFlags) register(fs *flag.FlagSet) {
 	f.fs = fs
 	fs.StringVar(&f.scenario, "scenario", "", "start from a scenario: a built-in NAME (see 'workbench scenarios list') or FILE.yaml; default optimized. Precedence: defaults < scenario < --set < flags")
-	fs.StringVar(&f.data, "data", "data/synth", "folder of images, read recursively (.jpg .jpeg .png)")
+	fs.StringVar(&f.data, "data", "data/synth", "where the images are: a folder (read recursively, .jpg .jpeg .png), a glob, @list.txt, s3://[anonymous@]bucket/prefix/, gs://bucket/prefix/, Parquet files or WebDataset .tar shards")
 	fs.IntVar(&f.images, "images", 0, "use the first N images (0 = all)")
 	fs.StringVar(&f.modelName, "model", "resnet50", "zoo model name (see 'workbench model list') or a .onnx file")
 	fs.StringVar(&f.json, "json", "", "also write the run record(s) as JSON to FILE")
@@ -184,6 +187,8 @@ func (f *jobFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.sampleHz, "sample-hz", nvml.DefaultHz, "telemetry samples per second, GPU and host (0 = off)")
 	fs.StringVar(&f.output, "output", "", "the model output to classify from, by name (default: the only [N,K] output)")
 	fs.StringVar(&f.labels, "labels", "", "class names, one per line in index order; results gain a predicted_label column")
+	fs.StringVar(&f.labelFrom, "label-from", "", "folders: each image's class subfolder is its label (numbered by --labels, else in sorted order); the output gains a label column and the summary top-1/top-5 accuracy")
+	fs.StringVar(&f.imageCol, "image-column", "", "a Parquet table's binary column of image bytes (default: the Hugging Face layout image: struct<bytes, path>)")
 	f.knobs = map[string]*knobFlag{}
 	for _, kf := range scenarios.KnobFlags() {
 		k := &knobFlag{KnobFlag: kf}
@@ -245,14 +250,19 @@ func (f *jobFlags) config(stderr io.Writer) (runner.Config, error) {
 		Scenario: f.scenario, Set: set, Flags: f.knobSettings(),
 		Data: f.data, Images: f.images, Model: f.modelName, MaxPixels: f.maxPixels, ORTLib: f.ortLib,
 		GPUs: f.gpus, SampleHz: f.sampleHz, Output: f.output, Labels: f.labels,
+		LabelFrom: f.labelFrom, ImageColumn: f.imageCol,
 		Warnf: func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) },
 	}, nil
 }
 
-// checkData refuses a --data that is not a folder, naming the command that
-// makes one.
+// checkData refuses a local --data that does not exist, naming the command
+// that makes one; URIs, globs, @lists and files are the datasource's to
+// judge (package datasource).
 func (f *jobFlags) checkData() error {
-	if st, err := os.Stat(f.data); err != nil || !st.IsDir() {
+	if datasource.IsRemote(f.data) || strings.HasPrefix(f.data, "@") || strings.ContainsAny(f.data, "*?[") {
+		return nil
+	}
+	if _, err := os.Stat(f.data); err != nil {
 		return usageErr("--data %s: no such folder (make one with: workbench data synth -n 200 -o %s)", f.data, f.data)
 	}
 	return nil

@@ -99,6 +99,9 @@ type Knobs struct {
 	// metadata, else the default preset). Never written in place: a copy
 	// of Knobs may share it.
 	Recipe map[string]string
+	// GetConcurrency is the object GETs in flight per read task when the
+	// data lives in an object store (or is read from a list of files).
+	GetConcurrency int
 
 	set map[string]bool
 }
@@ -110,7 +113,7 @@ func DefaultKnobs() Knobs {
 		BatchSize: 32, Blocks: Auto, IntraOpThreads: Auto, InterOpThreads: 1,
 		Device: "auto", NumGPUs: Auto, Compute: "actors", LogEvery: 10,
 		OutputFormat: "parquet", Backpressure: true, Precision: "fp32",
-		Decoder: "auto", GraphOptimization: "all", TensorPool: true, InFlightPerActor: 2,
+		Decoder: "auto", GraphOptimization: "all", TensorPool: true, InFlightPerActor: 2, GetConcurrency: 8,
 		CUDNNConvAlgoSearch: "EXHAUSTIVE", ArenaExtendStrategy: "kNextPowerOfTwo",
 		DoCopyInDefaultStream: true, UseTF32: true,
 		MaxRestarts: 10, MaxTaskRetries: 3,
@@ -481,6 +484,9 @@ var knobDefs = []knobDef{
 	intKnob("max_tasks_in_flight_per_actor", func(k *Knobs) *int { return &k.InFlightPerActor }, 1,
 		"max_tasks_in_flight_per_actor must be at least 1 (2 or more prefetches the next batch)", nil,
 		"batches queued, already assembled, on each inference actor while it runs one (Ray's ActorPoolStrategy option)").withFlag("max-tasks-in-flight"),
+	intKnob("get_concurrency", func(k *Knobs) *int { return &k.GetConcurrency }, 1,
+		"get_concurrency must be at least 1 (1 reads a task's objects one after another)", nil,
+		"object GETs in flight per read task (s3://, gs://, @list, globs); read tasks are the blocks"),
 	floatKnob("cpus", func(k *Knobs) *float64 { return &k.CPUs }, "fit", CPUsFit,
 		"cpus must be 0 (this machine), a positive number, or fit",
 		"CPU limit override for the resource manager: 0 = this machine, N, or fit (cores + the inference pool)"),
