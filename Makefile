@@ -19,10 +19,12 @@ export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 
 all: build
 
-## setup: fetch ONNX Runtime (npm) into the user's cache directory
+## setup: fetch ONNX Runtime (npm) into the user's cache directory, and build
+## versitygw (an S3 server, for the datasource tests) there
 setup:
 	@scripts/setup-ort.sh
 	-@scripts/setup-turbo.sh
+	-@scripts/setup-s3.sh
 
 ## setup-gpu: fetch the CUDA 13 build of ONNX Runtime 1.29.0 (npm) into the cache, for --device cuda/auto
 setup-gpu:

@@ -30,8 +30,17 @@ func TestBinaryStarts(t *testing.T) {
 		wantCode int
 		want     []string // in stdout+stderr
 	}{
-		{[]string{"--help"}, 0, []string{"Usage:", "doctor", "run"}},
+		{[]string{"--help"}, 0, []string{"USAGE", "doctor", "run"}},
 		{[]string{"version"}, 0, []string{"workbench"}},
+		{[]string{"--version"}, 0, []string{"workbench"}},
+		{[]string{"race", "--help"}, 0, []string{"race A B", "EXAMPLES", "--batch"}},
+		{[]string{"completion", "bash"}, 0, []string{"__workbench_"}},
+		{[]string{"completion", "zsh"}, 0, []string{"#compdef workbench"}},
+		{[]string{"completion", "fish"}, 0, []string{"complete -c workbench"}},
+		{[]string{"man"}, 0, []string{".TH", "race", "--benchfmt"}},
+		{[]string{"data", "bogus"}, 2, []string{"unknown command"}},
+		{[]string{"run", "--frobnicate"}, 2, []string{"frobnicate"}},
+		{[]string{"run", "--threshold", "througput>1"}, 104, []string{"througput"}},
 		// make setup has run, so ORT loads and a CPU pipeline can run.
 		{[]string{"doctor"}, 0, []string{"ONNX Runtime", "CPU   ok", "A CPU pipeline can run."}},
 		{[]string{"doctor", "--json"}, 0, []string{`"cpu_pipeline_ok": true`}},
@@ -51,6 +60,14 @@ func TestBinaryStarts(t *testing.T) {
 		}
 		if code != tc.wantCode {
 			t.Errorf("workbench %s: exit %d, want %d\n%s", strings.Join(tc.args, " "), code, tc.wantCode, out)
+		}
+		if strings.Contains(string(out), "\x1b[") {
+			t.Errorf("workbench %s: escape codes in a pipe:\n%q", strings.Join(tc.args, " "), out)
+		}
+		if strings.HasSuffix(strings.Join(tc.args, " "), "version") {
+			if line := string(out); strings.Count(line, "\n") != 1 || strings.HasSuffix(line, " \n") {
+				t.Errorf("workbench %s: want one version line without trailing space, got %q", strings.Join(tc.args, " "), line)
+			}
 		}
 		for _, w := range tc.want {
 			if !strings.Contains(string(out), w) {

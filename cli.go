@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,7 +11,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"workbench/datasource"
 
+	"github.com/spf13/pflag"
+
+	"workbench/bench"
 	"workbench/model"
 	"workbench/nvml"
 	"workbench/runner"
@@ -18,10 +23,44 @@ import (
 	"workbench/vision"
 )
 
-// newFlagSet returns a flag set whose --help prints usage and examples.
+// Each command declares its flags on a standard library flag set, then
+// asks parseFlags (or parseWithArgs) for its arguments; what follows is its
+// body. The command tree (main.go) calls every command once with a
+// *declaration for stdout and stderr: newFlagSet records the flag set, usage
+// and examples there, and parseFlags stops the command before its body. So
+// a command written this way gains cobra's help, completions and man page
+// with no change, and its body reads its flags from its own variables.
+
+// declaration is what a command declares about itself: its flag set,
+// usage text and examples. As an io.Writer it discards what it is given.
+type declaration struct {
+	fs              *flag.FlagSet
+	usage, examples string
+}
+
+func (*declaration) Write(p []byte) (int, error) { return len(p), nil }
+
+// errDeclared ends a command called to declare itself.
+var errDeclared = errors.New("declared")
+
+// declare calls c with a declaration and returns what it declared.
+func declare(c command) (*declaration, error) {
+	d := &declaration{}
+	err := c.run(context.Background(), d, d, nil)
+	if !errors.Is(err, errDeclared) || d.fs == nil {
+		return nil, fmt.Errorf("command %q: its flags must go through newFlagSet and parseFlags (got %v)", c.name, err)
+	}
+	return d, nil
+}
+
+// newFlagSet returns a flag set for the command name ("data synth"),
+// whose usage text and examples are the command's help.
 func newFlagSet(name, usage, examples string, w io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(w)
+	if d, ok := w.(*declaration); ok {
+		d.fs, d.usage, d.examples = fs, usage, examples
+	}
 	fs.Usage = func() {
 		fmt.Fprintf(w, "Usage: workbench %s\n\n%s\n\nFlags:\n", name, usage)
 		fs.PrintDefaults()
@@ -30,27 +69,54 @@ func newFlagSet(name, usage, examples string, w io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args, turning --help into printed usage and a clean
-// exit (help is true) and any other problem into a usage error (exit 2).
+// parseFlags parses args as cobra does (GNU style: --flag value,
+// --flag=value, -o value, flags and arguments in any order), turning any
+// problem into a usage error (exit 2). The positional arguments are then
+// fs.Args(). cobra has already handled --help; help is true only when a
+// command is called directly with it.
 func parseFlags(fs *flag.FlagSet, args []string) (help bool, err error) {
-	// Parse quietly: the flag package would print its error and the usage
-	// itself (into a discarded writer, losing the flag list). Errors are
-	// reported once, by the caller; the usage is printed here, whole.
-	out, usage := fs.Output(), fs.Usage
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	err = fs.Parse(args)
-	fs.SetOutput(out)
-	fs.Usage = usage
-	if errors.Is(err, flag.ErrHelp) {
+	if _, ok := fs.Output().(*declaration); ok {
+		return false, errDeclared
+	}
+	pfs := pflagSet(fs)
+	pfs.SetOutput(io.Discard)
+	err = pfs.Parse(args)
+	if errors.Is(err, pflag.ErrHelp) {
 		fs.Usage()
 		return true, nil
 	}
 	if err != nil {
-		return false, usageErr("%s %v (see workbench %s --help)", fs.Name()+":", err, fs.Name())
+		return false, usageErr("%s: %v (see workbench %s --help)", fs.Name(), err, fs.Name())
+	}
+	// The positional arguments, where the command's body looks for them.
+	if err := fs.Parse(append([]string{"--"}, pfs.Args()...)); err != nil {
+		return false, usageErr("%s: %v", fs.Name(), err)
 	}
 	return false, nil
 }
+
+// pflagSet is fs as a pflag set, for cobra: the same flags, names, help
+// and defaults, setting their values through fs so that fs.Visit sees
+// which the user typed. A one-letter flag (-o, -n) is also its shorthand;
+// a bool flag stands alone (--preserve-order).
+func pflagSet(fs *flag.FlagSet) *pflag.FlagSet {
+	pfs := pflag.NewFlagSet(fs.Name(), pflag.ContinueOnError)
+	fs.VisitAll(func(gf *flag.Flag) {
+		pf := pflag.PFlagFromGoFlag(gf)
+		pf.Value = &setThrough{Value: pf.Value, fs: fs, name: gf.Name}
+		pfs.AddFlag(pf)
+	})
+	return pfs
+}
+
+// setThrough sets a flag by name through its standard library flag set.
+type setThrough struct {
+	pflag.Value
+	fs   *flag.FlagSet
+	name string
+}
+
+func (s *setThrough) Set(v string) error { return s.fs.Set(s.name, v) }
 
 // jobFlags are the flags shared by every command that runs the pipeline.
 // They mean the same thing everywhere. The knob flags (--batch,
@@ -63,12 +129,16 @@ type jobFlags struct {
 	modelName string
 	out       string
 	json      string
+	benchfmt  string // --benchfmt FILE: the records in the Go benchmark format
+	metrics   string // --metrics-addr HOST:PORT: live metrics for Prometheus
 	ortLib    string
 	maxPixels int64
 	gpus      float64
 	sampleHz  float64
 	output    string    // the model output to classify from
 	labels    string    // class names, one per line
+	labelFrom string    // "folders": class subfolders label the rows
+	imageCol  string    // a Parquet table's binary image column
 	sets      multiFlag // --set knob=value, where the command takes it
 
 	knobs map[string]*knobFlag // by flag name
@@ -105,21 +175,27 @@ func (k *knobFlag) IsBoolFlag() bool { return k.Bool }
 func (f *jobFlags) register(fs *flag.FlagSet) {
 	f.fs = fs
 	fs.StringVar(&f.scenario, "scenario", "", "start from a scenario: a built-in NAME (see 'workbench scenarios list') or FILE.yaml; default optimized. Precedence: defaults < scenario < --set < flags")
-	fs.StringVar(&f.data, "data", "data/synth", "folder of images, read recursively (.jpg .jpeg .png)")
+	fs.StringVar(&f.data, "data", "data/synth", "where the images are: a folder (read recursively, .jpg .jpeg .png), a glob, @list.txt, s3://[anonymous@]bucket/prefix/, gs://bucket/prefix/, Parquet files or WebDataset .tar shards")
 	fs.IntVar(&f.images, "images", 0, "use the first N images (0 = all)")
 	fs.StringVar(&f.modelName, "model", "resnet50", "zoo model name (see 'workbench model list') or a .onnx file")
 	fs.StringVar(&f.json, "json", "", "also write the run record(s) as JSON to FILE")
+	fs.StringVar(&f.benchfmt, "benchfmt", "", "also write the results in the Go benchmark format to FILE; benchstat old.txt new.txt compares two runs")
+	fs.StringVar(&f.metrics, "metrics-addr", "", "serve live metrics for Prometheus at http://HOST:PORT/metrics while it runs (:9464 = loopback port 9464)")
 	fs.StringVar(&f.ortLib, "ort-lib", "", "path to libonnxruntime.so (default: $ONNXRUNTIME_LIB, then the cache)")
 	fs.Int64Var(&f.maxPixels, "max-pixels", vision.DefaultMaxPixels, "refuse images above this many pixels without decoding them")
-	fs.Float64Var(&f.gpus, "gpus", -1, "GPU limit, whole GPUs (default: what NVML reports); fractions go in num_gpus")
-	fs.Float64Var(&f.sampleHz, "sample-hz", nvml.DefaultHz, "GPU and host telemetry samples per second (0 = off)")
+	fs.Float64Var(&f.gpus, "gpus", -1, "limit on whole GPUs (default: what NVML reports); fractions go in num_gpus")
+	fs.Float64Var(&f.sampleHz, "sample-hz", nvml.DefaultHz, "telemetry samples per second, GPU and host (0 = off)")
 	fs.StringVar(&f.output, "output", "", "the model output to classify from, by name (default: the only [N,K] output)")
 	fs.StringVar(&f.labels, "labels", "", "class names, one per line in index order; results gain a predicted_label column")
+	fs.StringVar(&f.labelFrom, "label-from", "", "folders: each image's class subfolder is its label (numbered by --labels, else in sorted order); the output gains a label column and the summary top-1/top-5 accuracy")
+	fs.StringVar(&f.imageCol, "image-column", "", "a Parquet table's binary column of image bytes (default: the Hugging Face layout image: struct<bytes, path>)")
 	f.knobs = map[string]*knobFlag{}
 	for _, kf := range scenarios.KnobFlags() {
 		k := &knobFlag{KnobFlag: kf}
 		f.knobs[kf.Flag] = k
-		fs.Var(k, kf.Flag, kf.Help+" (knob "+kf.Knob+")")
+		// The knob's name first: help styling capitalises the first word,
+		// which would turn CUDA or ORT into Cuda or Ort.
+		fs.Var(k, kf.Flag, "knob "+kf.Knob+": "+kf.Help)
 	}
 }
 
@@ -174,14 +250,19 @@ func (f *jobFlags) config(stderr io.Writer) (runner.Config, error) {
 		Scenario: f.scenario, Set: set, Flags: f.knobSettings(),
 		Data: f.data, Images: f.images, Model: f.modelName, MaxPixels: f.maxPixels, ORTLib: f.ortLib,
 		GPUs: f.gpus, SampleHz: f.sampleHz, Output: f.output, Labels: f.labels,
+		LabelFrom: f.labelFrom, ImageColumn: f.imageCol,
 		Warnf: func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) },
 	}, nil
 }
 
-// checkData refuses a --data that is not a folder, naming the command that
-// makes one.
+// checkData refuses a local --data that does not exist, naming the command
+// that makes one; URIs, globs, @lists and files are the datasource's to
+// judge (package datasource).
 func (f *jobFlags) checkData() error {
-	if st, err := os.Stat(f.data); err != nil || !st.IsDir() {
+	if datasource.IsRemote(f.data) || strings.HasPrefix(f.data, "@") || strings.ContainsAny(f.data, "*?[") {
+		return nil
+	}
+	if _, err := os.Stat(f.data); err != nil {
 		return usageErr("--data %s: no such folder (make one with: workbench data synth -n 200 -o %s)", f.data, f.data)
 	}
 	return nil
@@ -233,6 +314,27 @@ func (f *jobFlags) validate() error {
 	if len(errs) > 0 {
 		return &exitError{code: 2, err: errors.Join(errs...)}
 	}
+	return nil
+}
+
+// writeBenchfmt writes recs to the --benchfmt file, when there is one,
+// and says so on stdout.
+func (f *jobFlags) writeBenchfmt(stdout io.Writer, recs []*bench.Record) error {
+	if f.benchfmt == "" {
+		return nil
+	}
+	fh, err := os.Create(f.benchfmt)
+	if err != nil {
+		return err
+	}
+	if err := bench.WriteBenchfmt(fh, recs); err != nil {
+		fh.Close()
+		return err
+	}
+	if err := fh.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "benchfmt: %s (compare two with: benchstat old.txt %s)\n", f.benchfmt, f.benchfmt)
 	return nil
 }
 

@@ -66,11 +66,18 @@ func ablateCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 		names = slices.DeleteFunc(names, func(n string) bool { return !slices.Contains(want, n) })
 	}
 	names = append([]string{"optimized"}, names...)
-	scs := make([]*scenarios.Scenario, len(names))
-	for i, n := range names {
-		if scs[i], err = ss.load(n); err != nil {
+	var scs []*scenarios.Scenario
+	for _, n := range slices.Clone(names) {
+		s, err := ss.load(n)
+		if err != nil {
 			return err
 		}
+		if why := s.MissingNeed(f.data); why != "" {
+			fmt.Fprintf(stdout, "skipped: %s\n", why)
+			names = slices.DeleteFunc(names, func(m string) bool { return m == n })
+			continue
+		}
+		scs = append(scs, s)
 	}
 	for i := range *warmup {
 		if r := ss.run(ctx, names[0], nil, "warm-up", "", i); r.err != nil {
@@ -102,6 +109,9 @@ func ablateCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 			return err
 		}
 		fmt.Fprintf(stdout, "\nrecords written to %s\n", f.json)
+	}
+	if err := f.writeBenchfmt(stdout, records(runs...)); err != nil {
+		return err
 	}
 	return nil
 }

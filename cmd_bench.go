@@ -18,13 +18,6 @@ const benchExamples = `  workbench bench ceiling --model resnet50 --batch 64
   workbench bench ceiling --model resnet18 --batch 16 --concurrency 2 --iters 20`
 
 func benchCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error {
-	if len(args) == 0 || args[0] != "ceiling" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintf(stdout, "Usage: workbench bench ceiling [flags]\n\n%s\n\nExamples:\n%s\n", benchUsage, benchExamples)
-			return nil
-		}
-		return usageErr("bench: want 'workbench bench ceiling --model NAME' (see workbench bench --help)")
-	}
 	fs := newFlagSet("bench ceiling", benchUsage, benchExamples, stderr)
 	var f jobFlags
 	f.register(fs)
@@ -35,11 +28,14 @@ func benchCmd(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	fl := fs.Lookup("batch")
 	fl.Value, fl.Usage = &batches, "batch sizes: 64, a list (16,64) or a range (16..256); default the scenario's"
 	iters := fs.Int("iters", 10, "measured rounds (each one batch per session)")
-	if help, err := parseFlags(fs, args[1:]); help || err != nil {
+	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	if err := f.validate(); err != nil {
 		return err
+	}
+	if f.metrics != "" || f.benchfmt != "" {
+		return usageErr("--metrics-addr and --benchfmt: bench ceiling runs no pipeline and writes no records; use them with run, race, ablate, sweep or tune")
 	}
 	if *iters < 1 {
 		return usageErr("--iters %d: must be at least 1", *iters)
@@ -100,5 +96,6 @@ func benchCmd(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 }
 
 func init() {
-	register(command{name: "bench", order: 70, summary: "measure the inference-only ceiling (bench ceiling)", run: benchCmd})
+	register(command{name: "bench", order: 70, summary: "measure the inference-only ceiling (bench ceiling)"})
+	register(command{name: "bench ceiling", summary: "measure forward passes alone, on tensors already in memory", run: benchCmd})
 }

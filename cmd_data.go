@@ -16,18 +16,11 @@ const dataExamples = `  workbench data synth -n 2000 -o data/synth --seed 1
   workbench data synth -n 40 -o /tmp/small`
 
 func dataCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error {
-	if len(args) == 0 || args[0] != "synth" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintf(stdout, "Usage: workbench data synth [flags]\n\n%s\n\nExamples:\n%s\n", dataUsage, dataExamples)
-			return nil
-		}
-		return usageErr("data: want 'workbench data synth -n N -o DIR' (see workbench data --help)")
-	}
 	fs := newFlagSet("data synth", dataUsage, dataExamples, stderr)
 	n := fs.Int("n", 2000, "number of images")
 	out := fs.String("o", "data/synth", "output folder")
 	seed := fs.Uint64("seed", 1, "random seed")
-	if help, err := parseFlags(fs, args[1:]); help || err != nil {
+	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	if *n < 1 {
@@ -43,5 +36,6 @@ func dataCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error
 }
 
 func init() {
-	register(command{name: "data", order: 80, summary: "make a synthetic dataset (data synth)", run: dataCmd})
+	register(command{name: "data", order: 80, summary: "make a synthetic dataset (data synth)"})
+	register(command{name: "data synth", summary: "write a deterministic synthetic ImageNet-like dataset", run: dataCmd})
 }

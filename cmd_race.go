@@ -115,6 +115,9 @@ func raceCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error
 		}
 		fmt.Fprintf(stdout, "\nrecords written to %s\n", f.json)
 	}
+	if err := f.writeBenchfmt(stdout, records(runs[0], runs[1])); err != nil {
+		return err
+	}
 	// Thresholds judge the second scenario, the one being raced against
 	// the first (usually optimized against slow), on its last run.
 	if last := records(runs[1]); len(last) > 0 {
@@ -223,7 +226,7 @@ func allPositive(xs []float64) bool {
 }
 
 func init() {
-	register(command{name: "race", order: 41, summary: "run two scenarios on the same data and compare them", run: raceCmd})
+	register(command{name: "race", order: 41, summary: "run two scenarios on the same data and compare them", run: raceCmd, args: upTo(2, completeScenarios)})
 }
 
 // writeVerdict states the protocol's verdict on the steady-state

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"workbench/datasource"
+	"workbench/runner"
 
 	"workbench/bench"
 	"workbench/model"
@@ -56,17 +58,11 @@ const (
 )
 
 func exportCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error {
-	if len(args) == 0 || args[0] != "ray" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintf(stdout, "Usage: workbench export ray [flags]\n\n%s\n\nExamples:\n%s\n", exportUsage, exportExamples)
-			return nil
-		}
-		return usageErr("export: want 'workbench export ray --scenario NAME' (see workbench export --help)")
-	}
 	fs := newFlagSet("export ray", exportUsage, exportExamples, stdout)
 	scen := fs.String("scenario", "", "scenario to export: a built-in NAME or FILE.yaml (default: the --from result's scenario, else optimized)")
 	modelName := fs.String("model", "resnet50", "zoo model name or a local .onnx file (copied into the job), or an s3:// URI or absolute cluster path")
-	data := fs.String("data", placeholderData, "images the cluster reads: s3://…, gs://… or a path on every node")
+	data := fs.String("data", placeholderData, "images the cluster reads: s3://…, gs://… or a path on every node; Parquet tables export read_parquet, .tar shards read_webdataset")
+	imageColumn := fs.String("image-column", "", "a Parquet table's binary column of image bytes (default: the Hugging Face layout image: struct<bytes, path>)")
 	output := fs.String("output", placeholderOutput, "where the cluster writes predictions: s3://… or a path on every node")
 	checkpoint := fs.String("checkpoint", "", "make the job resumable with Ray Data's CheckpointConfig, checkpointing to this folder (s3://… or a path every node sees); default none")
 	out := fs.String("out", "job", "job folder to write (replaced only if it is an earlier export)")
@@ -76,7 +72,7 @@ func exportCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	conc := fs.String("concurrency", "", "inference workers on the cluster: N or MIN-MAX (default: the scenario's; auto = 1)")
 	gpus := fs.Float64("num-gpus", -1, "GPUs per inference worker on the cluster (default: the scenario's; auto = 1)")
 	blocks := fs.Int("blocks", 0, "override_num_blocks on the cluster (default: the scenario's)")
-	pos, help, err := parseWithArgs(fs, args[1:])
+	pos, help, err := parseWithArgs(fs, args)
 	if help || err != nil {
 		return err
 	}
@@ -102,10 +98,12 @@ func exportCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	if *scen == "" {
 		*scen = "optimized"
 	}
-	lib := scenarios.Builtin()
-	s, err := lib.Load(*scen)
+	// The run path's loader: the same scenario resolution and knob
+	// validation as every local run.
+	lib := runner.Library()
+	s, _, err := runner.LoadScenario(runner.Config{Scenario: *scen})
 	if err != nil {
-		return usageErr("--scenario: %v", err)
+		return err
 	}
 	prov := map[string]string{}
 	origin := "from scenario " + s.Name
@@ -132,6 +130,8 @@ func exportCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 		return err
 	}
 	spec.Data, spec.Output, spec.RayVersion, spec.Checkpoint = *data, *output, *rayVersion, *checkpoint
+	spec.ImageColumn = *imageColumn
+	spec.Reader = rayReader(*data, *imageColumn)
 	prov["data"] = "--data"
 	if *data == placeholderData {
 		prov["data"] = "placeholder: pass --data with the images' location"
@@ -615,7 +615,8 @@ func oneLine(s string, n int) string {
 }
 
 func init() {
-	register(command{name: "export", order: 85, summary: "write a scenario as a Ray Data job folder (export ray)", run: exportCmd})
+	register(command{name: "export", order: 85, summary: "write a scenario as a Ray Data job folder (export ray)"})
+	register(command{name: "export ray", summary: "write a scenario as a Ray Data job folder", run: exportCmd})
 	register(command{name: "submit", order: 86, summary: "run a job folder on a Ray cluster (Ray Jobs REST API)", run: submitCmd})
 	register(command{name: "jobs", order: 87, summary: "list a Ray cluster's jobs, or print one's logs", run: jobsCmd})
 }
@@ -635,4 +636,21 @@ func parseConcurrency(s string) (pipeline.Concurrency, error) {
 		return pipeline.Concurrency{}, fmt.Errorf("--concurrency %q: want MIN-MAX with MIN <= MAX, e.g. 1-4", s)
 	}
 	return pipeline.Range(a, b), nil
+}
+
+// rayReader picks the Ray Data reader matching --data: what workbench's
+// own datasource detects for a local path, else the URI's extension.
+func rayReader(data, imageColumn string) string {
+	if data != placeholderData && !datasource.IsRemote(data) {
+		if src, err := datasource.Open(context.Background(), data, datasource.Options{ImageColumn: imageColumn, Limit: 1}); err == nil {
+			switch src.Format {
+			case datasource.FormatParquet:
+				return "parquet"
+			case datasource.FormatWebDataset:
+				return "webdataset"
+			}
+			return "images"
+		}
+	}
+	return ray.ReaderFor(data, imageColumn)
 }

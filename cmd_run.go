@@ -6,6 +6,7 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"workbench/datasource"
 
 	"workbench/bench"
 	"workbench/runner"
@@ -69,7 +70,9 @@ func runCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 		return err
 	}
 	out := f.out
-	if s.Knobs.OutputFormat == "json" && !isJSONPath(out) {
+	if datasource.IsRemote(out) && strings.HasSuffix(out, "/") {
+		// A prefix: the parts are named under it.
+	} else if s.Knobs.OutputFormat == "json" && !isJSONPath(out) {
 		out = strings.TrimSuffix(out, filepath.Ext(out)) + ".jsonl"
 	} else if filepath.Ext(out) == "" {
 		out += map[string]string{"parquet": ".parquet", "csv": ".csv"}[s.Knobs.OutputFormat]
@@ -87,6 +90,9 @@ func runCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 			return err
 		}
 		fmt.Fprintf(stdout, "\n  record     %s\n", f.json)
+	}
+	if err := f.writeBenchfmt(stdout, []*bench.Record{rec}); err != nil {
+		return err
 	}
 	if r.err != nil {
 		return r.err

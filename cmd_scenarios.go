@@ -24,37 +24,54 @@ const scenariosExamples = `  workbench scenarios list
   workbench scenarios show my-variant.yaml
   workbench scenarios knobs`
 
-func scenariosCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+// scenariosListCmd is `scenarios list`, and `scenarios` alone.
+func scenariosListCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	fs := newFlagSet("scenarios", scenariosUsage, scenariosExamples, stderr)
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageErr("scenarios: want 'list', 'knobs' or 'show NAME', not %q (see workbench scenarios --help)", fs.Arg(0))
+	}
+	writeScenarioList(stdout, scenarios.Builtin())
+	return nil
+}
+
+func scenariosKnobsCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	fs := newFlagSet("scenarios knobs", scenariosUsage, scenariosExamples, stderr)
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageErr("scenarios knobs: unexpected argument %q", fs.Arg(0))
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	d := scenarios.DefaultKnobs()
+	fmt.Fprintln(tw, "KNOB\tDEFAULT\tMEANING")
+	for _, k := range scenarios.KnobList() {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", k.Name, d.Format(k.Name), k.Help)
+	}
+	return tw.Flush()
+}
+
+func scenariosShowCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	fs := newFlagSet("scenarios show", scenariosUsage, scenariosExamples, stderr)
 	pos, help, err := parseWithArgs(fs, args)
 	if help || err != nil {
 		return err
 	}
-	lib := scenarios.Builtin()
-	switch {
-	case len(pos) == 0 || pos[0] == "list":
-		writeScenarioList(stdout, lib)
-		return nil
-	case pos[0] == "knobs":
-		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-		d := scenarios.DefaultKnobs()
-		fmt.Fprintln(tw, "KNOB\tDEFAULT\tMEANING")
-		for _, k := range scenarios.KnobList() {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", k.Name, d.Format(k.Name), k.Help)
-		}
-		return tw.Flush()
-	case pos[0] == "show" && len(pos) == 2:
-		s, err := lib.Load(pos[1])
-		if err != nil {
-			return usageErr("scenarios show: %v", err)
-		}
-		if errs := s.Validate(); len(errs) > 0 {
-			return &exitError{code: 2, err: scenarios.Errors(errs)}
-		}
-		writeScenario(stdout, s)
-		return nil
+	if len(pos) != 1 {
+		return usageErr("scenarios show: want one NAME or FILE.yaml (see workbench scenarios list)")
 	}
-	return usageErr("scenarios: want 'list', 'knobs' or 'show NAME' (see workbench scenarios --help)")
+	s, err := scenarios.Builtin().Load(pos[0])
+	if err != nil {
+		return usageErr("scenarios show: %v", err)
+	}
+	if errs := s.Validate(); len(errs) > 0 {
+		return &exitError{code: 2, err: scenarios.Errors(errs)}
+	}
+	writeScenario(stdout, s)
+	return nil
 }
 
 // writeScenarioList prints one line per scenario: name, title, what it
@@ -122,5 +139,8 @@ func orDefault(s, d string) string {
 }
 
 func init() {
-	register(command{name: "scenarios", order: 40, summary: "list and explain the tutorial's mistakes as runnable scenarios", run: scenariosCmd})
+	register(command{name: "scenarios", order: 40, summary: "list and explain the tutorial's mistakes as runnable scenarios", run: scenariosListCmd})
+	register(command{name: "scenarios list", summary: "one line per built-in scenario: name, title, what it changes", run: scenariosListCmd})
+	register(command{name: "scenarios show", summary: "a scenario's teaching text and resolved configuration", run: scenariosShowCmd, args: upTo(1, completeScenarios)})
+	register(command{name: "scenarios knobs", summary: "every knob with its default and meaning", run: scenariosKnobsCmd})
 }

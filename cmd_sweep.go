@@ -509,7 +509,7 @@ func writeSweepResults(stdout io.Writer, sf *sweepFlags, res *bench.SweepResult)
 		}
 		fmt.Fprintf(stdout, "results: %d records in %s (workbench report %s -o report.html)\n", len(res.Records), path, path)
 	}
-	return nil
+	return sf.job.writeBenchfmt(stdout, res.Records)
 }
 
 func init() {

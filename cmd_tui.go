@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"workbench/datasource"
 
 	"workbench/bench"
 	"workbench/classify"
@@ -57,7 +59,7 @@ func startsTUI(args []string) bool {
 		return true
 	}
 	a := args[0]
-	return strings.HasPrefix(a, "-") && a != "-h" && a != "--help" && a != "-help" && a != "--version"
+	return strings.HasPrefix(a, "-") && a != "-h" && a != "--help" && a != "-help" && a != "--version" && a != "-v"
 }
 
 func tuiCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error {
@@ -153,15 +155,28 @@ func newTUIBackend(f *jobFlags, left, right string) (*tuiBackend, error) {
 	}
 	// The one lister, listed once: every run of the session reuses it. A
 	// missing folder is said on the home screen and by any run, but does
-	// not stop screens that need no images (the Jobs screen).
-	files, err := classify.ListImages(f.data, f.images)
-	dataset := fmt.Sprintf("%s (%d images)", f.data, len(files))
-	if err != nil {
+	// not stop screens that need no images (the Jobs screen). A --data that
+	// is not a plain folder is a datasource, which each run opens
+	// (runner.Resolve); it is described here once.
+	var n int
+	var dataset string
+	var files []string
+	err = errors.New("not a folder")
+	if datasource.IsFolder(f.data) && f.labelFrom == "" {
+		files, err = classify.ListImages(f.data, f.images)
+	}
+	if err == nil {
+		ss.base.Files, n = files, len(files)
+		dataset = fmt.Sprintf("%s (%d images)", f.data, n)
+	} else if src, serr := datasource.Open(context.Background(), f.data, datasource.Options{ImageColumn: f.imageCol, LabelFrom: f.labelFrom, Limit: f.images}); serr == nil {
+		n, dataset = src.Rows(), src.Describe()
+	} else {
+		if !datasource.IsFolder(f.data) {
+			err = serr
+		}
 		b.dataErr = &runner.DataError{What: "data", Err: fmt.Errorf("%v (make a dataset with: workbench data synth -n 200 -o %s)", err, f.data)}
 		dataset = "no images: " + b.dataErr.Error()
 	}
-	ss.base.Files = files
-	n := len(files)
 	dev := fmt.Sprintf("cpu · %d cores · no NVIDIA GPU", runtime.NumCPU())
 	inv := nvml.Probe()
 	if len(inv.GPUs) > 0 {
@@ -253,6 +268,7 @@ func (b *tuiBackend) Run(ctx context.Context, spec backend.RunSpec, bus *pipelin
 	defer b.mu.Unlock()
 	cfg := b.ss.config(spec.Scenario, settings(spec))
 	cfg.Label, cfg.Bus = spec.Label, bus
+	b.ss.watchMetrics(cfg, spec.Label, bus) // until the screen closes the bus
 	return runner.Run(ctx, cfg)
 }
 

@@ -151,5 +151,5 @@ func orderedDims(c *bench.CellResult, keys []string) []string {
 }
 
 func init() {
-	register(command{name: "tune", order: 41, summary: "quick-search the best settings and write them as a scenario", run: tuneCmd})
+	register(command{name: "tune", order: 41, summary: "search quickly for the best settings and write them as a scenario", run: tuneCmd})
 }

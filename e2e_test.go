@@ -246,10 +246,10 @@ func TestHelpShowsFlagsAndExamples(t *testing.T) {
 				t.Fatalf("--help: %v", err)
 			}
 			out := stdout.String() + stderr.String()
-			if n := strings.Count(out, "Examples:"); n != 1 {
-				t.Errorf("Examples: appears %d times:\n%s", n, out)
+			if n := strings.Count(out, "EXAMPLES"); n != 1 {
+				t.Errorf("EXAMPLES appears %d times:\n%s", n, out)
 			}
-			if !strings.Contains(out, "\n  -") {
+			if !strings.Contains(out, "\n    --") {
 				t.Errorf("no flags listed:\n%s", out)
 			}
 		})

@@ -75,6 +75,7 @@ var knobCases = []knobCase{
 	{knob: "std", value: "0.5"},
 	{knob: "layout", value: "NCHW"},
 	{knob: "dtype", value: "float32"},
+	{knob: "get_concurrency", value: "2"},
 }
 
 // TestEveryKnobReachesEveryRun sets each knob that has a flag to a

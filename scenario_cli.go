@@ -10,6 +10,7 @@ import (
 
 	"workbench/bench"
 	"workbench/pipeline"
+	"workbench/promexport"
 	"workbench/runner"
 	"workbench/scenarios"
 )
@@ -21,6 +22,7 @@ type scenarioSession struct {
 	base     runner.Config
 	stderr   io.Writer
 	progress *progress
+	metrics  *promexport.Exporter // nil without --metrics-addr
 }
 
 func newScenarioSession(f *jobFlags, stderr io.Writer) (*scenarioSession, error) {
@@ -38,7 +40,31 @@ func newSession(f *jobFlags, stderr io.Writer) (*scenarioSession, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &scenarioSession{base: cfg, stderr: stderr, progress: newProgress(stderr)}, nil
+	ss := &scenarioSession{base: cfg, stderr: stderr, progress: newProgress(stderr)}
+	if f.metrics != "" {
+		if ss.metrics, err = promexport.Serve(f.metrics, scenarios.KnobNames(), cfg.Warnf); err != nil {
+			return nil, usageErr("%v", err)
+		}
+		fmt.Fprintf(stderr, "metrics: http://%s/metrics\n", ss.metrics.Addr())
+	}
+	return ss, nil
+}
+
+// watchMetrics follows a run's bus for the --metrics-addr endpoint, with
+// its scenario and knobs as labels; the returned function waits until the
+// bus closes. Without --metrics-addr it does nothing.
+func (ss *scenarioSession) watchMetrics(cfg runner.Config, label string, bus *pipeline.EventBus) (wait func()) {
+	if ss.metrics == nil {
+		return func() {}
+	}
+	run := promexport.Run{Dataset: label, Scenario: cfg.Scenario, Knobs: map[string]string{}}
+	if s, _, err := runner.LoadScenario(cfg); err == nil {
+		run.Scenario = s.Name
+		for _, k := range scenarios.KnobNames() {
+			run.Knobs[k] = s.Knobs.Format(k)
+		}
+	}
+	return ss.metrics.Watch(run, bus)
 }
 
 // config is the session's Config for one scenario with extra --set
@@ -89,26 +115,22 @@ func (ss *scenarioSession) run(ctx context.Context, name string, set []runner.Se
 	cfg.Warnf = func(format string, a ...any) { warnf(label+": "+format, a...) }
 	cfg.Bus = pipeline.NewEventBus()
 	wait := ss.progress.attach(label, cfg.Bus)
+	exported := ss.watchMetrics(cfg, label, cfg.Bus)
 	r.rec, r.err = runner.Run(ctx, cfg)
 	cfg.Bus.Close()
 	wait()
+	exported()
 	return r
 }
 
 // parseWithArgs parses flags and positional arguments in any order, so
-// `race slow optimized --images 64` works as well as flags first.
+// `race slow optimized --images 64` works as well as flags first, and
+// returns the positional arguments.
 func parseWithArgs(fs *flag.FlagSet, args []string) (pos []string, help bool, err error) {
-	for {
-		if help, err = parseFlags(fs, args); help || err != nil {
-			return nil, help, err
-		}
-		if fs.NArg() == 0 {
-			return pos, false, nil
-		}
-		rest := fs.Args()
-		pos = append(pos, rest[0])
-		args = rest[1:]
+	if help, err = parseFlags(fs, args); help || err != nil {
+		return nil, help, err
 	}
+	return fs.Args(), false, nil
 }
 
 // metricCell formats a sample of one metric: the median with its spread,

@@ -105,8 +105,11 @@ var diagRules = []diagRule{
 		if !ok1 || !ok2 || rd.busy < diagBusy || inf.starved < diagStarved {
 			return "", "", false
 		}
-		return fmt.Sprintf("reading is busy %.0f%% while inference is starved %.0f%%", 100*rd.busy, 100*inf.starved),
-			"raise the read parallelism (--blocks) or move the data to faster storage", true
+		finding := fmt.Sprintf("reading (%s) is busy %.0f%% while inference is starved %.0f%%", rd.Name, 100*rd.busy, 100*inf.starved)
+		if st := rd.Read; st != nil {
+			finding += fmt.Sprintf(": %d read tasks, %d GETs in flight each, GET p50 %s", rd.Tasks, st.GetConcurrency, FormatValue(st.GetP50, UnitSeconds))
+		}
+		return finding, readKnob(r, rd), true
 	}},
 	{"nothing-saturated", "bottleneck", func(r *Record) (string, string, bool) {
 		if len(r.Ops) == 0 {

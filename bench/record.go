@@ -101,10 +101,15 @@ type Record struct {
 	BatchProbe *BatchProbe `json:"batch_probe,omitempty"`
 	// PeakGFLOPS is the device's measured GEMM peak (model.CachedPeak),
 	// when the run asked for it; 0 otherwise.
-	PeakGFLOPS float64    `json:"peak_gflops,omitempty"`
-	Bottleneck string     `json:"bottleneck"`
-	Ops        []OpRecord `json:"ops"`
-	Warnings   []string   `json:"warnings,omitempty"`
+	PeakGFLOPS float64 `json:"peak_gflops,omitempty"`
+	Bottleneck string  `json:"bottleneck"`
+	// Source names where the rows came from when it is not a local folder
+	// ("s3://b/p/ (s3, images, 40 objects)"); Accuracy is set when the
+	// source carried labels.
+	Source   string     `json:"source,omitempty"`
+	Accuracy *Accuracy  `json:"accuracy,omitempty"`
+	Ops      []OpRecord `json:"ops"`
+	Warnings []string   `json:"warnings,omitempty"`
 	// Notes are what the run path said about the configuration on this
 	// machine ("identical to optimized here"); they are in Warnings too.
 	Notes []string `json:"notes,omitempty"`
@@ -207,6 +212,9 @@ type OpRecord struct {
 	Utilization      float64 `json:"utilization"`
 	ConstructorCalls int64   `json:"constructor_calls"`
 	PeakQueuedBytes  int64   `json:"peak_queued_bytes"`
+	// Read is the read operator's storage stats (object stores, Parquet,
+	// shards); nil elsewhere.
+	Read *ReadStats `json:"read,omitempty"`
 	// RowsConverted counts rows converted from per-row objects to columns.
 	RowsConverted int64   `json:"rows_converted,omitempty"`
 	TaskP50       float64 `json:"task_p50_seconds"`

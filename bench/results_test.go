@@ -44,6 +44,8 @@ func fullRecord() *Record {
 	r.Telemetry.Samples[0].GPUs = []nvml.GPUSample{{Index: 0, GPUUtilPct: 99, Missing: 1 << 3}}
 	r.Ops[0].TaskP50 = 1e-7 // exact float round trip
 	r.TensorPool = "3 buffers mapped (peak 120 MiB), 40 batches reused one, 3 pinned"
+	r.Source = "s3://b/imgs/ (s3, images, 240 objects, labelled)"
+	r.Accuracy = &Accuracy{Labelled: 240, Top1: 0.1, Top5: 0.5, Meaningless: "untrained weights"}
 	r.Cluster = &ClusterInfo{SubmissionID: "raysubmit_9", JobID: "02000000", PeakGPUCores: 4, Missing: []string{"rows"},
 		Ops: []ClusterOp{{Name: "MapBatches(Predictor)", Rows: 5000, PeakGPUCores: 4}}}
 	return r

@@ -27,6 +27,9 @@ func WriteSummary(w io.Writer, r *Record) {
 		fmt.Fprintf(w, "  batch      %s (inference ceiling per size; * the knee)\n", r.BatchProbe)
 	}
 	fmt.Fprintf(w, "  machine    %s, %d cores\n", r.Fingerprint.CPUModel, r.Fingerprint.Cores)
+	if r.Source != "" {
+		fmt.Fprintf(w, "  source     %s\n", r.Source)
+	}
 	fmt.Fprintf(w, "\n  images     %d (%d errors)\n", r.Images, r.Errors)
 	if c.Checkpoint != "" {
 		fmt.Fprintf(w, "  checkpoint %d rows from the checkpoint, %d computed now (%s)\n", r.FromCheckpoint, r.Computed, c.Checkpoint)
@@ -58,6 +61,7 @@ func WriteSummary(w io.Writer, r *Record) {
 	if r.TensorPool != "" {
 		fmt.Fprintf(w, "  tensors    %s\n", r.TensorPool)
 	}
+	writeReadSummary(w, r)
 	fmt.Fprintf(w, "\n  %-12s %6s %9s %9s %9s %9s %9s %6s\n", "stage", "tasks", "busy", "cpu", "starved", "backpres", "pending", "util")
 	for _, o := range r.Ops {
 		fmt.Fprintf(w, "  %-12s %6d %9s %9s %9s %9s %9s %5.0f%%\n", o.Name, o.Tasks,

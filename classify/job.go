@@ -43,7 +43,12 @@ type JobConfig struct {
 	// (ImageSource): the read pulls paths as it needs them, so memory does
 	// not grow with the folder's size, and the total is known at the end.
 	Listing pipeline.PathSource
-	Images  int // use the first N images; 0 = all
+	// Source, when set, is where rows come from instead of Data, Files or
+	// Listing: an object store prefix, Parquet tables or tar shards
+	// (package datasource). Its rows may carry a pipeline.LabelColumn,
+	// which the output keeps and accuracy is scored against.
+	Source pipeline.Datasource
+	Images int // use the first N images; 0 = all
 	// RowsPerBlock is a streamed read task's rows when Blocks cannot split
 	// a known count (pipeline.ReadOptions.RowsPerBlock); 0 is the engine's
 	// default.
@@ -135,6 +140,9 @@ type Counters struct {
 	// TransformPerBatch rebuilds them.
 	Preprocessors atomic.Int64
 	logged        atomic.Int64 // images seen by hot-path logging
+	// labelled, top1 and top5 score predictions against the source's
+	// labels (Accuracy).
+	labelled, top1, top5 atomic.Int64
 
 	mu      sync.Mutex
 	start   time.Time
@@ -249,7 +257,12 @@ func NewJob(c JobConfig) (*Job, error) {
 	}
 	ro := pipeline.ReadOptions{OverrideNumBlocks: c.Blocks, Limit: c.Images, RowsPerBlock: c.RowsPerBlock, MaxFileBytes: MaxFileBytes(c.MaxPixels)}
 	var ds *pipeline.Dataset
-	if c.Files == nil && c.Listing != nil {
+	switch {
+	case c.Source != nil:
+		// A datasource (object store, Parquet, shards): its units are the
+		// read tasks' input; checkpoints do not reach it yet.
+		ds = pipeline.ReadDatasource(c.Source, pipeline.ReadOptions{OverrideNumBlocks: c.Blocks})
+	case c.Files == nil && c.Listing != nil:
 		src := c.Listing
 		if c.Checkpoint != nil {
 			// The first N of the listing, then those not finished.
@@ -257,7 +270,7 @@ func NewJob(c JobConfig) (*Job, error) {
 			ro.Limit = 0
 		}
 		ds = ReadImagesFrom(src, ro)
-	} else {
+	default:
 		files := c.Files
 		if files == nil {
 			var err error
@@ -360,13 +373,17 @@ func (u *unfinished) Next() (string, error) {
 const LabelColumn = "predicted_label"
 
 // Schema is the schema the job writes: OutputSchema, plus predicted_label
-// when the job names its classes.
+// when the job names its classes, and the source's label (int32, null
+// where a row has none) when the source carries labels.
 func (j *Job) Schema() *arrow.Schema {
-	if j.Config.Labels == nil {
-		return OutputSchema
-	}
 	fields := slices.Clone(OutputSchema.Fields())
-	fields = slices.Insert(fields, 2, arrow.Field{Name: LabelColumn, Type: arrow.BinaryTypes.String, Nullable: true})
+	if j.Config.Labels != nil {
+		fields = slices.Insert(fields, 2, arrow.Field{Name: LabelColumn, Type: arrow.BinaryTypes.String, Nullable: true})
+	}
+	if j.labelled() {
+		// The source's own label (ground truth), for accuracy.
+		fields = append(fields, arrow.Field{Name: pipeline.LabelColumn, Type: arrow.PrimitiveTypes.Int32, Nullable: true})
+	}
 	return arrow.NewSchema(fields, nil)
 }
 
@@ -453,11 +470,16 @@ func (j *Job) preprocess(p *vision.Preprocessor, b pipeline.Block) (any, error) 
 	defer errArr.Release()
 	shape := j.recipe.Shape()
 	paths := pipeline.Column(b, pipeline.PathColumn)
-	schema := arrow.NewSchema([]arrow.Field{
+	fields := []arrow.Field{
 		{Name: pipeline.PathColumn, Type: paths.DataType()}, pipeline.TensorField(ImageColumn, shape[:]...),
 		{Name: pipeline.ErrorColumn, Type: arrow.BinaryTypes.String, Nullable: true},
-	}, nil)
-	return array.NewRecordBatch(schema, []arrow.Array{paths, img, errArr}, int64(n)), nil
+	}
+	cols := []arrow.Array{paths, img, errArr}
+	if lab := pipeline.Column(b, pipeline.LabelColumn); lab != nil {
+		fields = append(fields, arrow.Field{Name: pipeline.LabelColumn, Type: lab.DataType(), Nullable: true})
+		cols = append(cols, lab)
+	}
+	return array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, int64(n)), nil
 }
 
 func (j *Job) inferenceStage() pipeline.MapOptions {
@@ -568,12 +590,12 @@ func (u *inferer) Call(ctx context.Context, b pipeline.Block) (any, error) {
 	if u.j.Config.RowObjects {
 		return u.rows(logits, n, k), nil
 	}
-	return u.columns(logits, n, k, failed), nil
+	return u.columns(logits, n, k, failed, pipeline.Column(b, pipeline.LabelColumn)), nil
 }
 
 // columns builds the output batch straight into Arrow builders: no per-row
 // Go objects. Rows that failed preprocessing get null predictions.
-func (u *inferer) columns(logits []float32, n, k int, failed arrow.Array) pipeline.Block {
+func (u *inferer) columns(logits []float32, n, k int, failed, labels arrow.Array) pipeline.Block {
 	mem := memory.DefaultAllocator
 	pred := array.NewInt32Builder(mem)
 	conf := array.NewFloat32Builder(mem)
@@ -609,6 +631,9 @@ func (u *inferer) columns(logits []float32, n, k int, failed arrow.Array) pipeli
 		conf.Append(c)
 		top.Append(true)
 		topv.AppendValues(t, nil)
+		if labels != nil && labels.IsValid(i) {
+			u.j.Counters.score(labels.(*array.Int32).Value(i), t)
+		}
 	}
 	cols := []arrow.Array{pred.NewArray(), conf.NewArray(), top.NewArray()}
 	fields := []arrow.Field{
@@ -624,6 +649,11 @@ func (u *inferer) columns(logits []float32, n, k int, failed arrow.Array) pipeli
 		failed.Retain()
 		cols = append(cols, failed)
 		fields = append(fields, arrow.Field{Name: pipeline.ErrorColumn, Type: arrow.BinaryTypes.String, Nullable: true})
+	}
+	if labels != nil {
+		labels.Retain()
+		cols = append(cols, labels)
+		fields = append(fields, arrow.Field{Name: pipeline.LabelColumn, Type: labels.DataType(), Nullable: true})
 	}
 	out := array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, int64(n))
 	for _, c := range cols {

@@ -78,6 +78,8 @@ type Dataset struct {
 	target int64
 	err    error
 	last   *StreamingExecutor
+	// reader, when set, is a Datasource's read task (ReadDatasource).
+	reader func(context.Context, Block) (any, error)
 	read1  *readTotals // what the last execution's read did
 }
 
@@ -367,6 +369,9 @@ func (d *Dataset) execute(ctx context.Context, sink MapOptions) error {
 	if d.rng != nil {
 		rowBytes := d.rng.rowBytes
 		read.Fn = UDFFunc(func(_ context.Context, b Block) (any, error) { return readRange(b, rowBytes) })
+	}
+	if d.reader != nil {
+		read.Fn = UDFFunc(d.reader)
 	}
 	var ops []*MapOperator
 	for _, o := range append(append([]MapOptions{read}, d.stages...), sink) {

@@ -176,7 +176,8 @@ type failedRun struct {
 // counts the good rows of earlier blocks in the same task.
 func splitErrors(b Block, before int) (good []Block, bad []failedRun) {
 	col := Column(b, ErrorColumn)
-	if col == nil || col.NullN() == 0 {
+	if col == nil || col.NullN() == col.Len() {
+		// No row failed (a null error is a good row).
 		b.Retain()
 		return []Block{b}, nil
 	}

@@ -231,10 +231,23 @@ func TestScriptsCompile(t *testing.T) {
 	}{"actor-model-per-batch-preprocess", func() JobSpec {
 		return withMistakes(optimizedSpec(), "model-per-batch", "preprocess-in-actor", "transform-per-batch")
 	}})
+	for _, r := range []struct{ reader, col string }{{"parquet", ""}, {"parquet", "jpg"}, {"webdataset", ""}} {
+		specs = append(specs, struct {
+			name string
+			spec func() JobSpec
+		}{"reader-" + r.reader + r.col, func() JobSpec {
+			s := optimizedSpec()
+			s.Reader, s.ImageColumn = r.reader, r.col
+			return s
+		}})
+	}
 	for _, tc := range specs {
 		files, err := Render(tc.spec(), true)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if r, ok := strings.CutPrefix(tc.name, "reader-"); ok && !strings.Contains(string(files["main.py"]), "read_"+strings.TrimSuffix(r, "jpg")+"(") {
+			t.Errorf("%s: main.py does not call read_%s", tc.name, r)
 		}
 		p := filepath.Join(dir, tc.name+".py")
 		if err := os.WriteFile(p, files["main.py"], 0o644); err != nil {

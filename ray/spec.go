@@ -22,6 +22,11 @@ type JobSpec struct {
 	// Data is the image folder: s3://bucket/prefix, gs://…, or a path that
 	// exists on every node of the cluster.
 	Data string
+	// Reader is the Ray Data reader for Data: "images" (read_images, the
+	// default), "parquet" (read_parquet, image bytes in a table) or
+	// "webdataset" (read_webdataset, tar shards); ImageColumn names a
+	// Parquet table's plain binary column ("" = the Hugging Face layout).
+	Reader, ImageColumn string
 
 	// Model is the model's display name (a zoo name such as "resnet18").
 	// ModelPath is where the ONNX file is: a local .onnx file is copied into
@@ -285,6 +290,11 @@ func (s JobSpec) Validate() []error {
 	if s.NumCPUs < 0 || math.IsNaN(s.NumCPUs) || math.IsInf(s.NumCPUs, 0) {
 		add("NumCPUs = %g: must be >= 0", s.NumCPUs)
 	}
+	switch s.Reader {
+	case "", "images", "parquet", "webdataset":
+	default:
+		add("Reader = %q: want images, parquet or webdataset", s.Reader)
+	}
 	if s.OverrideNumBlocks < 0 {
 		add("OverrideNumBlocks = %d: 0 means unset, else positive", s.OverrideNumBlocks)
 	}
@@ -392,4 +402,28 @@ func joinErrs(errs []error) error {
 		return nil
 	}
 	return fmt.Errorf("ray: invalid job spec: %w", errors.Join(errs...))
+}
+
+// ReaderName is Reader with its default: "images" when unset.
+func (s JobSpec) ReaderName() string {
+	if s.Reader == "" {
+		return "images"
+	}
+	return s.Reader
+}
+
+// ReaderFor picks the Ray Data reader for data from its name: a .parquet
+// or .pq file (or any data with an image column named) reads with
+// read_parquet, a .tar shard or a glob of them with read_webdataset, and
+// everything else with read_images. A local folder's contents can say more
+// (the caller's datasource detection wins when it knows).
+func ReaderFor(data, imageColumn string) string {
+	lower := strings.ToLower(strings.TrimSuffix(data, "/"))
+	switch {
+	case imageColumn != "" || strings.HasSuffix(lower, ".parquet") || strings.HasSuffix(lower, ".pq"):
+		return "parquet"
+	case strings.HasSuffix(lower, ".tar"):
+		return "webdataset"
+	}
+	return "images"
 }

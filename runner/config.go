@@ -61,8 +61,10 @@ type Config struct {
 	// scenario; Flags the knobs the user set by flag, applied last.
 	Set, Flags []Setting
 
-	// Data is the folder of images; Files, when not nil, is its listing
-	// already made (the folder is then not walked again).
+	// Data is where the images are: a folder, a glob, @list.txt, an
+	// s3:// or gs:// prefix, Parquet files or tar shards (package
+	// datasource); Files, when not nil, is a folder's listing already
+	// made (the folder is then not walked again).
 	Data  string
 	Files []string
 	// Images uses the first N images in listing order; 0 = all.
@@ -73,6 +75,10 @@ type Config struct {
 	// [N,K] one. Labels is a file of class names, one per line in index
 	// order; results then carry each prediction's name.
 	Output, Labels string
+	// LabelFrom is "folders" to label each image by its class subfolder
+	// (numbered by the Labels file when given, else in sorted order);
+	// ImageColumn names a Parquet table's plain binary image column.
+	LabelFrom, ImageColumn string
 	// MaxPixels refuses larger images unread; 0 = vision.DefaultMaxPixels.
 	MaxPixels int64
 	// ORTLib is the ONNX Runtime library; "" looks it up

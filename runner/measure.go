@@ -19,6 +19,7 @@ import (
 
 	"workbench/bench"
 	"workbench/classify"
+	"workbench/datasource"
 	"workbench/model"
 	"workbench/nvml"
 	"workbench/pipeline"
@@ -54,7 +55,8 @@ func execute(ctx context.Context, p *Plan) (*bench.Record, *classify.Job, error)
 	}
 	defer os.RemoveAll(dir)
 	out := p.Config.Out
-	if out == "" {
+	if out == "" || datasource.IsRemote(out) {
+		// A remote --out is written here first, then committed (remoteOut).
 		out = filepath.Join(dir, "out"+p.Ext())
 	}
 	logw := &lineCounter{w: p.Config.Log}
@@ -124,6 +126,9 @@ func execute(ctx context.Context, p *Plan) (*bench.Record, *classify.Job, error)
 			rec.Reason = err.Error()
 		}
 	}
+	if err == nil && datasource.IsRemote(p.Config.Out) {
+		err = commitRemote(ctx, p.Config.Out, out)
+	}
 	if err != nil {
 		return rec, job, err
 	}
@@ -176,6 +181,7 @@ func measure(ctx context.Context, job *classify.Job, p *Plan, out string) (*benc
 		rec.RSSGrowthPer1k, rec.RSSGrowthPer1kSpread = g, spread
 	}
 	fillFromMetrics(rec, job, wall, p.protocol())
+	sourceStats(rec, job, p)
 	rec.Telemetry = tel
 	if err != nil {
 		rec.Status = "failed"

@@ -12,6 +12,7 @@ import (
 
 	"workbench/bench"
 	"workbench/classify"
+	"workbench/datasource"
 	"workbench/model"
 	"workbench/nvml"
 	"workbench/pipeline"
@@ -47,6 +48,10 @@ type Plan struct {
 	// Images is the number of images the run will read, or 0 while it is
 	// not known (a streamed listing, until the run has listed it).
 	Images int
+	// Source is the datasource when --data is not a plain local folder
+	// (an object store, a glob, @list, Parquet, shards) or its folders
+	// label the rows; Files is then nil and Images its known row count.
+	Source *datasource.Source
 	// Job is the engine's job, ready for classify.NewJob.
 	Job classify.JobConfig
 	// Format is the output's (parquet, json or csv) and TakeAll whether
@@ -260,6 +265,14 @@ func (p *Plan) probeBatch(k scenarios.Knobs, m machine) (*bench.BatchProbe, erro
 // reads into that many blocks, which needs the count first: it is counted
 // by a walk that holds nothing, then streamed too.
 func (p *Plan) list(cfg Config, k scenarios.Knobs, m machine) error {
+	if usesSource(cfg) {
+		src, err := openSource(cfg, &k)
+		if err != nil {
+			return err
+		}
+		p.Source, p.Images = src, src.Rows()
+		return nil
+	}
 	if cfg.Files != nil {
 		p.Files = cfg.Files
 		if cfg.Images > 0 && cfg.Images < len(p.Files) {
@@ -277,7 +290,16 @@ func (p *Plan) list(cfg Config, k scenarios.Knobs, m machine) error {
 		ahead = min(ahead, cfg.Images)
 	}
 	head, complete, err := classify.ListImagesAhead(cfg.Data, ahead)
+	if err == nil && len(head) == 0 && complete {
+		err = fmt.Errorf("no images (.jpg, .jpeg, .png) under %s", cfg.Data)
+	}
 	if err != nil {
+		// A folder of Parquet tables or tar shards holds no images
+		// itself: the datasource takes it.
+		if src, serr := openSource(cfg, &k); serr == nil {
+			p.Source, p.Images = src, src.Rows()
+			return nil
+		}
 		return &DataError{What: "data", Err: err}
 	}
 	if complete || len(head) == cfg.Images {
@@ -491,6 +513,9 @@ func (p *Plan) job(m machine) error {
 			MaxRestarts: k.MaxRestarts, MaxTaskRetries: k.MaxTaskRetries, InjectFailureEvery: k.InjectActorFailureEvery,
 		},
 		Recipe: recipe, Labels: labels,
+	}
+	if p.Source != nil {
+		p.Job.Source = p.Source
 	}
 	if p.Job.Blocks == scenarios.BlocksDefault {
 		p.Job.Blocks = 0

@@ -99,6 +99,9 @@ type Knobs struct {
 	// metadata, else the default preset). Never written in place: a copy
 	// of Knobs may share it.
 	Recipe map[string]string
+	// GetConcurrency is the object GETs in flight per read task when the
+	// data lives in an object store (or is read from a list of files).
+	GetConcurrency int
 
 	set map[string]bool
 }
@@ -110,7 +113,7 @@ func DefaultKnobs() Knobs {
 		BatchSize: 32, Blocks: Auto, IntraOpThreads: Auto, InterOpThreads: 1,
 		Device: "auto", NumGPUs: Auto, Compute: "actors", LogEvery: 10,
 		OutputFormat: "parquet", Backpressure: true, Precision: "fp32",
-		Decoder: "auto", GraphOptimization: "all", TensorPool: true, InFlightPerActor: 2,
+		Decoder: "auto", GraphOptimization: "all", TensorPool: true, InFlightPerActor: 2, GetConcurrency: 8,
 		CUDNNConvAlgoSearch: "EXHAUSTIVE", ArenaExtendStrategy: "kNextPowerOfTwo",
 		DoCopyInDefaultStream: true, UseTF32: true,
 		MaxRestarts: 10, MaxTaskRetries: 3,
@@ -190,9 +193,12 @@ type knobDef struct {
 	name string
 	// flag is the knob's command-line flag; "" is its name with dashes
 	// (preserve_order → --preserve-order).
-	flag  string
-	help  string
-	parse func(k *Knobs, n *node) error
+	flag string
+	help string
+	// values are the words the knob takes, for completion; nil for a
+	// number or size.
+	values []string
+	parse  func(k *Knobs, n *node) error
 	// format and copy reach the same field parse writes.
 	format func(k *Knobs) string
 	copy   func(dst, src *Knobs)
@@ -218,7 +224,7 @@ func scalar(n *node) (string, error) {
 // intKnob accepts a whole number ≥ lo, or one of the words in words.
 func intKnob(name string, field func(*Knobs) *int, lo int, fix string, words map[string]int, help string) knobDef {
 	return knobDef{
-		name: name, help: help,
+		name: name, help: help, values: slices.Sorted(maps.Keys(words)),
 		parse: func(k *Knobs, n *node) error {
 			s, err := scalar(n)
 			if err != nil {
@@ -255,7 +261,7 @@ func intKnob(name string, field func(*Knobs) *int, lo int, fix string, words map
 // standing for a sentinel value (num_gpus: auto, cpus: fit).
 func floatKnob(name string, field func(*Knobs) *float64, word string, wordValue float64, fix, help string) knobDef {
 	return knobDef{
-		name: name, help: help,
+		name: name, help: help, values: []string{word},
 		parse: func(k *Knobs, n *node) error {
 			s, err := scalar(n)
 			if err != nil {
@@ -301,7 +307,7 @@ func wordsHint(words map[string]int) string {
 // or "auto" leave it to the engine.
 func bytesKnob(name string, field func(*Knobs) *int64, help string) knobDef {
 	return knobDef{
-		name: name, help: help,
+		name: name, help: help, values: []string{"default"},
 		parse: func(k *Knobs, n *node) error {
 			s, err := scalar(n)
 			if err != nil {
@@ -330,7 +336,7 @@ func bytesKnob(name string, field func(*Knobs) *int64, help string) knobDef {
 
 func boolKnob(name string, field func(*Knobs) *bool, help string) knobDef {
 	return knobDef{
-		name: name, help: help,
+		name: name, help: help, values: []string{"true", "false"},
 		parse: func(k *Knobs, n *node) error {
 			s, err := scalar(n)
 			if err != nil {
@@ -353,7 +359,7 @@ func boolKnob(name string, field func(*Knobs) *bool, help string) knobDef {
 
 func enumKnob(name string, field func(*Knobs) *string, allowed []string, help string) knobDef {
 	return knobDef{
-		name: name, help: help,
+		name: name, help: help, values: allowed,
 		parse: func(k *Knobs, n *node) error {
 			s, err := scalar(n)
 			if err != nil {
@@ -386,8 +392,9 @@ var knobDefs = []knobDef{
 		"batch_size must be at least 1 (try 32, or auto)", map[string]int{"auto": Auto},
 		"rows per inference batch (map_batches batch_size); auto probes the inference ceiling and takes the knee").withFlag("batch"),
 	{
-		name: "concurrency",
-		help: "inference actors: N, [min, max] to autoscale, or auto (one per GPU; one on CPU)",
+		name:   "concurrency",
+		help:   "inference actors: N, [min, max] to autoscale, or auto (one per GPU; one on CPU)",
+		values: []string{"auto"},
 		parse: func(k *Knobs, n *node) error {
 			lo, hi, err := parseConcurrency(n)
 			if err != nil {
@@ -477,6 +484,9 @@ var knobDefs = []knobDef{
 	intKnob("max_tasks_in_flight_per_actor", func(k *Knobs) *int { return &k.InFlightPerActor }, 1,
 		"max_tasks_in_flight_per_actor must be at least 1 (2 or more prefetches the next batch)", nil,
 		"batches queued, already assembled, on each inference actor while it runs one (Ray's ActorPoolStrategy option)").withFlag("max-tasks-in-flight"),
+	intKnob("get_concurrency", func(k *Knobs) *int { return &k.GetConcurrency }, 1,
+		"get_concurrency must be at least 1 (1 reads a task's objects one after another)", nil,
+		"object GETs in flight per read task (s3://, gs://, @list, globs); read tasks are the blocks"),
 	floatKnob("cpus", func(k *Knobs) *float64 { return &k.CPUs }, "fit", CPUsFit,
 		"cpus must be 0 (this machine), a positive number, or fit",
 		"CPU limit override for the resource manager: 0 = this machine, N, or fit (cores + the inference pool)"),
@@ -510,8 +520,9 @@ func (d knobDef) withFlag(flag string) knobDef {
 // scenario run on cuda:1 runs there.
 func deviceKnob() knobDef {
 	return knobDef{
-		name: "device",
-		help: "where the model runs: cpu, cuda, cuda:N or auto (cuda when a GPU is visible and its provider loads)",
+		name:   "device",
+		help:   "where the model runs: cpu, cuda, cuda:N or auto (cuda when a GPU is visible and its provider loads)",
+		values: []string{"cpu", "cuda", "auto"}, // and cuda:N
 		parse: func(k *Knobs, n *node) error {
 			s, err := scalar(n)
 			if err != nil {
@@ -543,6 +554,9 @@ type KnobFlag struct {
 	Default string
 	// Bool knobs take no value on the command line (--preserve-order).
 	Bool bool
+	// Values are the words the knob takes (enum values, true/false, auto,
+	// cpu/cuda), for shell completion; nil where it takes only a number.
+	Values []string
 }
 
 // KnobFlags lists every knob's flag, in KnobNames order.
@@ -555,7 +569,7 @@ func KnobFlags() []KnobFlag {
 			f = strings.ReplaceAll(d.name, "_", "-")
 		}
 		v := d.format(&def)
-		out[i] = KnobFlag{Knob: d.name, Flag: f, Help: d.help, Default: v, Bool: v == "true" || v == "false"}
+		out[i] = KnobFlag{Knob: d.name, Flag: f, Help: d.help, Default: v, Bool: v == "true" || v == "false", Values: slices.Clone(d.values)}
 	}
 	return out
 }

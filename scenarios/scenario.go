@@ -49,7 +49,10 @@ type Scenario struct {
 	Why     string // the mechanism that makes it slow
 	Fix     string
 	Expect  []Expectation
-	Knobs   Knobs
+	// Needs names what the scenario needs to mean anything: "" or
+	// NeedsObjectStore. Unmet, it is skipped with MissingNeed's reason.
+	Needs string
+	Knobs Knobs
 
 	// Resolved is true once Knobs hold effective values for every knob.
 	Resolved bool
@@ -71,7 +74,7 @@ type Config interface {
 var _ Config = (*Scenario)(nil)
 
 // metaKeys are the keys that are not knobs.
-var metaKeys = []string{"extends", "kind", "title", "covers", "mistake", "why", "fix", "expect"}
+var metaKeys = []string{"extends", "kind", "title", "covers", "mistake", "why", "fix", "expect", "needs"}
 
 // Parse decodes a scenario file. It fails only when the text is not YAML
 // or not a mapping; every other problem (unknown keys, out-of-range values,
@@ -156,6 +159,12 @@ func (s *Scenario) decodeMeta(key string, n *node) {
 		s.Why = v
 	case "fix":
 		s.Fix = v
+	case "needs":
+		if v != NeedsObjectStore {
+			s.problem(n, "needs %q: the only need is %s", v, NeedsObjectStore)
+			return
+		}
+		s.Needs = v
 	}
 }
 
@@ -514,4 +523,17 @@ func (k *Knobs) Dump() string {
 		fmt.Fprintf(&b, "%s: %s\n", d.name, d.format(k))
 	}
 	return b.String()
+}
+
+// NeedsObjectStore is a scenario's need for --data in object storage
+// (s3:// or gs://): its mistake is about GETs, which a local folder
+// never makes.
+const NeedsObjectStore = "object-store"
+
+// MissingNeed says why s cannot run on data, or "" when it can.
+func (s *Scenario) MissingNeed(data string) string {
+	if s.Needs == NeedsObjectStore && !strings.HasPrefix(data, "s3://") && !strings.HasPrefix(data, "gs://") {
+		return fmt.Sprintf("%s needs data in object storage (--data s3://… or gs://…); %s is local, where reads make no GETs", s.Name, data)
+	}
+	return ""
 }
