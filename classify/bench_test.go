@@ -1,18 +1,16 @@
 package classify
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"strconv"
-	"strings"
 	"testing"
 
 	"workbench/model"
+	"workbench/pipeline"
 	"workbench/vision"
 )
 
@@ -46,7 +44,7 @@ func BenchmarkPeakRSS(b *testing.B) {
 		for _, n := range []int{2_000, 20_000} {
 			runtime.GC()
 			debug.FreeOSMemory()
-			_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+			pipeline.ResetPeakRSS()
 			job, err := NewJob(JobConfig{Files: files[:n], Model: m, BatchSize: 64, TensorPool: true,
 				Session: model.SessionOptions{IntraOpThreads: 1, InterOpThreads: 1}})
 			if err != nil {
@@ -63,18 +61,4 @@ func BenchmarkPeakRSS(b *testing.B) {
 	b.ReportMetric(peak[20_000]/peak[2_000], "ratio")
 }
 
-func vmHWM() int64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
+func vmHWM() int64 { return pipeline.PeakRSS() }

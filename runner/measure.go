@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -158,7 +156,7 @@ func measure(ctx context.Context, job *classify.Job, p *Plan, out string) (*benc
 	// include it.
 	debug.FreeOSMemory()
 	trimCHeap()
-	resetPeakRSS()
+	pipeline.ResetPeakRSS()
 	hz := p.Config.SampleHz
 	if hz == 0 {
 		hz = -1 // bench's convention for off
@@ -176,7 +174,7 @@ func measure(ctx context.Context, job *classify.Job, p *Plan, out string) (*benc
 	rec := newRecord(job, p, out)
 	rec.WallSeconds = wall.Seconds()
 	rec.CPUPercent = 100 * cpu.Seconds() / wall.Seconds()
-	rec.PeakRSS = peakRSS()
+	rec.PeakRSS = pipeline.PeakRSS()
 	if g, spread, ok := growth.Growth(); ok {
 		rec.RSSGrowthPer1k, rec.RSSGrowthPer1kSpread = g, spread
 	}
@@ -355,31 +353,6 @@ func commonDir(files []string) string {
 	return strings.TrimSuffix(dir, "/")
 }
 
-// resetPeakRSS resets the kernel's VmHWM for this process (clear_refs value
-// 5), so each run in one process reports its own peak.
-func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
-
-// peakRSS is VmHWM from /proc/self/status, in bytes.
-func peakRSS() int64 { return procStatusValue("/proc/self/status", "VmHWM:") * 1024 }
-
-// procStatusValue is the number after key in a /proc status file (kB for
-// sizes, a count for Threads), 0 when absent.
-func procStatusValue(path, key string) int64 {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), key); ok {
-			v, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return v
-		}
-	}
-	return 0
-}
-
 // lineCounter counts newlines written through it.
 type lineCounter struct {
 	w     io.Writer
@@ -430,7 +403,7 @@ func sampleThreads() (stop func() int64) {
 	var peak atomic.Int64
 	quit, done := make(chan struct{}), make(chan struct{})
 	sample := func() {
-		if n := procStatusValue("/proc/self/status", "Threads:"); n > peak.Load() {
+		if n := pipeline.OSThreads(); n > peak.Load() {
 			peak.Store(n)
 		}
 	}
