@@ -32,7 +32,7 @@ setup-gpu:
 
 ## build: compile ./workbench
 build:
-	$(GO) build $(GOFLAGS) -o $(BIN) .
+	$(GO) build -buildvcs=auto $(GOFLAGS) -o $(BIN) .
 
 ## run: set up, build, make a small synthetic dataset, and race slow against
 ## optimized: in the TUI on a terminal, headless (same race, printed) otherwise

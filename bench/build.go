@@ -47,10 +47,12 @@ var Build = sync.OnceValue(func() BuildInfo {
 // summaries and file headers: "devel 845a385c1d2e (modified) go1.26.7".
 func (b BuildInfo) String() string {
 	parts := []string{b.Version}
-	if b.Revision != "" {
+	// Go 1.24+ derives a pseudo-version from the VCS stamp, which already
+	// names the revision (and +dirty): say it once.
+	if b.Revision != "" && !strings.Contains(b.Version, b.Revision) {
 		parts = append(parts, b.Revision)
 	}
-	if b.Modified {
+	if b.Modified && !strings.HasSuffix(b.Version, "+dirty") {
 		parts = append(parts, "(modified)")
 	}
 	if b.GoVersion != "" {
