@@ -269,5 +269,13 @@ func printUsage(w io.Writer) {
 // information's version, revision and Go version, and ONNX Runtime's
 // version when it is loaded.
 func versionLine() string {
-	return "workbench " + bench.Build().WithORT(model.Version())
+	ort := model.Version()
+	if ort == "" {
+		// Load it to say which one runs; without it, say so.
+		if _, err := model.InitFromFlag(""); err != nil {
+			return "workbench " + bench.Build().String() + ", ONNX Runtime not found (make setup)"
+		}
+		ort = model.Version()
+	}
+	return "workbench " + bench.Build().WithORT(ort)
 }
