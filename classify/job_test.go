@@ -204,8 +204,8 @@ func base(paths []string) []string {
 	return out
 }
 
-// predictions reads a job's output as path → "class/top5", with the
-// error for failed rows.
+// predictions reads a job's output with the Parquet reader as path →
+// "class confidence top5 error": what two runs that should agree compare.
 func predictions(t *testing.T, path string) map[string]string {
 	t.Helper()
 	tbl := readTable(t, path)
@@ -217,10 +217,11 @@ func predictions(t *testing.T, path string) map[string]string {
 		rec := tr.RecordBatch()
 		paths := pipeline.Column(rec, pipeline.PathColumn).(*array.String)
 		pred := pipeline.Column(rec, "predicted_class").(*array.Int32)
+		conf := pipeline.Column(rec, "confidence").(*array.Float32)
 		top := pipeline.Column(rec, "top5").(*array.List)
 		errs := pipeline.Column(rec, pipeline.ErrorColumn).(*array.String)
 		for i := range int(rec.NumRows()) {
-			out[paths.Value(i)] = fmt.Sprintf("%s %s %s", pred.ValueStr(i), top.ValueStr(i), errs.ValueStr(i))
+			out[paths.Value(i)] = fmt.Sprintf("%s %s %s %q", pred.ValueStr(i), conf.ValueStr(i), top.ValueStr(i), errs.ValueStr(i))
 		}
 	}
 	return out

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"workbench/model"
@@ -173,7 +172,7 @@ func TestJobTensorPoolMatchesFresh(t *testing.T) {
 		if err := job.Write(context.Background(), out, "parquet", false); err != nil {
 			t.Fatal(err)
 		}
-		return readRows(t, out), job.tensors
+		return predictions(t, out), job.tensors
 	}
 	want, _ := run(false, 1, 0, 0)
 	if len(want) != len(files) {
@@ -195,27 +194,6 @@ func TestJobTensorPoolMatchesFresh(t *testing.T) {
 			t.Errorf("%+v: the pool served %d batches of at least 6 (%s)", c, s.Mapped+s.Reused, s)
 		}
 	}
-}
-
-// readRows reads a run's output as path → "class confidence error".
-func readRows(t *testing.T, path string) map[string]string {
-	t.Helper()
-	tbl := readTable(t, path)
-	defer tbl.Release()
-	rows := map[string]string{}
-	tr := array.NewTableReader(tbl, -1)
-	defer tr.Release()
-	for tr.Next() {
-		rec := tr.RecordBatch()
-		paths := pipeline.Column(rec, pipeline.PathColumn).(*array.String)
-		pred := pipeline.Column(rec, "predicted_class").(*array.Int32)
-		conf := pipeline.Column(rec, "confidence").(*array.Float32)
-		errs := pipeline.Column(rec, pipeline.ErrorColumn).(*array.String)
-		for i := range int(rec.NumRows()) {
-			rows[paths.Value(i)] = fmt.Sprintf("%v %v %q", pred.ValueStr(i), conf.ValueStr(i), errs.ValueStr(i))
-		}
-	}
-	return rows
 }
 
 // BenchmarkBatchTensor is what assembling one ResNet-50 batch of 64
