@@ -100,6 +100,7 @@ func FormatStats(ops []OpSnapshot) string {
 		for _, s := range m.ScalingEvents {
 			fmt.Fprintf(&sb, "* Scaled %+d to %d actors at %s: %s\n", s.Delta, s.Actors, round(s.At), s.Reason)
 		}
+		writeDetections(&sb, m)
 		if m.Wall > 0 {
 			fmt.Fprintf(&sb, "* Throughput: %.1f rows/s\n", float64(m.RowsOut)/m.Wall.Seconds())
 		}
@@ -117,4 +118,29 @@ func round(d time.Duration) time.Duration {
 		return d.Round(10 * time.Microsecond)
 	}
 	return d.Round(time.Microsecond)
+}
+
+// statsDetections is how many detections an operator's stats list; the
+// counts cover the rest.
+const statsDetections = 5
+
+// writeDetections adds an operator's stragglers and stalls to its stats:
+// the counts, the first few, and the worst straggler when not among them.
+func writeDetections(sb *strings.Builder, m OpMetrics) {
+	if m.Stragglers+m.Stalls == 0 {
+		return
+	}
+	fmt.Fprintf(sb, "* Stragglers: %d; stalls: %d\n", m.Stragglers, m.Stalls)
+	listed := false
+	for i, d := range m.Detections {
+		if i == statsDetections {
+			fmt.Fprintf(sb, "*   … %d more\n", len(m.Detections)-i)
+			break
+		}
+		listed = listed || (m.WorstStraggler != nil && d.Kind == IssueStraggler && d.Task == m.WorstStraggler.Task)
+		fmt.Fprintf(sb, "*   %s\n", d)
+	}
+	if w := m.WorstStraggler; w != nil && !listed {
+		fmt.Fprintf(sb, "*   worst %s\n", w)
+	}
 }
