@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -131,16 +132,14 @@ func writeDetections(sb *strings.Builder, m OpMetrics) {
 		return
 	}
 	fmt.Fprintf(sb, "* Stragglers: %d; stalls: %d\n", m.Stragglers, m.Stalls)
-	listed := false
-	for i, d := range m.Detections {
-		if i == statsDetections {
-			fmt.Fprintf(sb, "*   … %d more\n", len(m.Detections)-i)
-			break
-		}
-		listed = listed || (m.WorstStraggler != nil && d.Kind == IssueStraggler && d.Task == m.WorstStraggler.Task)
+	shown := m.Detections[:min(len(m.Detections), statsDetections)]
+	for _, d := range shown {
 		fmt.Fprintf(sb, "*   %s\n", d)
 	}
-	if w := m.WorstStraggler; w != nil && !listed {
+	if more := len(m.Detections) - len(shown); more > 0 {
+		fmt.Fprintf(sb, "*   … %d more\n", more)
+	}
+	if w := m.WorstStraggler; w != nil && !slices.ContainsFunc(shown, w.sameIssue) {
 		fmt.Fprintf(sb, "*   worst %s\n", w)
 	}
 }
