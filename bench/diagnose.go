@@ -82,13 +82,9 @@ var diagRules = []diagRule{
 	// A stall comes first: whatever else the numbers say, a stage that
 	// stopped moving explains the run before any ratio does.
 	{"stalled", "bottleneck", func(r *Record) (string, string, bool) {
-		d, n, ok := longestDetection(r, string(pipeline.IssueStall))
+		d, finding, ok := detectionFinding(r, pipeline.IssueStall, "longest")
 		if !ok {
 			return "", "", false
-		}
-		finding := d.String()
-		if n > 1 {
-			finding += fmt.Sprintf(" (the longest of %d stalls)", n)
 		}
 		knob := "find what its UDF waits on (a lock, a remote call, a device, a full disk)"
 		if d.TasksCompleted == 0 {
@@ -256,13 +252,9 @@ var diagRules = []diagRule{
 		return finding, "stream to the sink instead of collecting results (take_all), keep backpressure on, and check what the UDFs keep per row", true
 	}},
 	{"stragglers", "note", func(r *Record) (string, string, bool) {
-		d, n, ok := longestDetection(r, string(pipeline.IssueStraggler))
+		_, finding, ok := detectionFinding(r, pipeline.IssueStraggler, "worst")
 		if !ok {
 			return "", "", false
-		}
-		finding := d.String()
-		if n > 1 {
-			finding += fmt.Sprintf(" (the worst of %d stragglers)", n)
 		}
 		return finding, "look for uneven inputs (a huge image, a slow object GET) or interference (another process, a GC pause); --straggler-sigma sets how far past the mean counts", true
 	}},
@@ -308,23 +300,31 @@ func Diagnose(rec *Record) []Diagnosis {
 	return out
 }
 
-// longestDetection returns the run's longest detection of kind, with how
-// many of that kind the stages counted.
-func longestDetection(r *Record, kind string) (Detection, int64, bool) {
+// detectionFinding returns the run's longest detection of kind and the
+// finding that says it, with how many the stages counted: "… (the
+// longest of 3 stalls)".
+func detectionFinding(r *Record, kind pipeline.IssueKind, which string) (Detection, string, bool) {
 	var best Detection
 	var n int64
 	found := false
 	for _, o := range r.Ops {
-		if kind == string(pipeline.IssueStall) {
+		if kind == pipeline.IssueStall {
 			n += o.Stalls
 		} else {
 			n += o.Stragglers
 		}
 		for _, d := range o.Detections {
-			if d.Kind == kind && (!found || d.DurationSeconds > best.DurationSeconds) {
+			if d.Kind == string(kind) && (!found || d.DurationSeconds > best.DurationSeconds) {
 				best, found = d, true
 			}
 		}
 	}
-	return best, n, found
+	if !found {
+		return best, "", false
+	}
+	finding := best.String()
+	if n > 1 {
+		finding += fmt.Sprintf(" (the %s of %d %ss)", which, n, kind)
+	}
+	return best, finding, true
 }

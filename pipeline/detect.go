@@ -177,6 +177,19 @@ func (m *OpMetrics) worst(d Detection) {
 	}
 }
 
+// Issue names what the detectors found in the operator, a stall before a
+// straggler (the stall explains more); "" when nothing. It is what a
+// progress line marks the operator with.
+func (m *OpMetrics) Issue() IssueKind {
+	switch {
+	case m.Stalls > 0:
+		return IssueStall
+	case m.Stragglers > 0:
+		return IssueStraggler
+	}
+	return ""
+}
+
 // DetectionList returns the detections kept, with the worst straggler
 // appended when the list was full before it came.
 func (m *OpMetrics) DetectionList() []Detection {

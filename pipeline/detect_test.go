@@ -59,25 +59,21 @@ func runDetect(t *testing.T, o DetectOptions, compute Compute, conc Concurrency,
 	return run
 }
 
-// blockOn is a UDF that sleeps pause per row and, on the row from file
-// block, blocks until the detector has reported (or detectWait passes).
+// blockOn is a UDF that sleeps pause per row (sleepUDF) and, on the row
+// from file block, blocks until the detector has reported (or detectWait
+// passes).
 func blockOn(block string, pause time.Duration) func(found <-chan struct{}) UDF {
 	return func(found <-chan struct{}) UDF {
+		steady := sleepUDF(pause)
 		return UDFFunc(func(ctx context.Context, b Block) (any, error) {
-			wait := pause
 			if block != "" && hasPath(b, block) {
 				select {
 				case <-found:
 				case <-time.After(detectWait):
 				}
-				wait = 0
+				return lengths(ctx, b)
 			}
-			select {
-			case <-time.After(wait):
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-			return lengths(ctx, b)
+			return steady.Call(ctx, b)
 		})
 	}
 }

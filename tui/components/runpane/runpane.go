@@ -420,8 +420,8 @@ func (m *Model) opTable(w int, compact bool) string {
 			}
 		}
 		name = mark + name
-		if issue := opIssue(mm); issue != "" {
-			name, flagged[i] = markIssue(name, issue, cols[0].Width), true
+		if issue := mm.Issue(); issue != "" {
+			name, flagged[i] = markIssue(name, string(issue), cols[0].Width), true
 		}
 		state := mm.State.String()
 		if mm.State == pipeline.StateBackpressured && mm.BackpressuredBy != "" {
@@ -445,18 +445,6 @@ func (m *Model) opTable(w int, compact bool) string {
 		}
 		return st.Warn, flagged[i]
 	})
-}
-
-// opIssue names what the engine's detectors found in an operator, a stall
-// before a straggler; "" when nothing.
-func opIssue(mm pipeline.OpMetrics) string {
-	switch {
-	case mm.Stalls > 0:
-		return string(pipeline.IssueStall)
-	case mm.Stragglers > 0:
-		return string(pipeline.IssueStraggler)
-	}
-	return ""
 }
 
 // markIssue appends the issue to an operator's name, " !stall", or only
