@@ -512,6 +512,7 @@ func (p *Plan) job(m machine) error {
 		PreserveOrder:       k.PreserveOrder,
 		Bus:                 cfg.Bus,
 		Warnf:               cfg.Warnf,
+		Detect:              cfg.Detect,
 	}
 	p.Job = classify.JobConfig{
 		Data: cfg.Data, Files: p.Files, Model: mdl, Session: sess,
