@@ -3,7 +3,6 @@ package bench
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	"workbench/nvml"
@@ -123,27 +122,22 @@ func gpuSummaryRow(g nvml.GPUSummary) []string {
 // activity and DRAM bandwidth are unavailable: GPM needs Hopper or newer
 // (this GPU is Ampere)."
 func unavailableSentences(g nvml.GPUSummary) []string {
-	byReason := map[string][]string{}
-	for _, a := range gpuActivity {
-		if r, ok := g.Unavailable[a.m.String()]; ok {
-			byReason[r] = append(byReason[r], a.label)
-		}
+	order := make([]nvml.Metric, len(gpuActivity))
+	label := map[nvml.Metric]string{}
+	for i, a := range gpuActivity {
+		order[i], label[a.m] = a.m, a.label
 	}
-	reasons := make([]string, 0, len(byReason))
-	for r := range byReason {
-		reasons = append(reasons, r)
-	}
-	sort.Strings(reasons)
 	var out []string
-	for _, r := range reasons {
-		names := byReason[r]
-		verb := "is"
-		list := names[0]
-		if len(names) > 1 {
-			verb = "are"
-			list = strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+	for _, u := range nvml.ByReason(g.Unavailable, order) {
+		names := make([]string, len(u.Metrics))
+		for i, m := range u.Metrics {
+			names[i] = label[m]
 		}
-		out = append(out, fmt.Sprintf("GPU %d: %s %s unavailable: %s.", g.Index, list, verb, r))
+		verb, list := "is", names[0]
+		if len(names) > 1 {
+			verb, list = "are", strings.Join(names[:len(names)-1], ", ")+" and "+names[len(names)-1]
+		}
+		out = append(out, fmt.Sprintf("GPU %d: %s %s unavailable: %s.", g.Index, list, verb, u.Reason))
 	}
 	return out
 }

@@ -200,3 +200,33 @@ func TestGPMAvailability(t *testing.T) {
 		})
 	}
 }
+
+func TestByReason(t *testing.T) {
+	t.Parallel()
+	order := []Metric{GPUUtil, SMActivity, TensorActivity, NVJPGUtil}
+	for _, tc := range []struct {
+		in   map[string]string
+		want string
+	}{
+		{nil, ""},
+		{map[string]string{"nvjpg_util_pct": "b", "sm_activity_pct": "a", "tensor_activity_pct": "a", "power_w": "c"},
+			"a: sm_activity_pct tensor_activity_pct; b: nvjpg_util_pct"},
+	} {
+		var parts []string
+		for _, u := range ByReason(tc.in, order) {
+			parts = append(parts, u.Reason+": "+strings.Join(setOf(u.Metrics).Names(), " "))
+		}
+		if got := strings.Join(parts, "; "); got != tc.want {
+			t.Errorf("ByReason(%v) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// setOf is the set of ms.
+func setOf(ms []Metric) MetricSet {
+	var s MetricSet
+	for _, m := range ms {
+		s = s.With(m)
+	}
+	return s
+}

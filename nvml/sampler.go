@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -78,6 +80,34 @@ type SeriesGPU struct {
 	// starts with ReasonNeedsHopper, ReasonNotSupported or says what
 	// failed.
 	Unavailable map[string]string `json:"unavailable,omitempty"`
+}
+
+// Unavailable is a reason and the metrics it keeps from a GPU.
+type Unavailable struct {
+	Reason  string
+	Metrics []Metric
+}
+
+// ByReason groups the metrics of order that unavailable (metric name to
+// reason, as [SeriesGPU.Unavailable] and [GPUSummary.Unavailable] hold it)
+// names, by reason, reasons sorted and metrics in order's order, so that a
+// screen or a report says each reason once.
+func ByReason(unavailable map[string]string, order []Metric) []Unavailable {
+	var out []Unavailable
+	for _, m := range order {
+		r, ok := unavailable[m.String()]
+		if !ok {
+			continue
+		}
+		i := slices.IndexFunc(out, func(u Unavailable) bool { return u.Reason == r })
+		if i < 0 {
+			out = append(out, Unavailable{Reason: r})
+			i = len(out) - 1
+		}
+		out[i].Metrics = append(out[i].Metrics, m)
+	}
+	slices.SortFunc(out, func(a, b Unavailable) int { return strings.Compare(a.Reason, b.Reason) })
+	return out
 }
 
 // Series is everything a sampler saw between Start and Stop.

@@ -15,7 +15,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 	"time"
 
@@ -534,31 +533,28 @@ func (m *Model) table(w int) string {
 // "GPU 0, 1: SM activity, tensor, SM occupancy and DRAM bw unavailable:
 // GPM needs Hopper or newer (this GPU is Ampere)".
 func (m *Model) unavailableNotes() []string {
-	type key struct{ metrics, reason string }
-	gpus := map[key][]string{}
-	var order []key
+	order := make([]nvml.Metric, len(gpuCharts))
+	for i, c := range gpuCharts {
+		order[i] = c.m
+	}
+	type note struct{ metrics, reason string }
+	gpus := map[note][]string{}
+	var notes []note
 	for _, d := range m.devs {
-		byReason := map[string][]string{}
-		for _, c := range gpuCharts {
-			if r, ok := d.Unavailable[c.m.String()]; ok {
-				byReason[r] = append(byReason[r], labels[c.m])
+		for _, u := range nvml.ByReason(d.Unavailable, order) {
+			names := make([]string, len(u.Metrics))
+			for i, x := range u.Metrics {
+				names[i] = labels[x]
 			}
-		}
-		reasons := make([]string, 0, len(byReason))
-		for r := range byReason {
-			reasons = append(reasons, r)
-		}
-		sort.Strings(reasons)
-		for _, r := range reasons {
-			k := key{andList(byReason[r]), r}
+			k := note{andList(names), u.Reason}
 			if _, seen := gpus[k]; !seen {
-				order = append(order, k)
+				notes = append(notes, k)
 			}
 			gpus[k] = append(gpus[k], fmt.Sprint(d.Index))
 		}
 	}
 	var out []string
-	for _, k := range order {
+	for _, k := range notes {
 		out = append(out, fmt.Sprintf("GPU %s: %s unavailable: %s", strings.Join(gpus[k], ", "), k.metrics, k.reason))
 	}
 	return out
