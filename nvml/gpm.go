@@ -45,7 +45,7 @@ func (g *gpuReader) openGPM() {
 	}
 	// The architecture is checked first: on an older GPU even asking
 	// whether GPM is supported needs a driver new enough to know GPM.
-	if arch, ret := g.dev.GetArchitecture(); ret == nvml.SUCCESS && arch < nvml.DEVICE_ARCH_HOPPER {
+	if arch, ok := architecture(lib, g.dev); ok && arch < nvml.DEVICE_ARCH_HOPPER {
 		off(ReasonNeedsHopper + " (this GPU is " + ArchName(arch) + ")")
 		return
 	}

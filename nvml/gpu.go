@@ -194,6 +194,16 @@ func (g *gpuReader) unavailable() map[string]string {
 	return out
 }
 
+// architecture asks NVML for dev's architecture, unless the driver
+// predates the question.
+func architecture(lib nvml.Interface, dev nvml.Device) (nvml.DeviceArchitecture, bool) {
+	if missingSymbol(lib, "nvmlDeviceGetArchitecture") != "" {
+		return 0, false
+	}
+	arch, ret := dev.GetArchitecture()
+	return arch, ret == nvml.SUCCESS
+}
+
 // missingSymbol returns the first of names that lib's shared library does
 // not export, "" when it has them all. A driver older than a function must
 // not be called through it: with lazy binding the call would abort the
@@ -212,7 +222,7 @@ func missingSymbol(lib nvml.Interface, names ...string) string {
 func (g *gpuReader) close() { g.gpm.close(g.lib) }
 
 // describeGPU reads a device's static facts; unreadable ones stay empty.
-func describeGPU(dev nvml.Device, index int) GPUInfo {
+func describeGPU(lib nvml.Interface, dev nvml.Device, index int) GPUInfo {
 	info := GPUInfo{Index: index}
 	if name, ret := dev.GetName(); ret == nvml.SUCCESS {
 		info.Name = name
@@ -223,7 +233,7 @@ func describeGPU(dev nvml.Device, index int) GPUInfo {
 	if mem, ret := dev.GetMemoryInfo(); ret == nvml.SUCCESS {
 		info.MemTotalBytes = mem.Total
 	}
-	if arch, ret := dev.GetArchitecture(); ret == nvml.SUCCESS {
+	if arch, ok := architecture(lib, dev); ok {
 		info.Architecture = ArchName(arch)
 	}
 	return info

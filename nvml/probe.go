@@ -96,7 +96,7 @@ func openGPUs(lib nvml.Interface) ([]GPUInfo, string) {
 	for i := range n {
 		info := GPUInfo{Index: i}
 		if dev, ret := lib.DeviceGetHandleByIndex(i); ret == nvml.SUCCESS {
-			info = describeGPU(dev, i)
+			info = describeGPU(lib, dev, i)
 		}
 		info.DriverVersion, info.CUDADriverVersion = driver, cuda
 		gpus = append(gpus, info)
