@@ -260,8 +260,10 @@ func NewJob(c JobConfig) (*Job, error) {
 	switch {
 	case c.Source != nil:
 		// A datasource (object store, Parquet, shards): its units are the
-		// read tasks' input; checkpoints do not reach it yet.
-		ds = pipeline.ReadDatasource(c.Source, pipeline.ReadOptions{OverrideNumBlocks: c.Blocks})
+		// read tasks' input; checkpoints do not reach it yet. Images and
+		// RowsPerBlock size the read tasks of one that streams, as for a
+		// folder that streams; one holding its units applies its own limit.
+		ds = pipeline.ReadDatasource(c.Source, pipeline.ReadOptions{OverrideNumBlocks: c.Blocks, Limit: c.Images, RowsPerBlock: c.RowsPerBlock})
 	case c.Files == nil && c.Listing != nil:
 		src := c.Listing
 		if c.Checkpoint != nil {

@@ -3,7 +3,6 @@ package datasource
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -77,14 +76,17 @@ type Source struct {
 	Kind   Kind
 	Format Format
 
-	opts   Options
-	units  []string
-	sizes  map[string]int64 // listed object sizes, to refuse large ones unread
-	labels map[string]int32 // unit → class, with LabelFrom folders
-	pq     *parquetPlan
-	stats  *Stats
+	opts     Options
+	units    []string
+	stream   *remoteListing   // set when the units are listed as the read goes
+	classIdx map[string]int32 // class folder → index, with LabelFrom folders
+	pq       *parquetPlan
+	stats    *Stats
 
-	mu     sync.Mutex
+	mu sync.Mutex
+	// sizes are listed object sizes, to refuse large ones unread; a
+	// streamed listing's are dropped once read.
+	sizes  map[string]int64
 	stores map[string]Store // by scheme://[user@]bucket
 	left   limitBudget      // rows still allowed, for shards
 }
@@ -111,6 +113,12 @@ func hasGlobMeta(s string) bool { return strings.ContainsAny(s, "*?[") }
 // Open detects what spec names and lists it: every image, Parquet row
 // group or tar shard becomes a unit. The listing is paged (object stores
 // return 1,000 keys a page) and stops early once Limit images are found.
+//
+// A prefix of images in an object store is not listed whole: Open reads
+// its first page, and the read then pages on as it goes (Listing), so a
+// million objects produce their first rows before their listing ends.
+// Parquet and tar prefixes, whose units are few and whose footers Open
+// reads, are listed whole first.
 func Open(ctx context.Context, spec string, o Options) (*Source, error) {
 	if o.GetConcurrency <= 0 {
 		o.GetConcurrency = 1
@@ -143,13 +151,19 @@ func Open(ctx context.Context, spec string, o Options) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.stream != nil {
+		return s, nil // images, listed as the read goes
+	}
 	if err := s.plan(ctx, names); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// listRemote pages through the prefix, keeping what a source can hold.
+// listRemote lists the prefix. Its first page decides how: a prefix of
+// images with more pages to come streams (see streams) and returns no
+// names; anything else is paged through here, keeping what a source can
+// hold, and stops early once Limit images are found.
 func (s *Source) listRemote(ctx context.Context, spec string) ([]string, error) {
 	u, err := parseURI(spec)
 	if err != nil {
@@ -163,10 +177,30 @@ func (s *Source) listRemote(ctx context.Context, spec string) ([]string, error) 
 	if prefix != "" && !strings.HasSuffix(prefix, "/") && formatOf(prefix) == "" {
 		prefix += "/" // a folder, not every key that starts with its name
 	}
+	// The first page that names a unit: a prefix may start with others.
+	var page []Object
+	token := ""
+	for {
+		objs, next, err := st.ListPage(ctx, prefix, token)
+		if err != nil {
+			return nil, fmt.Errorf("listing %s: %w", spec, err)
+		}
+		page, token = objs, next
+		if next == "" || slices.ContainsFunc(objs, func(o Object) bool { return formatOf(o.Key) != "" }) {
+			break
+		}
+	}
+	if s.streams(page, token) {
+		s.Format = FormatImages
+		s.stream = &remoteListing{st: st, u: u, prefix: prefix, first: page, next: token, limit: s.opts.Limit}
+		if s.opts.LabelFrom == LabelsFromFolders {
+			s.classIdx = classIndex(s.opts.ClassNames)
+		}
+		return nil, nil
+	}
 	var names []string
 	images := 0
-	errEnough := errors.New("enough")
-	err = List(ctx, st, prefix, func(objs []Object) error {
+	take := func(objs []Object) (enough bool) {
 		for _, ob := range objs {
 			f := formatOf(ob.Key)
 			if f == "" {
@@ -179,18 +213,35 @@ func (s *Source) listRemote(ctx context.Context, spec string) ([]string, error) 
 				images++
 			}
 		}
-		if s.opts.Limit > 0 && images >= s.opts.Limit && s.opts.LabelFrom == "" {
-			return errEnough
+		return s.opts.Limit > 0 && images >= s.opts.Limit && s.opts.LabelFrom == ""
+	}
+	for enough := take(page); token != "" && !enough; enough = take(page) {
+		if page, token, err = st.ListPage(ctx, prefix, token); err != nil {
+			return nil, fmt.Errorf("listing %s: %w", spec, err)
 		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errEnough) {
-		return nil, fmt.Errorf("listing %s: %w", spec, err)
 	}
 	if len(names) == 0 {
 		return nil, fmt.Errorf("no images (.jpg, .jpeg, .png), .parquet or .tar under %s", spec)
 	}
 	return names, nil
+}
+
+// streams decides whether a remote prefix is read as it is listed: its
+// first page holds images and more pages follow, and nothing needs the
+// whole listing first. When --images N is met on that page, the page is
+// all there is to read; class folders numbered in sorted order need every
+// folder's name first (a --labels file numbers them without).
+func (s *Source) streams(first []Object, token string) bool {
+	if token == "" || (s.opts.LabelFrom == LabelsFromFolders && len(s.opts.ClassNames) == 0) {
+		return false
+	}
+	images := 0
+	for _, o := range first {
+		if formatOf(o.Key) == FormatImages {
+			images++
+		}
+	}
+	return images > 0 && (s.opts.Limit <= 0 || images < s.opts.Limit)
 }
 
 // listLocal lists a folder (images, else Parquet files or tar shards in
@@ -322,30 +373,39 @@ func (s *Source) plan(ctx context.Context, names []string) error {
 	return nil
 }
 
-// folderLabels numbers each image's parent folder: by ClassNames when
+// folderLabels numbers the images' parent folders: by ClassNames when
 // given, else in sorted order (torchvision's ImageFolder rule).
 func (s *Source) folderLabels() {
 	classes := s.opts.ClassNames
 	if len(classes) == 0 {
 		seen := map[string]bool{}
 		for _, u := range s.units {
-			if c := path.Base(path.Dir(filepath.ToSlash(u))); !seen[c] {
+			if c := classOf(u); !seen[c] {
 				seen[c] = true
 				classes = append(classes, c)
 			}
 		}
 		slices.Sort(classes)
 	}
+	s.classIdx = classIndex(classes)
+}
+
+// classIndex maps each class name to its line index.
+func classIndex(classes []string) map[string]int32 {
 	idx := map[string]int32{}
 	for i, c := range classes {
 		idx[strings.TrimSpace(c)] = int32(i)
 	}
-	s.labels = map[string]int32{}
-	for _, u := range s.units {
-		if i, ok := idx[path.Base(path.Dir(filepath.ToSlash(u)))]; ok {
-			s.labels[u] = i
-		}
-	}
+	return idx
+}
+
+// classOf is an image's class folder: its parent's name.
+func classOf(unit string) string { return path.Base(path.Dir(filepath.ToSlash(unit))) }
+
+// labelOf is an image's class index, when its folder names a class.
+func (s *Source) labelOf(unit string) (int32, bool) {
+	i, ok := s.classIdx[classOf(unit)]
+	return i, ok
 }
 
 // Name names the read operator after the format, as Ray does.
@@ -359,7 +419,8 @@ func (s *Source) Name() string {
 	return "ReadImages"
 }
 
-// Units are the source's units of work in listing order.
+// Units are the source's units of work in listing order; nil when they
+// stream (Listing).
 func (s *Source) Units() []string { return s.units }
 
 // Labelled reports whether rows carry a LabelColumn.
@@ -370,7 +431,7 @@ func (s *Source) Labelled() bool {
 	case FormatWebDataset:
 		return true // a .cls member, null where a sample has none
 	}
-	return s.labels != nil
+	return s.classIdx != nil
 }
 
 // Stats returns the storage counters the read has accumulated.
@@ -385,6 +446,11 @@ func (s *Source) Describe() string {
 		n = fmt.Sprintf("%d row groups, %d rows", len(s.units), s.pq.rows)
 	case s.Format == FormatWebDataset:
 		n = fmt.Sprintf("%d shards", len(s.units))
+	case s.stream != nil:
+		n = "listed as read"
+		if l := s.stream.listed.Load(); l > 0 {
+			n = fmt.Sprintf("%d objects, listed as read", l)
+		}
 	case IsRemote(s.Spec):
 		n = fmt.Sprintf("%d objects", len(s.units))
 	}
@@ -423,11 +489,11 @@ func (s *Source) readImages(ctx context.Context, units *array.String) (any, erro
 		})
 	}
 	wg.Wait()
-	rows := newRowBuilder(s.labels != nil)
+	rows := newRowBuilder(s.classIdx != nil)
 	defer rows.release()
 	for i := range n {
 		u := units.Value(i)
-		lab, ok := s.labels[u]
+		lab, ok := s.labelOf(u)
 		rows.add(u, data[i], errs[i], lab, ok)
 	}
 	return rows.columns(), nil
@@ -439,7 +505,7 @@ func (s *Source) readObject(ctx context.Context, name string) ([]byte, error) {
 	if !IsRemote(name) {
 		return pipeline.ReadLocalFile(name, s.opts.MaxObjectBytes)
 	}
-	if sz, ok := s.sizes[name]; ok && sz > s.opts.MaxObjectBytes {
+	if sz, ok := s.listedSize(name); ok && sz > s.opts.MaxObjectBytes {
 		return nil, fmt.Errorf("%w: the object is %s, more than the %s allowed", pipeline.ErrFileTooLarge,
 			pipeline.FormatBytes(sz), pipeline.FormatBytes(s.opts.MaxObjectBytes))
 	}
@@ -514,7 +580,8 @@ func (r *rowBuilder) release() {
 
 // Rows is the number of rows the read will produce when known before it
 // runs: images, or Parquet rows; for tar shards, the shard count (their
-// samples are counted as they stream).
+// samples are counted as they stream); 0 for a listing that streams
+// (Count counts it).
 func (s *Source) Rows() int {
 	if s.Format == FormatParquet {
 		return int(s.pq.rows)

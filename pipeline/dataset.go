@@ -57,6 +57,15 @@ type PathSource interface {
 	Next() (string, error)
 }
 
+// ContextPathSource is a PathSource whose next path may wait on the
+// network (an object store's next listing page): the read calls
+// NextContext with the execution's context instead of Next, so a run that
+// ends does not wait for a page nobody will read.
+type ContextPathSource interface {
+	PathSource
+	NextContext(ctx context.Context) (string, error)
+}
+
 // DefaultMaxFileBytes bounds a file's size when the caller sets none.
 const DefaultMaxFileBytes = 1 << 30
 
@@ -71,6 +80,9 @@ var ErrFileTooLarge = errors.New("file too large")
 type Dataset struct {
 	files  []string   // a listing given whole (ReadBinaryFiles)
 	paths  PathSource // or one that streams (ReadBinaryFilesFrom)
+	// listing, when set, makes a fresh streamed listing per execution
+	// (a StreamingDatasource's pass over its units) in place of paths.
+	listing func() PathSource
 	rng    *rangeSpec // or rows generated in memory (ReadRange)
 	read   ReadOptions
 	stages []MapOptions
@@ -275,7 +287,7 @@ func (d *Dataset) source() Source {
 	case d.files != nil:
 		// n contiguous partitions of the listing, as before it streamed.
 		n, i := d.NumBlocks(), 0
-		return Source{Total: int64(len(d.files)), Next: func() (RefBundle, error) {
+		return Source{Total: int64(len(d.files)), Next: func(context.Context) (RefBundle, error) {
 			for ; i < n; i++ {
 				lo, hi := i*len(d.files)/n, (i+1)*len(d.files)/n
 				if lo < hi {
@@ -288,7 +300,7 @@ func (d *Dataset) source() Source {
 		}}
 	case d.rng != nil:
 		per, next := d.rowsPerBlock(d.rng.rows), 0
-		return Source{Total: int64(d.rng.rows), Next: func() (RefBundle, error) {
+		return Source{Total: int64(d.rng.rows), Next: func(context.Context) (RefBundle, error) {
 			if next >= d.rng.rows {
 				return RefBundle{}, io.EOF
 			}
@@ -310,10 +322,18 @@ func (d *Dataset) source() Source {
 	per := d.rowsPerBlock(d.read.Limit)
 	listed := 0
 	buf := make([]string, 0, per)
-	return Source{Total: -1, Next: func() (RefBundle, error) {
+	paths := d.paths
+	if d.listing != nil {
+		paths = d.listing()
+	}
+	next := func(context.Context) (string, error) { return paths.Next() }
+	if cp, ok := paths.(ContextPathSource); ok {
+		next = cp.NextContext
+	}
+	return Source{Total: -1, Next: func(ctx context.Context) (RefBundle, error) {
 		buf = buf[:0]
 		for len(buf) < per && (d.read.Limit <= 0 || listed < d.read.Limit) {
-			p, err := d.paths.Next()
+			p, err := next(ctx)
 			if err == io.EOF {
 				break
 			}
@@ -354,7 +374,7 @@ func (d *Dataset) execute(ctx context.Context, sink MapOptions) error {
 	if d.err != nil {
 		return d.err
 	}
-	if d.paths == nil && d.rng == nil && len(d.files) == 0 {
+	if d.paths == nil && d.listing == nil && d.rng == nil && len(d.files) == 0 {
 		return errors.New("nothing to read: the dataset has no files")
 	}
 	maxBytes := d.read.MaxFileBytes

@@ -27,13 +27,35 @@ type Datasource interface {
 	Read(ctx context.Context, task Block) (any, error)
 }
 
+// StreamingDatasource is a Datasource that may list its units as the read
+// goes rather than hold them: an object store prefix of a million images
+// yields its first rows while its listing is still being paged.
+type StreamingDatasource interface {
+	Datasource
+	// Listing returns a fresh pass over the units, in the stable order
+	// Units would give, or nil when Units holds them all. It may do no
+	// I/O until its first Next; each execution takes its own pass.
+	Listing() PathSource
+}
+
 // ReadDatasource plans a read of src, one read task per block: the
 // override, or one per unit when OverrideNumBlocks is 0 (the datasource's
 // units are already block-sized: a row group, a shard, or an object GET).
 // Limit and MaxFileBytes are the datasource's business and are ignored.
+//
+// A StreamingDatasource whose units stream is read as ReadBinaryFilesFrom
+// reads a folder that streams: each read task takes RowsPerBlock units as
+// the listing yields them (Limit/OverrideNumBlocks when the caller counted
+// Limit units first), Limit caps the units taken, and the total arrives
+// when the listing ends.
 func ReadDatasource(src Datasource, o ReadOptions) *Dataset {
 	if o.Name == "" {
 		o.Name = src.Name()
+	}
+	if sd, ok := src.(StreamingDatasource); ok && sd.Listing() != nil {
+		d := ReadBinaryFilesFrom(nil, o)
+		d.listing, d.reader = sd.Listing, src.Read
+		return d
 	}
 	units := src.Units()
 	if o.OverrideNumBlocks <= 0 {

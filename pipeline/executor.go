@@ -176,9 +176,11 @@ func (e *StreamingExecutor) checkOversubscription() {
 // input of one read task) so that no listing is ever held whole. Next
 // returns io.EOF after the last bundle. Total is the number of rows it will
 // yield when known up front, or -1: the executor then reports RowsTotal 0
-// ("counting…") until Next has returned io.EOF.
+// ("counting…") until Next has returned io.EOF. Next is called with the
+// execution's context, so a listing waiting on the network (an object
+// store's next page) gives up when the run ends.
 type Source struct {
-	Next  func() (RefBundle, error)
+	Next  func(ctx context.Context) (RefBundle, error)
 	Total int64
 }
 
@@ -189,7 +191,7 @@ func SliceSource(bundles []RefBundle) Source {
 		total += int64(b.Rows)
 	}
 	i := 0
-	return Source{Total: total, Next: func() (RefBundle, error) {
+	return Source{Total: total, Next: func(context.Context) (RefBundle, error) {
 		if i == len(bundles) {
 			return RefBundle{}, io.EOF
 		}
@@ -211,7 +213,7 @@ type sourceItem struct {
 func (e *StreamingExecutor) feed(ctx context.Context, src Source, ch chan<- sourceItem) {
 	defer e.wg.Done()
 	for {
-		b, err := src.Next()
+		b, err := src.Next(ctx)
 		select {
 		case ch <- sourceItem{b, err}:
 		case <-ctx.Done():

@@ -67,8 +67,9 @@ func execute(ctx context.Context, p *Plan) (*bench.Record, *classify.Job, error)
 		logw.w = f
 	}
 	jc := p.Job
-	if p.Streams {
-		// A fresh walk per execution: a listing that streams is used once.
+	if p.Streams && p.Source == nil {
+		// A fresh walk per execution: a listing that streams is used once
+		// (a datasource takes a fresh pass by itself).
 		if jc.Listing, err = classify.ImageSource(p.Config.Data); err != nil {
 			return nil, nil, &DataError{What: "data", Err: err}
 		}

@@ -51,6 +51,8 @@ type Plan struct {
 	// Source is the datasource when --data is not a plain local folder
 	// (an object store, a glob, @list, Parquet, shards) or its folders
 	// label the rows; Files is then nil and Images its known row count.
+	// An object store prefix of images streams (Streams is set, and
+	// Images is 0 unless a fixed block count had it counted).
 	Source *datasource.Source
 	// Job is the engine's job, ready for classify.NewJob.
 	Job classify.JobConfig
@@ -263,7 +265,10 @@ func (p *Plan) probeBatch(k scenarios.Knobs, m machine) (*bench.BatchProbe, erro
 // ends within them is held whole, as it was always listed; a larger one
 // streams. A fixed block count (blocks N or default) splits the rows it
 // reads into that many blocks, which needs the count first: it is counted
-// by a walk that holds nothing, then streamed too.
+// by a walk that holds nothing, then streamed too. An object store prefix
+// of images is the datasource's: past its first page it streams, and is
+// counted the same way (a listing pass that holds nothing) when a fixed
+// block count needs it.
 func (p *Plan) list(cfg Config, k scenarios.Knobs, m machine) error {
 	if usesSource(cfg) {
 		src, err := openSource(cfg, &k)
@@ -271,6 +276,16 @@ func (p *Plan) list(cfg Config, k scenarios.Knobs, m machine) error {
 			return err
 		}
 		p.Source, p.Images = src, src.Rows()
+		if src.Streams() {
+			// An object store prefix of images streams as a large folder
+			// does, and a fixed block count has it counted first.
+			p.Streams = true
+			if k.Blocks >= 0 || k.Blocks == scenarios.BlocksDefault {
+				if p.Images, p.listedBytes, err = src.Count(context.Background()); err != nil {
+					return &DataError{What: "data", Err: err}
+				}
+			}
+		}
 		return nil
 	}
 	if cfg.Files != nil {

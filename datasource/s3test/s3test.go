@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -205,14 +207,28 @@ func (w *syncWriter) Write(p []byte) (int, error) {
 // Proxy sits in front of a server: it delays every request by Delay, and
 // answers 503 SlowDown to every ThrottleEvery-th object GET and to every
 // GET of a key containing FailKey, forwarding the rest untouched.
+//
+// For listings: MaxKeys > 0 lowers every ListObjectsV2 page to that many
+// keys (the client's max-keys rewritten, so the server pages for real),
+// ThrottleList answers 503 SlowDown to every ThrottleList-th listing
+// request, and with Release set, listing requests after the first
+// HoldListsAfter wait until Release is closed, so a test can see what the
+// client did before its listing could end.
 type Proxy struct {
 	URL           string
 	Delay         time.Duration
 	ThrottleEvery int64
 	FailKey       string
 
-	Requests, Throttled, Unsigned atomic.Int64
-	gets                          atomic.Int64
+	MaxKeys        int
+	ThrottleList   int64
+	HoldListsAfter int64
+	Release        chan struct{}
+
+	// Lists counts listing requests (ListObjectsV2), ListsThrottled those
+	// answered 503.
+	Requests, Throttled, Unsigned, Lists, ListsThrottled atomic.Int64
+	gets                                                 atomic.Int64
 }
 
 // StartProxy starts a proxy to target for the test's lifetime.
@@ -236,14 +252,37 @@ func StartProxy(t testing.TB, target string, p *Proxy) *Proxy {
 		if p.Delay > 0 {
 			time.Sleep(p.Delay)
 		}
+		if q := r.URL.Query(); r.Method == http.MethodGet && q.Has("list-type") {
+			n := p.Lists.Add(1)
+			if p.Release != nil && n > p.HoldListsAfter {
+				select {
+				case <-p.Release:
+				case <-r.Context().Done():
+					return
+				}
+			}
+			if p.ThrottleList > 0 && n%p.ThrottleList == 0 {
+				p.ListsThrottled.Add(1)
+				slowDown(w)
+				return
+			}
+			if p.MaxKeys > 0 {
+				// The query is signed, so a rewritten one is signed again,
+				// with the server's keys, as the client would have.
+				q.Set("max-keys", strconv.Itoa(p.MaxKeys))
+				r.URL.RawQuery = q.Encode()
+				if err := resign(r); err != nil {
+					http.Error(w, err.Error(), http.StatusBadGateway)
+					return
+				}
+			}
+		}
 		isGet := r.Method == http.MethodGet && !r.URL.Query().Has("list-type") && strings.Count(strings.Trim(r.URL.Path, "/"), "/") >= 1
 		if isGet {
 			n := p.gets.Add(1)
 			if (p.FailKey != "" && strings.Contains(r.URL.Path, p.FailKey)) || (p.ThrottleEvery > 0 && n%p.ThrottleEvery == 0) {
 				p.Throttled.Add(1)
-				w.Header().Set("Content-Type", "application/xml")
-				w.WriteHeader(http.StatusServiceUnavailable)
-				fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`)
+				slowDown(w)
 				return
 			}
 		}
@@ -258,3 +297,29 @@ func StartProxy(t testing.TB, target string, p *Proxy) *Proxy {
 	p.URL = "http://" + l.Addr().String()
 	return p
 }
+
+// slowDown answers as S3 does when it throttles.
+func slowDown(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`)
+}
+
+// resign signs a signed request again (SigV4, the server's keys) after the
+// proxy changed it; an unsigned one stays unsigned.
+func resign(r *http.Request) error {
+	if r.Header.Get("Authorization") == "" {
+		return nil
+	}
+	r.Header.Del("Authorization")
+	r.Header.Del("X-Amz-Date")
+	hash := r.Header.Get("X-Amz-Content-Sha256")
+	if hash == "" {
+		hash = emptySHA256
+	}
+	creds := aws.Credentials{AccessKeyID: Access, SecretAccessKey: Secret}
+	return v4.NewSigner().SignHTTP(r.Context(), creds, r, hash, "s3", "us-east-1", time.Now())
+}
+
+// emptySHA256 is the SHA-256 of an empty body, a GET's payload hash.
+const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
