@@ -78,18 +78,18 @@ var ErrFileTooLarge = errors.New("file too large")
 // receiver, so a plan can be branched. Stats and Metrics describe the most
 // recent execution of this very value.
 type Dataset struct {
-	files  []string   // a listing given whole (ReadBinaryFiles)
-	paths  PathSource // or one that streams (ReadBinaryFilesFrom)
+	files []string   // a listing given whole (ReadBinaryFiles)
+	paths PathSource // or one that streams (ReadBinaryFilesFrom)
 	// listing, when set, makes a fresh streamed listing per execution
 	// (a StreamingDatasource's pass over its units) in place of paths.
 	listing func() PathSource
-	rng    *rangeSpec // or rows generated in memory (ReadRange)
-	read   ReadOptions
-	stages []MapOptions
-	exec   ExecutionOptions
-	target int64
-	err    error
-	last   *StreamingExecutor
+	rng     *rangeSpec // or rows generated in memory (ReadRange)
+	read    ReadOptions
+	stages  []MapOptions
+	exec    ExecutionOptions
+	target  int64
+	err     error
+	last    *StreamingExecutor
 	// reader, when set, is a Datasource's read task (ReadDatasource).
 	reader func(context.Context, Block) (any, error)
 	read1  *readTotals // what the last execution's read did
