@@ -86,6 +86,37 @@ func TestRunS3(t *testing.T) {
 		t.Errorf("read stats = %+v, want 34 GETs, bytes, latency, no retries", rd)
 	}
 
+	t.Run("streamed", func(t *testing.T) {
+		// Seven keys a page (the proxy lowers max-keys): the listing
+		// outlasts its first page, so the run reads the prefix as it
+		// lists it; a fixed block count lists it once more to count.
+		px := s3test.StartProxy(t, srv.Endpoint, &s3test.Proxy{MaxKeys: 7})
+		s3test.Env(t, px.URL)
+		for _, c := range []struct {
+			blocks string
+			lists  int64
+		}{{"auto", 5}, {"4", 9}} {
+			out := filepath.Join(t.TempDir(), "streamed.parquet")
+			before := px.Lists.Load()
+			rec, _ := runRecord(t, "--data", "s3://imgs/train/", "--blocks", c.blocks, "--get-concurrency", "4", "--out", out)
+			rows := keyed(t, readResults(t, out), "s3://imgs/train")
+			if len(rows) != 34 {
+				t.Fatalf("--blocks %s: %d rows, want 34", c.blocks, len(rows))
+			}
+			for k, l := range local {
+				if r := rows[k]; r.valid != l.valid || r.class != l.class || (r.err == "") != (l.err == "") {
+					t.Errorf("--blocks %s: %s: local %+v, streamed %+v", c.blocks, k, l, r)
+				}
+			}
+			if lists := px.Lists.Load() - before; lists != c.lists || !strings.Contains(rec.Source, "34 objects, listed as read") {
+				t.Errorf("--blocks %s: %d list requests (want %d), source %q", c.blocks, lists, c.lists, rec.Source)
+			}
+			if c.blocks == "4" && rec.Config.Blocks != 4 {
+				t.Errorf("--blocks 4 over a counted stream read %d blocks", rec.Config.Blocks)
+			}
+		}
+	})
+
 	t.Run("throttled", func(t *testing.T) {
 		px := s3test.StartProxy(t, srv.Endpoint, &s3test.Proxy{ThrottleEvery: 4, FailKey: "a/bad.jpg"})
 		srv.Put(t, "imgs", "train/a/bad.jpg", []byte("never served"))

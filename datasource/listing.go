@@ -24,7 +24,7 @@ type remoteListing struct {
 	first  []Object
 	next   string       // the token after first; "" when first was the last page
 	limit  int          // images to yield at most; 0 = all
-	listed atomic.Int64 // images the last finished pass yielded
+	listed atomic.Int64 // images the latest read pass has yielded
 }
 
 var _ pipeline.StreamingDatasource = (*Source)(nil)
@@ -105,10 +105,11 @@ func (p *pager) NextContext(ctx context.Context) (string, error) {
 				continue
 			}
 			name := p.l.u.with(ob.Key)
+			p.n++
 			if p.note != nil {
 				p.note(name, ob.Size)
+				p.l.listed.Store(int64(p.n))
 			}
-			p.n++
 			p.bytes += ob.Size
 			return name, nil
 		}
@@ -130,12 +131,7 @@ func (p *pager) NextContext(ctx context.Context) (string, error) {
 }
 
 func (p *pager) end() (string, error) {
-	if !p.done {
-		p.done = true
-		if p.note != nil {
-			p.l.listed.Store(int64(p.n))
-		}
-	}
+	p.done = true
 	return "", io.EOF
 }
 

@@ -351,6 +351,12 @@ func (d *Dataset) source() Source {
 	}}
 }
 
+// empty reports whether the plan has nothing to read: no listing, whole
+// or streamed, and no range.
+func (d *Dataset) empty() bool {
+	return d.paths == nil && d.listing == nil && d.rng == nil && len(d.files) == 0
+}
+
 // readRange is ReadRange's read task: it generates each row's bytes.
 func readRange(b Block, rowBytes int) (any, error) {
 	ids := Column(b, IDColumn)
@@ -374,7 +380,7 @@ func (d *Dataset) execute(ctx context.Context, sink MapOptions) error {
 	if d.err != nil {
 		return d.err
 	}
-	if d.paths == nil && d.listing == nil && d.rng == nil && len(d.files) == 0 {
+	if d.empty() {
 		return errors.New("nothing to read: the dataset has no files")
 	}
 	maxBytes := d.read.MaxFileBytes

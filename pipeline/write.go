@@ -87,7 +87,7 @@ type blockWriter interface {
 
 func (d *Dataset) write(ctx context.Context, path string, o WriteOptions, factory sinkFactory) error {
 	sink := &fileSink{path: path, opts: o, factory: factory}
-	if ck := o.Checkpoint; ck != nil && d.err == nil && d.paths == nil && d.rng == nil && len(d.files) == 0 {
+	if ck := o.Checkpoint; ck != nil && d.err == nil && d.empty() {
 		// A checkpoint finished every row: nothing runs, its rows are
 		// published.
 		sink.Finish(ctx, ck.Restored() > 0 && ctx.Err() == nil)
