@@ -96,13 +96,13 @@ func streamBucket(t *testing.T, srv *s3test.Server, bucket string, n int) {
 
 // readAll reads src through the engine in order, calling first once with
 // the first block; it fails the test if no block arrives within the limit.
-func readAll(t *testing.T, src *Source, perBlock int, first func()) (paths, errs []string) {
+func readAll(t *testing.T, src *Source, perBlock int, bus *pipeline.EventBus, first func()) (paths, errs []string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var once sync.Once
 	ds := pipeline.ReadDatasource(src, pipeline.ReadOptions{RowsPerBlock: perBlock}).
-		WithExecutionOptions(pipeline.ExecutionOptions{PreserveOrder: true})
+		WithExecutionOptions(pipeline.ExecutionOptions{PreserveOrder: true, Bus: bus, SnapshotInterval: 5 * time.Millisecond})
 	err := ds.IterBatches(ctx, func(b pipeline.Block) error {
 		once.Do(first)
 		p := pipeline.Column(b, pipeline.PathColumn).(*array.String)
@@ -153,12 +153,41 @@ func TestS3ListingStreams(t *testing.T) {
 			src.Streams(), len(src.Units()), src.Rows(), px.Lists.Load())
 	}
 	var listsAtFirst int64
-	paths, errs := readAll(t, src, 5, func() {
+	var mu sync.Mutex
+	var snaps []*pipeline.Snapshot
+	bus := pipeline.NewEventBus()
+	events := bus.Subscribe(1 << 14)
+	collected := make(chan struct{})
+	go func() {
+		defer close(collected)
+		for e := range events {
+			if e.Snapshot != nil {
+				mu.Lock()
+				snaps = append(snaps, e.Snapshot)
+				mu.Unlock()
+			}
+		}
+	}()
+	paths, errs := readAll(t, src, 5, bus, func() {
 		listsAtFirst = px.Lists.Load()
+		// A snapshot while the listing is held: the total is not known.
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			mu.Lock()
+			n := len(snaps)
+			mu.Unlock()
+			if n > 0 {
+				break
+			}
+		}
 		close(px.Release)
 	})
+	bus.Close()
+	<-collected
 	if listsAtFirst >= pages {
 		t.Errorf("the first block came after %d of %d list pages", listsAtFirst, pages)
+	}
+	if len(snaps) == 0 || snaps[0].RowsTotal != 0 || !snaps[len(snaps)-1].Done || snaps[len(snaps)-1].RowsTotal != n {
+		t.Errorf("%d snapshots; want the first with RowsTotal 0 (counting…) and the last done with %d", len(snaps), n)
 	}
 	if !slices.Equal(paths, want) {
 		t.Errorf("%d rows, want %d in key order; first %v", len(paths), n, paths[:min(3, len(paths))])
@@ -186,7 +215,7 @@ func TestS3ListingStreams(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		paths, _ := readAll(t, src, 7, func() {})
+		paths, _ := readAll(t, src, 7, nil, func() {})
 		if !slices.Equal(paths, want) || px.ListsThrottled.Load() == 0 || src.Stats().Retries.Load() < px.ListsThrottled.Load() {
 			t.Errorf("%d rows (want %d), %d pages throttled, %d retries", len(paths), n, px.ListsThrottled.Load(), src.Stats().Retries.Load())
 		}
@@ -199,7 +228,7 @@ func TestS3ListingStreams(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		paths, _ := readAll(t, src, 4, func() {})
+		paths, _ := readAll(t, src, 4, nil, func() {})
 		if !slices.Equal(paths, want[:25]) || px.Lists.Load() != 3 {
 			t.Errorf("--images 25: %d rows after %d list requests; want the first 25 after 3 pages", len(paths), px.Lists.Load())
 		}
