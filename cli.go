@@ -225,13 +225,17 @@ func (f *jobFlags) explicit() map[string]string {
 }
 
 // knobSettings are the knob flags the user typed, for the run path's flag
-// layer, in table order.
+// layer, in table order, and --data when typed: a scenario's data: gives
+// way to it, as every knob does to its flag.
 func (f *jobFlags) knobSettings() []runner.Setting {
 	var out []runner.Setting
 	for _, kf := range scenarios.KnobFlags() {
 		if k := f.knobs[kf.Flag]; k != nil && k.set {
 			out = append(out, runner.Setting{Knob: kf.Knob, Value: k.value, Flag: "--" + kf.Flag})
 		}
+	}
+	if v, ok := f.explicit()["data"]; ok {
+		out = append(out, runner.Setting{Knob: scenarios.DataKey, Value: v, Flag: "--data"})
 	}
 	return out
 }
@@ -280,13 +284,20 @@ func (f *jobFlags) detect() pipeline.DetectOptions {
 
 // checkData refuses a local --data that does not exist, naming the command
 // that makes one; URIs, globs, @lists and files are the datasource's to
-// judge (package datasource).
+// judge (package datasource). The data is the run's: a scenario's data:
+// (or --set data=) when --data was not typed.
 func (f *jobFlags) checkData() error {
-	if datasource.IsRemote(f.data) || strings.HasPrefix(f.data, "@") || strings.ContainsAny(f.data, "*?[") {
+	data := f.data
+	if cfg, err := f.config(io.Discard); err == nil {
+		if s, _, err := runner.LoadScenario(cfg); err == nil && s.Data != "" {
+			data = s.Data
+		}
+	}
+	if datasource.IsRemote(data) || strings.HasPrefix(data, "@") || strings.ContainsAny(data, "*?[") {
 		return nil
 	}
-	if _, err := os.Stat(f.data); err != nil {
-		return usageErr("--data %s: no such folder (make one with: workbench data synth -n 200 -o %s)", f.data, f.data)
+	if _, err := os.Stat(data); err != nil {
+		return usageErr("--data %s: no such folder (make one with: workbench data synth -n 200 -o %s)", data, data)
 	}
 	return nil
 }

@@ -72,7 +72,12 @@ func ablateCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 		if err != nil {
 			return err
 		}
-		if why := s.MissingNeed(f.data); why != "" {
+		given, _, err := runner.Data(ss.config(n, nil), s)
+		why := s.MissingNeed(given)
+		if err != nil && why == "" {
+			why = err.Error()
+		}
+		if why != "" {
 			fmt.Fprintf(stdout, "skipped: %s\n", why)
 			names = slices.DeleteFunc(names, func(m string) bool { return m == n })
 			continue

@@ -174,6 +174,14 @@ var KnownMetrics = []MetricInfo{
 		value: func(r *Record) (float64, bool) { return float64(len(r.Ops)), len(r.Ops) > 0 }},
 	{Name: "actor_restarts", Label: "actor restarts", Kind: KindCount, Unit: "restarts", Doc: "actors replaced after a failure (max_restarts bounds them)",
 		value: always(func(r *Record) float64 { return float64(r.ActorRestarts) })},
+	{Name: "read_requests", Label: "read requests", Kind: KindCount, Unit: "requests",
+		Doc: "requests the read made to an object store (GETs and listing pages, retries included); absent for local data",
+		value: func(r *Record) (float64, bool) {
+			if len(r.Ops) == 0 || r.Ops[0].Read == nil {
+				return 0, false
+			}
+			return float64(r.Ops[0].Read.Requests), true
+		}},
 	{Name: "task_retries", Label: "batch retries", Kind: KindCount, Unit: "retries", Doc: "batches run again on another actor after theirs failed",
 		value: always(func(r *Record) float64 { return float64(r.TaskRetries) })},
 }

@@ -52,9 +52,15 @@ func (o *Output) Upload(ctx context.Context, local string) error {
 	if err != nil {
 		return err
 	}
-	key := o.tmp + fmt.Sprintf("part-%05d%s", len(o.parts), path.Ext(local))
+	return o.Put(ctx, b, path.Ext(local))
+}
+
+// Put uploads the next part, part-NNNNN followed by ext, from memory
+// under the temporary prefix.
+func (o *Output) Put(ctx context.Context, b []byte, ext string) error {
+	key := o.tmp + fmt.Sprintf("part-%05d%s", len(o.parts), ext)
 	if err := o.st.Put(ctx, key, b); err != nil {
-		return fmt.Errorf("--out %s: uploading %s: %w", o.dest.with(o.final), key, err)
+		return fmt.Errorf("%s: uploading %s: %w", o.dest.with(o.final), key, err)
 	}
 	o.parts = append(o.parts, key)
 	return nil
@@ -71,7 +77,7 @@ func (o *Output) Commit(ctx context.Context) ([]string, error) {
 			dst = strings.TrimPrefix(dst, "/")
 		}
 		if err := o.st.Copy(ctx, k, dst); err != nil {
-			return out, fmt.Errorf("--out: committing %s: %w", o.dest.with(dst), err)
+			return out, fmt.Errorf("committing %s: %w", o.dest.with(dst), err)
 		}
 		out = append(out, o.dest.with(dst))
 	}

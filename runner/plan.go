@@ -109,6 +109,9 @@ func LoadScenario(cfg Config) (*scenarios.Scenario, map[string]Layer, error) {
 	for _, n := range scenarioSetKnobs(s) {
 		sources[n] = LayerScenario
 	}
+	if s.Data != "" {
+		sources[scenarios.DataKey] = LayerScenario
+	}
 	var errs []error
 	apply := func(layer Layer, settings []Setting) {
 		for _, st := range settings {
@@ -187,6 +190,13 @@ func ResolveModel(cfg Config) (*Plan, error) {
 }
 
 func resolve(cfg Config, s *scenarios.Scenario, sources map[string]Layer, m machine) (*Plan, error) {
+	given := cfg.Data
+	if cfg.Files == nil {
+		var err error
+		if given, cfg.Data, err = Data(cfg, s); err != nil {
+			return nil, err
+		}
+	}
 	p := &Plan{Config: cfg, Scenario: s, Asked: s.Knobs, Sources: sources, GPUs: m.gpus}
 	dev, err := model.ParseDevice(s.Knobs.Device)
 	if err != nil {
@@ -201,6 +211,10 @@ func resolve(cfg Config, s *scenarios.Scenario, sources map[string]Layer, m mach
 	}
 	p.Device = resolveDevice(dev, m, cfg.warnf)
 	if err := p.list(cfg, s.Knobs, m); err != nil {
+		var de *DataError
+		if s.Knobs.DataLayout == scenarios.DataShards && errors.As(err, &de) {
+			de.Err = fmt.Errorf("%w (data_layout: shards reads the images of %s as shards beside it; write them with: workbench data shard --data %s)", de.Err, given, given)
+		}
 		return nil, err
 	}
 	k := s.Knobs

@@ -14,6 +14,27 @@ import (
 	"workbench/vision"
 )
 
+// Data is the data a run of s under cfg is given and the data it reads.
+// Given is the scenario's data (its `data:`, with --set data= and a typed
+// --data, which front ends pass as a Flags setting, over it) when any
+// layer gave one, else Config.Data. Read is the same, or with
+// data_layout: shards the same images as WebDataset shards beside it
+// (datasource.ShardsBeside). s is LoadScenario's, layers applied.
+func Data(cfg Config, s *scenarios.Scenario) (given, read string, err error) {
+	given = cfg.Data
+	if s.Data != "" {
+		given = s.Data
+	}
+	if s.Knobs.DataLayout != scenarios.DataShards {
+		return given, given, nil
+	}
+	if given == "" || strings.HasPrefix(given, "@") || strings.ContainsAny(given, "*?[") {
+		return given, "", &ConfigError{Problems: []error{fmt.Errorf("%s: data_layout: shards reads the shards beside a folder or an object store prefix (%s for DATA); %q is not one",
+			s.Name, datasource.ShardsBeside("DATA/"), given)}}
+	}
+	return given, datasource.ShardsBeside(given), nil
+}
+
 // usesSource reports whether cfg's --data needs a datasource: anything
 // but a plain local folder (which keeps its own fast listing), or a folder
 // whose class subfolders label the rows.
@@ -90,8 +111,10 @@ func commitRemote(ctx context.Context, dest, local string) error {
 	}
 	if err := o.Upload(ctx, local); err != nil {
 		o.Abort(context.WithoutCancel(ctx))
-		return err
+		return fmt.Errorf("--out %w", err)
 	}
-	_, err = o.Commit(ctx)
-	return err
+	if _, err = o.Commit(ctx); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	return nil
 }

@@ -32,6 +32,15 @@ const (
 	CPUsFit = -1
 )
 
+// The values of data_layout.
+const (
+	// DataGiven reads --data as it is.
+	DataGiven = "given"
+	// DataShards reads the same images as WebDataset shards beside
+	// --data (the small-files scenario).
+	DataShards = "shards"
+)
+
 // Knobs is every setting a scenario can change. Unset is distinct from zero:
 // a knob counts as set only when a file or Set gave it a value, so `extends`
 // overlays exactly what the child wrote. Read a resolved scenario's Knobs
@@ -102,6 +111,11 @@ type Knobs struct {
 	// GetConcurrency is the object GETs in flight per read task when the
 	// data lives in an object store (or is read from a list of files).
 	GetConcurrency int
+	// DataLayout is which form of the data a run reads: DataGiven (--data
+	// as it is) or DataShards (the same images as WebDataset shards
+	// beside it, datasource.ShardsBeside, which `workbench data shard`
+	// writes).
+	DataLayout string
 
 	set map[string]bool
 }
@@ -113,7 +127,7 @@ func DefaultKnobs() Knobs {
 		BatchSize: 32, Blocks: Auto, IntraOpThreads: Auto, InterOpThreads: 1,
 		Device: "auto", NumGPUs: Auto, Compute: "actors", LogEvery: 10,
 		OutputFormat: "parquet", Backpressure: true, Precision: "fp32",
-		Decoder: "auto", GraphOptimization: "all", TensorPool: true, InFlightPerActor: 2, GetConcurrency: 8,
+		Decoder: "auto", GraphOptimization: "all", TensorPool: true, InFlightPerActor: 2, GetConcurrency: 8, DataLayout: DataGiven,
 		CUDNNConvAlgoSearch: "EXHAUSTIVE", ArenaExtendStrategy: "kNextPowerOfTwo",
 		DoCopyInDefaultStream: true, UseTF32: true,
 		MaxRestarts: 10, MaxTaskRetries: 3,
@@ -487,6 +501,8 @@ var knobDefs = []knobDef{
 	intKnob("get_concurrency", func(k *Knobs) *int { return &k.GetConcurrency }, 1,
 		"get_concurrency must be at least 1 (1 reads a task's objects one after another)", nil,
 		"object GETs in flight per read task (s3://, gs://, @list, globs); read tasks are the blocks"),
+	enumKnob("data_layout", func(k *Knobs) *string { return &k.DataLayout }, []string{DataGiven, DataShards},
+		"which form of the data to read: given (--data as it is) or shards (the same images as WebDataset .tar shards beside it, DATA-shards/, written by `workbench data shard`)"),
 	floatKnob("cpus", func(k *Knobs) *float64 { return &k.CPUs }, "fit", CPUsFit,
 		"cpus must be 0 (this machine), a positive number, or fit",
 		"CPU limit override for the resource manager: 0 = this machine, N, or fit (cores + the inference pool)"),

@@ -52,6 +52,11 @@ type Scenario struct {
 	// Needs names what the scenario needs to mean anything: "" or
 	// NeedsObjectStore. Unmet, it is skipped with MissingNeed's reason.
 	Needs string
+	// Data is the scenario's data (`data:`, any form --data takes), ""
+	// when it names none. Resolved, it is the nearest file's in the
+	// extends chain, then --set data= and a typed --data over it (Set),
+	// as every knob.
+	Data  string
 	Knobs Knobs
 
 	// Resolved is true once Knobs hold effective values for every knob.
@@ -74,7 +79,11 @@ type Config interface {
 var _ Config = (*Scenario)(nil)
 
 // metaKeys are the keys that are not knobs.
-var metaKeys = []string{"extends", "kind", "title", "covers", "mistake", "why", "fix", "expect", "needs"}
+var metaKeys = []string{"extends", "kind", "title", "covers", "mistake", "why", "fix", "expect", "needs", DataKey}
+
+// DataKey is the scenario key (and the --set name) for where the data is:
+// not a knob, as it says what to read rather than how, but layered as one.
+const DataKey = "data"
 
 // Parse decodes a scenario file. It fails only when the text is not YAML
 // or not a mapping; every other problem (unknown keys, out-of-range values,
@@ -159,6 +168,12 @@ func (s *Scenario) decodeMeta(key string, n *node) {
 		s.Why = v
 	case "fix":
 		s.Fix = v
+	case DataKey:
+		if v == "" {
+			s.problem(n, "data: want where the images are (a folder, a glob, @list.txt, s3://… or gs://…)")
+			return
+		}
+		s.Data = v
 	case "needs":
 		if v != NeedsObjectStore {
 			s.problem(n, "needs %q: the only need is %s", v, NeedsObjectStore)
@@ -241,8 +256,15 @@ func editDistance(a, b string) int {
 
 // Set gives knob key a value written as in a file: "2", "auto", "[1, 4]",
 // "1-4", "true", "2GiB". It is how --set key=value and command-line
-// overrides reach a scenario.
+// overrides reach a scenario. Key DataKey sets the scenario's Data.
 func (s *Scenario) Set(key, value string) error {
+	if key == DataKey {
+		if strings.TrimSpace(value) == "" {
+			return fmt.Errorf("data=: want where the images are (a folder, a glob, @list.txt, s3://… or gs://…)")
+		}
+		s.Data = strings.TrimSpace(value)
+		return nil
+	}
 	d := findKnob(key)
 	if d == nil {
 		return fmt.Errorf("unknown knob %q%s", key, suggest(key))
@@ -318,6 +340,9 @@ func (s *Scenario) Description() string {
 // setSummary lists the knobs this file itself sets, "batch_size=2".
 func (s *Scenario) setSummary() string {
 	var parts []string
+	if s.Data != "" {
+		parts = append(parts, DataKey+"="+s.Data)
+	}
 	for _, name := range s.own() {
 		parts = append(parts, name+"="+s.Knobs.Format(name))
 	}
@@ -483,7 +508,11 @@ func (l *Library) Resolve(s *Scenario) (*Scenario, error) {
 	out := *s
 	out.Knobs = DefaultKnobs()
 	out.problems = nil
+	out.Data = ""
 	for i := len(chain) - 1; i >= 0; i-- {
+		if chain[i].Data != "" {
+			out.Data = chain[i].Data
+		}
 		out.Knobs.overlay(&chain[i].Knobs)
 		out.problems = append(out.problems, chain[i].problems...)
 		out.Chain = append([]string{chain[i].Name}, out.Chain...)

@@ -162,6 +162,61 @@ func TestSet(t *testing.T) {
 	}
 }
 
+// TestDataKey: data: is read from a file, inherited along extends unless
+// a nearer file sets its own, replaced by Set (--set data=, a typed
+// --data), named in the description, and refused empty.
+func TestDataKey(t *testing.T) {
+	t.Parallel()
+	lib := Builtin()
+	parent, err := Parse("remote.yaml", []byte("extends: optimized\ntitle: remote\ndata: s3://bucket/train/\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib.Add(parent)
+	tests := []struct {
+		name, file, set, want, problem string
+	}{
+		{name: "own", file: "extends: optimized\ndata: shards/*.tar\n", want: "shards/*.tar"},
+		{name: "inherited", file: "extends: remote\nbatch_size: 8\n", want: "s3://bucket/train/"},
+		{name: "nearer wins", file: "extends: remote\ndata: gs://b/p/\n", want: "gs://b/p/"},
+		{name: "set wins", file: "extends: remote\n", set: "@list.txt", want: "@list.txt"},
+		{name: "none", file: "extends: optimized\n", want: ""},
+		{name: "empty", file: "extends: optimized\ndata: \"\"\n", problem: "data: want where the images are"},
+	}
+	for _, tt := range tests {
+		s, err := Parse(tt.name+".yaml", []byte(tt.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := lib.Resolve(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tt.set != "" {
+			if err := r.Set(DataKey, tt.set); err != nil {
+				t.Fatal(err)
+			}
+		}
+		errs := r.Validate()
+		switch {
+		case tt.problem != "":
+			if len(errs) != 1 || !strings.Contains(errs[0].Error(), tt.problem) {
+				t.Errorf("%s: problems %v, want %q", tt.name, errs, tt.problem)
+			}
+		case len(errs) > 0:
+			t.Errorf("%s: %v", tt.name, errs)
+		case r.Data != tt.want:
+			t.Errorf("%s: data %q, want %q", tt.name, r.Data, tt.want)
+		}
+	}
+	if err := parent.Set(DataKey, " "); err == nil {
+		t.Error("Set(data, blank) succeeded")
+	}
+	if d := parent.Description(); !strings.Contains(d, "data=s3://bucket/train/") {
+		t.Errorf("Description() = %q, want the data named", d)
+	}
+}
+
 func TestUnsetDistinctFromZero(t *testing.T) {
 	t.Parallel()
 	s, err := Parse("z.yaml", []byte("extends: optimized\ncpus: 0\n"))
