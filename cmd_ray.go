@@ -101,7 +101,19 @@ func exportCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	// The run path's loader: the same scenario resolution and knob
 	// validation as every local run.
 	lib := runner.Library()
-	s, _, err := runner.LoadScenario(runner.Config{Scenario: *scen})
+	cfg := runner.Config{Scenario: *scen, Data: *data}
+	dataTyped := false
+	fs.Visit(func(f *flag.Flag) { dataTyped = dataTyped || f.Name == "data" })
+	if dataTyped {
+		cfg.Flags = []runner.Setting{{Knob: scenarios.DataKey, Value: *data, Flag: "--data"}}
+	}
+	s, _, err := runner.LoadScenario(cfg)
+	if err != nil {
+		return err
+	}
+	// The scenario's data: when --data was not typed; the shards beside
+	// it under data_layout: shards (small-files).
+	given, readData, err := runner.Data(cfg, s)
 	if err != nil {
 		return err
 	}
@@ -126,15 +138,24 @@ func exportCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	if err != nil {
 		return err
 	}
-	if err := overrideSpec(&spec, *conc, *gpus, *blocks, *data, prov); err != nil {
+	if err := overrideSpec(&spec, *conc, *gpus, *blocks, readData, prov); err != nil {
 		return err
 	}
-	spec.Data, spec.Output, spec.RayVersion, spec.Checkpoint = *data, *output, *rayVersion, *checkpoint
+	spec.Data, spec.Output, spec.RayVersion, spec.Checkpoint = readData, *output, *rayVersion, *checkpoint
 	spec.ImageColumn = *imageColumn
-	spec.Reader = rayReader(*data, *imageColumn)
-	prov["data"] = "--data"
-	if *data == placeholderData {
+	spec.Reader = rayReader(readData, *imageColumn)
+	switch {
+	case given == placeholderData:
 		prov["data"] = "placeholder: pass --data with the images' location"
+	case !dataTyped:
+		prov["data"] = origin + " (data:)"
+	default:
+		prov["data"] = "--data"
+	}
+	if readData != given {
+		// A prefix names no format; the shards beside the data are tar.
+		spec.Reader = "webdataset"
+		prov["data"] += ", data_layout: shards (the shards beside it)"
 	}
 
 	m, err := resolveExportModel(*modelName)
@@ -162,7 +183,7 @@ func exportCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	for _, n := range notes {
 		fmt.Fprintln(stderr, "note:", n)
 	}
-	if *data == placeholderData || *output == placeholderOutput {
+	if given == placeholderData || *output == placeholderOutput {
 		fmt.Fprintln(stderr, "note: --data or --output was not given; edit the YOUR-BUCKET placeholders in main.py or export again with them")
 	}
 	fmt.Fprintf(stdout, "wrote %s: the %s scenario as a Ray Data job (%d mistake(s) marked)\n", *out, s.Name, len(spec.Mistakes))

@@ -229,23 +229,37 @@ func TestExportRayReader(t *testing.T) {
 	}
 	writeParquet(t, filepath.Join(tables, "t.parquet"), hf, 2)
 	writeShards(t, shards, samples, 2)
-	for _, c := range []struct{ data, want string }{
-		{tables, "ray.data.read_parquet("},
-		{shards, "ray.data.read_webdataset("},
-		{"s3://anonymous@air-example-data-2/imagenette2/train/", "ray.data.read_images("},
-		{"s3://bucket/shards/train-{000..009}.tar", "ray.data.read_webdataset("},
+	remote := filepath.Join(t.TempDir(), "remote.yaml")
+	must(t, os.WriteFile(remote, []byte("extends: optimized\ntitle: remote\ndata: s3://bucket/from-file/\n"), 0o644))
+	for _, c := range []struct{ scenario, data, want, want2 string }{
+		{data: tables, want: "ray.data.read_parquet("},
+		{data: shards, want: "ray.data.read_webdataset("},
+		{data: "s3://anonymous@air-example-data-2/imagenette2/train/", want: "ray.data.read_images("},
+		{data: "s3://bucket/shards/train-{000..009}.tar", want: "ray.data.read_webdataset("},
+		// small-files reads the shards beside --data; a scenario's data:
+		// is used when --data is not typed, and gives way when it is.
+		{scenario: "small-files", data: "s3://bucket/train/", want: "ray.data.read_webdataset(", want2: `DATA = "s3://bucket/train-shards/"`},
+		{scenario: remote, want: "ray.data.read_images(", want2: `DATA = "s3://bucket/from-file/"`},
+		{scenario: remote, data: "s3://bucket/typed/", want: "ray.data.read_images(", want2: `DATA = "s3://bucket/typed/"`},
 	} {
 		out := t.TempDir()
 		var so, se strings.Builder
-		if err := run(t.Context(), &so, &se, []string{"export", "ray", "--model", "tiny", "--data", c.data, "--output", "s3://b/out/", "--out", out}); err != nil {
+		args := []string{"export", "ray", "--model", "tiny", "--output", "s3://b/out/", "--out", out}
+		if c.data != "" {
+			args = append(args, "--data", c.data)
+		}
+		if c.scenario != "" {
+			args = append(args, "--scenario", c.scenario)
+		}
+		if err := run(t.Context(), &so, &se, args); err != nil {
 			t.Fatalf("%s: %v\n%s", c.data, err, se.String())
 		}
 		b, err := os.ReadFile(filepath.Join(out, "main.py"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(string(b), c.want) {
-			t.Errorf("--data %s: main.py lacks %s", c.data, c.want)
+		if !strings.Contains(string(b), c.want) || !strings.Contains(string(b), c.want2) {
+			t.Errorf("--scenario %s --data %s: main.py lacks %s or %s", c.scenario, c.data, c.want, c.want2)
 		}
 	}
 }

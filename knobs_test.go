@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"workbench/bench"
+	"workbench/datasource"
 	"workbench/pipeline"
 	"workbench/scenarios"
 	"workbench/tui/backend"
@@ -76,6 +77,7 @@ var knobCases = []knobCase{
 	{knob: "layout", value: "NCHW"},
 	{knob: "dtype", value: "float32"},
 	{knob: "get_concurrency", value: "2"},
+	{knob: "data_layout", value: "shards"}, // the shards the test writes beside its data
 }
 
 // TestEveryKnobReachesEveryRun sets each knob that has a flag to a
@@ -88,6 +90,11 @@ func TestEveryKnobReachesEveryRun(t *testing.T) {
 		t.Skip("runs the tiny model about 380 times")
 	}
 	data := synthData(t, 6, nil)
+	shards := datasource.ShardsBeside(data)
+	t.Cleanup(func() { os.RemoveAll(shards) })
+	if _, err := datasource.WriteShards(context.Background(), data, shards, datasource.ShardOptions{Size: 4}); err != nil {
+		t.Fatal(err)
+	}
 	flags := scenarios.KnobFlags()
 	for _, kf := range flags {
 		if !slices.ContainsFunc(knobCases, func(c knobCase) bool { return c.knob == kf.Knob }) {

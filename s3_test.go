@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -189,4 +191,96 @@ func TestRunS3(t *testing.T) {
 			t.Errorf("an interrupted run left %v under the final prefix", k)
 		}
 	})
+}
+
+// TestSmallFilesS3 is issue 15's small-files scenario against a real S3
+// server: `workbench data shard` packs 30 images and 4 broken files into
+// shards beside them; `ablate --only small-files` then runs optimized
+// (one object per image) and small-files (the same images from the
+// shards): both account for every row with the same errors, the shards
+// take fewer read requests, and a run of small-files predicts what the
+// local folder predicts, key for key. On a local folder ablate skips it,
+// saying why.
+func TestSmallFilesS3(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.Bucket(t, "small")
+	dir := synthData(t, 30, brokenFiles(t))
+	srv.UploadDir(t, dir, "small", "train/")
+	ctx := context.Background()
+	var so, se bytes.Buffer
+	if err := run(ctx, &so, &se, []string{"data", "shard", "--data", "s3://small/train/", "--shard-size", "10"}); err != nil {
+		t.Fatalf("data shard: %v\n%s", err, se.String())
+	}
+	if !strings.Contains(so.String(), "wrote 34 images") || !strings.Contains(so.String(), "in 4 shards of up to 10 to s3://small/train-shards/") {
+		t.Errorf("data shard said: %s", so.String())
+	}
+
+	js := filepath.Join(t.TempDir(), "ablate.json")
+	so.Reset()
+	se.Reset()
+	err := run(ctx, &so, &se, []string{"ablate", "--only", "small-files", "--data", "s3://small/train/", "--model", "tiny",
+		"--batch", "8", "--repeat", "1", "--warmup", "0", "--sample-hz", "0", "--json", js})
+	if err != nil {
+		t.Fatalf("ablate: %v\n%s", err, se.String())
+	}
+	if !strings.Contains(so.String(), "\nsmall-files") || strings.Contains(so.String(), "skipped") {
+		t.Errorf("ablate printed no small-files row:\n%s", so.String())
+	}
+	b, err := os.ReadFile(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct{ Records []*bench.Record }
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	recs := map[string]*bench.Record{}
+	for _, r := range doc.Records {
+		recs[r.Scenario] = r
+	}
+	opt, small := recs["optimized"], recs["small-files"]
+	if opt == nil || small == nil {
+		t.Fatalf("records for %v, want optimized and small-files", slices.Collect(maps.Keys(recs)))
+	}
+	for _, r := range []*bench.Record{opt, small} {
+		if r.Images != 34 || r.Errors != 4 || r.Status != "ok" {
+			t.Errorf("%s: %d rows, %d errors, %s; want all 34 rows with the 4 broken files as errors", r.Scenario, r.Images, r.Errors, r.Status)
+		}
+	}
+	if !strings.Contains(small.Source, "train-shards/ (s3, webdataset, 4 shards") || small.Config.Knobs["data_layout"] != "shards" {
+		t.Errorf("small-files read %q with data_layout %s; want the 4 shards beside the images", small.Source, small.Config.Knobs["data_layout"])
+	}
+	ro, rs := opt.Ops[0].Read, small.Ops[0].Read
+	if ro == nil || rs == nil || rs.Requests >= ro.Requests {
+		t.Errorf("read requests: objects %+v, shards %+v; want fewer from the shards", ro, rs)
+	}
+
+	out := filepath.Join(t.TempDir(), "small.parquet")
+	runRecord(t, "--scenario", "small-files", "--data", "s3://small/train/", "--out", out)
+	localOut := filepath.Join(t.TempDir(), "local.parquet")
+	runRecord(t, "--data", dir, "--out", localOut)
+	local := keyed(t, readResults(t, localOut), dir)
+	shards := map[string]resultRow{}
+	for _, r := range readResults(t, out) {
+		_, key, _ := strings.Cut(r.path, "#")
+		shards[key] = r
+	}
+	if len(shards) != len(local) {
+		t.Errorf("%d rows from the shards, %d from the folder", len(shards), len(local))
+	}
+	for k, l := range local {
+		if r, ok := shards[k]; !ok || r.valid != l.valid || r.class != l.class || (r.err == "") != (l.err == "") {
+			t.Errorf("%s: local %+v, shards %+v (present %v)", k, l, r, ok)
+		}
+	}
+
+	so.Reset()
+	se.Reset()
+	if err := run(ctx, &so, &se, []string{"ablate", "--only", "small-files", "--data", dir, "--model", "tiny",
+		"--images", "8", "--repeat", "1", "--warmup", "0", "--sample-hz", "0"}); err != nil {
+		t.Fatalf("ablate on a folder: %v\n%s", err, se.String())
+	}
+	if want := "skipped: small-files needs data in object storage"; !strings.Contains(so.String(), want) || strings.Contains(so.String(), "\nsmall-files") {
+		t.Errorf("ablate on a folder: want %q and no small-files row:\n%s", want, so.String())
+	}
 }
