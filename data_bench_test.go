@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"workbench/bench"
+	"workbench/datasource"
 	"workbench/datasource/s3test"
 	"workbench/vision"
 )
@@ -53,11 +56,7 @@ func newReadBench(b *testing.B) *readBench {
 // benchRun runs workbench once and returns its throughput (img/s).
 func benchRun(b *testing.B, args ...string) float64 {
 	b.Helper()
-	rec, _ := runRecord(b, append(args, "--out", filepath.Join(b.TempDir(), "o.parquet"))...)
-	if rec.Errors != 0 {
-		b.Fatalf("%v: %d errors", args, rec.Errors)
-	}
-	return rec.Throughput
+	return benchRecord(b, args...).Throughput
 }
 
 // BenchmarkReadGrid: throughput against read blocks and GETs in flight per
@@ -124,4 +123,51 @@ func benchSamples(b *testing.B, dir string) []sample {
 		out = append(out, sample{name: filepath.Base(f), body: body, label: i % 10})
 	}
 	return out
+}
+
+// BenchmarkSmallFiles is the small-files scenario as ablate runs it,
+// with 20 ms added to every request by a delaying proxy in front of the
+// real server: optimized over the 96 images one object each, then
+// small-files over the same images packed by `workbench data shard` into
+// 4 shards of 24 beside them, in one loop; it reports each throughput,
+// small-files' as a ratio to optimized's in the same iteration, and the
+// read requests each made.
+func BenchmarkSmallFiles(b *testing.B) {
+	rb := newReadBench(b)
+	if _, err := datasource.WriteShards(context.Background(), rb.s3Images, datasource.ShardsBeside(rb.s3Images),
+		datasource.ShardOptions{Size: 24}); err != nil {
+		b.Fatal(err)
+	}
+	px := s3test.StartProxy(b, rb.srv.Endpoint, &s3test.Proxy{Delay: 20 * time.Millisecond})
+	s3test.Env(b, px.URL)
+	var objects, shards, ratio float64
+	var reqObjects, reqShards int64
+	for b.Loop() {
+		o := benchRecord(b, "--data", rb.s3Images)
+		s := benchRecord(b, "--scenario", "small-files", "--data", rb.s3Images)
+		if o.Ops[0].Read == nil || s.Ops[0].Read == nil || s.Images != o.Images {
+			b.Fatalf("objects read %d rows (%v), shards %d (%v)", o.Images, o.Ops[0].Read, s.Images, s.Ops[0].Read)
+		}
+		objects += o.Throughput
+		shards += s.Throughput
+		ratio += s.Throughput / o.Throughput
+		reqObjects, reqShards = o.Ops[0].Read.Requests, s.Ops[0].Read.Requests
+	}
+	n := float64(b.N)
+	b.ReportMetric(objects/n, "img/s-objects")
+	b.ReportMetric(shards/n, "img/s-shards")
+	b.ReportMetric(ratio/n, "shards/objects")
+	b.ReportMetric(float64(reqObjects), "requests-objects")
+	b.ReportMetric(float64(reqShards), "requests-shards")
+}
+
+// benchRecord runs workbench once and returns its record, failing on any
+// error row.
+func benchRecord(b *testing.B, args ...string) *bench.Record {
+	b.Helper()
+	rec, _ := runRecord(b, append(args, "--out", filepath.Join(b.TempDir(), "o.parquet"))...)
+	if rec.Errors != 0 {
+		b.Fatalf("%v: %d errors", args, rec.Errors)
+	}
+	return rec
 }
