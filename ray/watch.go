@@ -318,5 +318,6 @@ func Note(err error) string {
 	case errors.As(err, &dv):
 		return dv.Error()
 	}
-	return "no Ray Data metrics this poll: " + err.Error()
+	// An auth error carries its advice on a line of its own.
+	return "no Ray Data metrics this poll: " + strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
 }
