@@ -250,3 +250,30 @@ func TestWrapText(t *testing.T) {
 		}
 	}
 }
+
+// TestReportLocalVsClusterPicksTheExportedCell: from a sweep's results the
+// report compares the cluster run with the cell the job was exported from
+// (its metadata's label), not the sweep's first or fastest record.
+func TestReportLocalVsClusterPicksTheExportedCell(t *testing.T) {
+	t.Parallel()
+	fast := bench.FixtureRun("optimized", 128, 2, 1, 900, func(r *bench.Record) { r.Label = "batch=128" })
+	exported := bench.FixtureRun("optimized", 64, 2, 1, 400, func(r *bench.Record) { r.Label = "batch=64" })
+	cluster, err := ray.NewClusterRecord(clusterSnapshot(ray.StatusSucceeded, true), "http://head:8265")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster.Cluster.TunedFromLabel = "batch=64"
+	var buf bytes.Buffer
+	if err := bench.WriteComparison(&buf, []*bench.Record{fast, exported}, []*bench.Record{cluster}, "sweep.json", "cluster.json", "text"); err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for _, l := range strings.Split(buf.String(), "\n") {
+		if strings.HasPrefix(l, "throughput ") && line == "" {
+			line = l
+		}
+	}
+	if !strings.Contains(line, bench.FormatValue(exported.Throughput, "img/s")) {
+		t.Errorf("the throughput row does not hold the exported cell's %.0f img/s: %q\n%s", exported.Throughput, line, buf.String())
+	}
+}
