@@ -110,15 +110,23 @@ func TestNewClusterRecord(t *testing.T) {
 	}
 }
 
+// succeeded is the cluster record of the job that SUCCEEDED, with
+// Prometheus.
+func succeeded(t *testing.T) *bench.Record {
+	t.Helper()
+	r, err := ray.NewClusterRecord(clusterSnapshot(ray.StatusSucceeded, true), "http://head:8265")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // TestReportLocalVsCluster: `workbench report local.json cluster.json`
 // compares a local run with the cluster run, overall and per operator.
 func TestReportLocalVsCluster(t *testing.T) {
 	t.Parallel()
 	local := bench.FixtureRun("optimized", 64, 2, 1, 400, nil)
-	cluster, err := ray.NewClusterRecord(clusterSnapshot(ray.StatusSucceeded, true), "http://head:8265")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cluster := succeeded(t)
 	for _, format := range []string{"text", "md"} {
 		var buf bytes.Buffer
 		if err := bench.WriteComparison(&buf, []*bench.Record{local}, []*bench.Record{cluster}, "local.json", "cluster.json", format); err != nil {
@@ -180,10 +188,7 @@ func TestLocalPrediction(t *testing.T) {
 func TestClusterComparisonLines(t *testing.T) {
 	t.Parallel()
 	local := bench.FixtureRun("optimized", 64, 2, 1, 400, nil)
-	cluster, err := ray.NewClusterRecord(clusterSnapshot(ray.StatusSucceeded, true), "http://head:8265")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cluster := succeeded(t)
 	var report bytes.Buffer
 	if err := bench.WriteClusterComparison(&report, local, cluster); err != nil {
 		t.Fatal(err)
@@ -258,10 +263,7 @@ func TestReportLocalVsClusterPicksTheExportedCell(t *testing.T) {
 	t.Parallel()
 	fast := bench.FixtureRun("optimized", 128, 2, 1, 900, func(r *bench.Record) { r.Label = "batch=128" })
 	exported := bench.FixtureRun("optimized", 64, 2, 1, 400, func(r *bench.Record) { r.Label = "batch=64" })
-	cluster, err := ray.NewClusterRecord(clusterSnapshot(ray.StatusSucceeded, true), "http://head:8265")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cluster := succeeded(t)
 	cluster.Cluster.TunedFromLabel = "batch=64"
 	var buf bytes.Buffer
 	if err := bench.WriteComparison(&buf, []*bench.Record{fast, exported}, []*bench.Record{cluster}, "sweep.json", "cluster.json", "text"); err != nil {

@@ -136,23 +136,7 @@ func TestJobsScreenRayDataGolden(t *testing.T) {
 				t.Errorf("%dx%d view lacks %q:\n%s", size.w, size.h, want, view)
 			}
 		}
-		path := filepath.Join("testdata", fmt.Sprintf("jobs_raydata_%dx%d.golden", size.w, size.h))
-		if *update {
-			if err := os.MkdirAll("testdata", 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, []byte(view), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatalf("%v (run go test ./tui/pages/jobs -update)", err)
-		}
-		if view != string(want) {
-			t.Errorf("%s differs; rerun with -update if intended\n--- got ---\n%s\n--- want ---\n%s", path, view, want)
-		}
+		checkGolden(t, fmt.Sprintf("jobs_raydata_%dx%d", size.w, size.h), view)
 	}
 }
 
@@ -233,6 +217,16 @@ func watched(meta map[string]string) *backend.FakeJobs {
 		StartTime: 1767225580000, Metadata: meta}}
 	f.Log = map[string]string{"workbench-optimized-1": "Running Dataset: workbench_optimized\n"}
 	return f
+}
+
+// screen opens a w×h Jobs screen on the watched job and polls it through
+// steps.
+func screen(t *testing.T, w, h int, meta map[string]string, steps []step) (*Model, *backend.FakeJobs) {
+	t.Helper()
+	f := watched(meta)
+	m := New(common.New(w, h, true), f)
+	watch(t, m, f, steps)
+	return m, f
 }
 
 // settle runs cmd and the commands its messages lead to, feeding each
@@ -372,9 +366,7 @@ func TestJobsScreenWatchGolden(t *testing.T) {
 			name := fmt.Sprintf("jobs_%s_%dx%d", tt.name, size.w, size.h)
 			t.Run(name, func(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
-					f := watched(tt.meta)
-					m := New(common.New(size.w, size.h, true), f)
-					watch(t, m, f, tt.steps)
+					m, _ := screen(t, size.w, size.h, tt.meta, tt.steps)
 					press(m, tt.keys...)
 					view := ansi.Strip(m.View(size.w, size.h))
 					for i, l := range strings.Split(view, "\n") {
@@ -405,9 +397,7 @@ func TestJobsScreenWatchGolden(t *testing.T) {
 func TestJobsScreenComparisonIsTheReports(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		f := watched(tunedMeta())
-		m := New(common.New(160, 48, true), f)
-		watch(t, m, f, toSucceeded)
+		m, _ := screen(t, 160, 48, tunedMeta(), toSucceeded)
 		rec, err := m.clusterRecord(m.list[0])
 		if err != nil {
 			t.Fatal(err)
@@ -439,9 +429,7 @@ func TestJobsScreenComparisonIsTheReports(t *testing.T) {
 func TestJobsScreenScroll(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		f := watched(tunedMeta())
-		m := New(common.New(80, 24, true), f)
-		watch(t, m, f, toSucceeded)
+		m, _ := screen(t, 80, 24, tunedMeta(), toSucceeded)
 		top := ansi.Strip(m.View(80, 24))
 		if !strings.Contains(top, "more lines (pgdn)") || strings.Contains(top, "where they differ") {
 			t.Fatalf("want the top of the comparison and a pgdn line:\n%s", top)
@@ -504,9 +492,7 @@ func TestJobsScreenPollInterval(t *testing.T) {
 func TestJobsScreenPickedSurvivesPolls(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		f := watched(tunedMeta())
-		m := New(common.New(160, 48, true), f)
-		watch(t, m, f, toSucceeded)
+		m, f := screen(t, 160, 48, tunedMeta(), toSucceeded)
 		if m.cmp.path != backend.FakeSweepFile {
 			t.Fatalf("local run from %q, want the metadata's %s", m.cmp.path, backend.FakeSweepFile)
 		}
