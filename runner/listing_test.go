@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"workbench/bench"
 	"workbench/vision"
 )
 
@@ -122,5 +123,33 @@ func TestEmptyFolderNamesTheFix(t *testing.T) {
 	_, err = resolve(Config{Scenario: "optimized", Model: "tiny", Data: dir}, s, src, testMachine(0))
 	if de, ok := err.(*DataError); !ok || !strings.Contains(de.Error(), "no images (.jpg, .jpeg, .png) under "+dir) {
 		t.Fatalf("error %v (%T), want a DataError naming the folder and the extensions", err, err)
+	}
+}
+
+// TestCycleReadsAheadWhatTheProtocolNeeds: a folder larger than blocks
+// auto's read-ahead but smaller than the rows the protocol's windows need
+// streams in a plain run, yet is held whole when the protocol may cycle it
+// (Config.Cycle), so the sweep can cycle it rather than measure too few
+// windows.
+func TestCycleReadsAheadWhatTheProtocolNeeds(t *testing.T) {
+	t.Parallel()
+	dir, err := testData()
+	if err != nil {
+		t.Skip(err)
+	}
+	set := settings(map[string]string{"batch_size": "4", "concurrency": "1", "blocks": "auto"})
+	if need := bench.DefaultProtocol.RowsNeeded(4, 2); need <= 48 {
+		t.Fatalf("the protocol needs %d rows at batch 4; the test wants more than the folder's 48", need)
+	}
+	for _, tc := range []struct {
+		cycle, streams bool
+	}{{false, true}, {true, false}} {
+		p := testPlan(t, Config{Model: "tiny", Data: dir, Set: set, Cycle: tc.cycle}, 0)
+		if p.Streams != tc.streams {
+			t.Errorf("Cycle %v: Streams = %v, want %v", tc.cycle, p.Streams, tc.streams)
+		}
+		if !tc.streams && len(p.Files) != 48 {
+			t.Errorf("Cycle %v: %d files held, want the folder's 48", tc.cycle, len(p.Files))
+		}
 	}
 }

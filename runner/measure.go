@@ -270,6 +270,7 @@ func fillFromMetrics(rec *bench.Record, job *classify.Job, wall time.Duration, p
 			RowsConverted: mm.RowsConverted,
 			TaskP50:       p50.Seconds(), TaskP95: p95.Seconds(),
 			Restarts: mm.ActorRestarts, Retries: mm.TaskRetries, FailedBatches: mm.FailedBatches,
+			Stragglers: mm.Stragglers, Stalls: mm.Stalls, Detections: bench.OpDetections(mm),
 		})
 		rec.ActorRestarts += mm.ActorRestarts
 		rec.TaskRetries += mm.TaskRetries

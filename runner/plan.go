@@ -286,6 +286,22 @@ func (p *Plan) list(cfg Config, k scenarios.Knobs, m machine) error {
 		bs = scenarios.DefaultKnobs().BatchSize
 	}
 	ahead := 2 * max(m.cores, 1) * bs
+	if cfg.Cycle {
+		// The protocol cycles a dataset too small for its windows, which
+		// needs the whole listing in hand: read ahead as far as the
+		// largest batch the probe may pick would need, so a folder that
+		// ends within that is held whole and cycled, and a larger one
+		// needs no cycling and streams.
+		proto := bench.DefaultProtocol
+		if cfg.Protocol != nil {
+			proto = cfg.Protocol.WithDefaults()
+		}
+		most := bs
+		if k.BatchSize <= 0 {
+			most = max(most, slices.Max(bench.AutoBatchSizes))
+		}
+		ahead = max(ahead, proto.RowsNeeded(most, max(k.Concurrency.Max, m.cores)))
+	}
 	if cfg.Images > 0 {
 		ahead = min(ahead, cfg.Images)
 	}
@@ -496,6 +512,7 @@ func (p *Plan) job(m machine) error {
 		PreserveOrder:       k.PreserveOrder,
 		Bus:                 cfg.Bus,
 		Warnf:               cfg.Warnf,
+		Detect:              cfg.Detect,
 	}
 	p.Job = classify.JobConfig{
 		Data: cfg.Data, Files: p.Files, Model: mdl, Session: sess,
