@@ -32,6 +32,9 @@ two scenarios side by side, tuning, sweeps and a guided workshop. With no
 flags it opens on the home screen; --race opens straight on the slow vs
 optimized race, --workshop on the lesson, and --jobs (with --address) on
 the jobs of a Ray cluster; with --address, c on the home screen opens them.
+g on the home screen opens the GPU screen: per-GPU util, SM and tensor
+activity, memory, power, clocks and PCIe with their history (the host
+alone, and why, where there is no GPU).
 
 It needs a terminal. Without one it prints help and points at the headless
 commands (race, sweep, ablate, tune), which do the same measurements.

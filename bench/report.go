@@ -206,6 +206,7 @@ type report struct {
 	ops      table
 	util     *series
 	utilNote string
+	gpu      *gpuView // nil without a sampled GPU
 	diag     []Diagnosis
 }
 
@@ -264,6 +265,7 @@ func buildReport(recs []*Record, o ReportOptions) *report {
 	rp.pickRepresentative()
 	rp.buildOps()
 	rp.buildUtil()
+	rp.buildGPU()
 	if rp.rep != nil {
 		rp.diag = Diagnose(rp.rep)
 	}
@@ -861,6 +863,9 @@ func WriteMarkdown(w io.Writer, recs []*Record, o ReportOptions) error {
 			fmt.Fprintf(&b, "`%s` %s (%s, peak %.2f)\n\n", sparkline(l.y, 60), l.name, rp.util.unit, slices.Max(l.y))
 		}
 		fmt.Fprintf(&b, "%s.\n\n", rp.utilNote)
+	}
+	if rp.gpu != nil {
+		rp.gpu.writeMarkdown(&b)
 	}
 	if rp.rep != nil {
 		fmt.Fprintf(&b, "## Diagnosis: %s\n\n", rp.repName)

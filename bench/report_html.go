@@ -140,6 +140,11 @@ func WriteHTML(w io.Writer, recs []*Record, o ReportOptions) error {
 		fmt.Fprintf(&b, "<p class=\"muted\">%s.</p>\n", htmlEsc(rp.utilNote))
 		end()
 	}
+	if rp.gpu != nil {
+		section("gpu-activity", "GPU activity beside util")
+		rp.gpu.writeHTML(&b)
+		end()
+	}
 	if rp.rep != nil {
 		section("diagnosis", "Diagnosis: "+rp.repName)
 		if len(rp.diag) == 0 {
@@ -168,7 +173,7 @@ func WriteHTML(w io.Writer, recs []*Record, o ReportOptions) error {
 	}
 	b.WriteString("</ul>\n")
 	defs := table{header: []string{"Metric", "Scope", "Unit", "Source", "Meaning"}}
-	for _, d := range nvml.Definitions {
+	for _, d := range nvml.Table() {
 		defs.add(d.Name, d.Scope, d.Unit, d.Source, d.Meaning)
 	}
 	b.WriteString("<div class=\"text\">\n")

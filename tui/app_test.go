@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
+	"workbench/nvml"
 	"workbench/tui/backend"
 	"workbench/tui/common"
 	"workbench/tui/pages/jobs"
@@ -265,5 +267,47 @@ func TestJobsScreenPoll(t *testing.T) {
 		if j.Poll() != tc.want {
 			t.Errorf("--poll %s: the screen polls every %s, want %s", tc.poll, j.Poll(), tc.want)
 		}
+	}
+}
+
+// TestGPUScreenFromHome: g on the home screen opens the GPU screen, which
+// draws the backend's feed (a machine without a GPU, or two Hoppers), and
+// esc stops its sampler and returns home.
+func TestGPUScreenFromHome(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		feed func() *backend.FakeSampler
+		want string
+	}{
+		{"no GPU", func() *backend.FakeSampler { return backend.FakeNoGPU(10) }, "no NVIDIA GPU visible (libnvidia-ml.so.1 not found"},
+		{"Hopper", func() *backend.FakeSampler { return backend.FakeGPUs("Hopper", 2, 10) }, "SM activity 13.0%"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			var feeds []*backend.FakeSampler
+			f := &backend.Fake{GPU: func() nvml.Sampler {
+				mu.Lock()
+				defer mu.Unlock()
+				feeds = append(feeds, tc.feed())
+				return feeds[len(feeds)-1]
+			}}
+			tm := start(t, f, Options{})
+			waitFor(t, tm, "g GPU")
+			tm.Send(keyPress("g"))
+			waitFor(t, tm, tc.want)
+			tm.Send(keyPress("esc"))
+			waitFor(t, tm, "scenarios")
+			m := final(t, tm)
+			mu.Lock()
+			defer mu.Unlock()
+			if m.Page() != "home" || len(feeds) != 1 {
+				t.Fatalf("page %q after esc, %d samplers made; want home, 1", m.Page(), len(feeds))
+			}
+			if !feeds[0].Stopped() {
+				t.Error("the GPU screen's sampler still runs after esc")
+			}
+		})
 	}
 }
