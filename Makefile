@@ -20,11 +20,13 @@ export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 all: build
 
 ## setup: fetch ONNX Runtime (npm) into the user's cache directory, and build
-## versitygw (an S3 server, for the datasource tests) there
+## versitygw (an S3 server) and fake-gcs-server (a GCS server) there, for
+## the datasource tests
 setup:
 	@scripts/setup-ort.sh
 	-@scripts/setup-turbo.sh
 	-@scripts/setup-s3.sh
+	-@scripts/setup-gcs.sh
 
 ## setup-gpu: fetch the CUDA 13 build of ONNX Runtime 1.29.0 (npm) into the cache, for --device cuda/auto
 setup-gpu:

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 
 	"golang.org/x/oauth2/google"
@@ -77,7 +78,7 @@ func (g *gcsStore) object(key string) string {
 }
 
 func (g *gcsStore) ListPage(ctx context.Context, prefix, token string) ([]Object, string, error) {
-	q := url.Values{"prefix": {prefix}, "maxResults": {"1000"}, "fields": {"items(name,size),nextPageToken"}}
+	q := url.Values{"prefix": {prefix}, "maxResults": {strconv.Itoa(int(listPageSize))}, "fields": {"items(name,size),nextPageToken"}}
 	if token != "" {
 		q.Set("pageToken", token)
 	}

@@ -1,0 +1,217 @@
+// Package gcstest starts a real GCS-compatible server for tests:
+// fake-gcs-server (filesystem backend) built by `make setup` into the user's
+// cache directory, on a free port with a temporary directory. Test data
+// goes in as multipart uploads (metadata and bytes in one request, as
+// Google's client libraries write small objects) and is listed through the
+// XML API: neither is a request the code under test makes, so the writer
+// is independent of the reader.
+package gcstest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Binary is where `make setup` (scripts/setup-gcs.sh) puts fake-gcs-server.
+func Binary() string {
+	cache := os.Getenv("WORKBENCH_CACHE")
+	if cache == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			return ""
+		}
+		cache = filepath.Join(base, "workbench")
+	}
+	return filepath.Join(cache, "bin", "fake-gcs-server")
+}
+
+// Server is a running fake-gcs-server.
+type Server struct {
+	Host     string // 127.0.0.1:PORT, what STORAGE_EMULATOR_HOST takes
+	Endpoint string // http://127.0.0.1:PORT
+	Dir      string // the filesystem backend's root
+}
+
+// Start runs fake-gcs-server for the test's lifetime, or skips the test,
+// saying how to get it, when the binary is missing (as s3test does for
+// versitygw). STORAGE_EMULATOR_HOST then points GCS clients at it
+// (t.Setenv: such tests cannot run in parallel).
+func Start(t testing.TB) *Server {
+	t.Helper()
+	bin := Binary()
+	if _, err := os.Stat(bin); err != nil {
+		t.Skipf("no GCS server: %s is missing; `make setup` builds fake-gcs-server there (scripts/setup-gcs.sh, a few minutes, once)", bin)
+	}
+	dir := t.TempDir()
+	port := freePort(t)
+	host := fmt.Sprintf("127.0.0.1:%d", port)
+	ctx, cancel := context.WithCancel(context.Background())
+	// -public-host is the host the XML API answers on; -data "" so that no
+	// /data folder on the host seeds it.
+	cmd := exec.CommandContext(ctx, bin, "-scheme", "http", "-host", "127.0.0.1", "-port", fmt.Sprint(port),
+		"-backend", "filesystem", "-filesystem-root", dir, "-public-host", host, "-data", "", "-log-level", "warn")
+	var logb strings.Builder
+	cmd.Stdout, cmd.Stderr = &syncWriter{b: &logb}, &syncWriter{b: &logb}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("fake-gcs-server: %v", err)
+	}
+	t.Cleanup(func() { cancel(); cmd.Wait() })
+	s := &Server{Host: host, Endpoint: "http://" + host, Dir: dir}
+	// Listening is not ready: the health check answers once the backend is
+	// open.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get(s.Endpoint + "/_internal/healthcheck")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fake-gcs-server not healthy on %s within 15 s (%v): %s", host, err, logb.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	Env(t, host)
+	return s
+}
+
+// Env points GCS clients at the emulator on host (or URL), shutting out
+// the host's own Google credentials.
+func Env(t testing.TB, host string) {
+	t.Setenv("STORAGE_EMULATOR_HOST", host)
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", filepath.Join(t.TempDir(), "none.json"))
+}
+
+// Bucket creates a bucket through the JSON API.
+func (s *Server) Bucket(t testing.TB, name string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"name": name})
+	s.do(t, http.MethodPost, s.Endpoint+"/storage/v1/b", body)
+}
+
+// Put writes one object as a multipart upload.
+func (s *Server) Put(t testing.TB, bucket, key string, body []byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	meta, _ := json.Marshal(map[string]string{"name": key, "contentType": "application/octet-stream"})
+	for _, p := range []struct {
+		typ  string
+		body []byte
+	}{{"application/json; charset=UTF-8", meta}, {"application/octet-stream", body}} {
+		w, err := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {p.typ}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(p.body)
+	}
+	mw.Close()
+	s.do(t, http.MethodPost, s.Endpoint+"/upload/storage/v1/b/"+url.PathEscape(bucket)+"/o?uploadType=multipart",
+		buf.Bytes(), "Content-Type", "multipart/related; boundary="+mw.Boundary())
+}
+
+// UploadDir puts every file under dir into bucket under prefix, keyed by
+// its path relative to dir, and returns how many.
+func (s *Server) UploadDir(t testing.TB, dir, bucket, prefix string) int {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		s.Put(t, bucket, prefix+filepath.ToSlash(rel), b)
+		n++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Keys lists every key under prefix through the XML API (GET /BUCKET),
+// which fake-gcs-server answers in one page.
+func (s *Server) Keys(t testing.TB, bucket, prefix string) []string {
+	t.Helper()
+	b := s.do(t, http.MethodGet, s.Endpoint+"/"+bucket+"?"+url.Values{"prefix": {prefix}}.Encode(), nil)
+	var page struct {
+		Contents []struct {
+			Key string `xml:"Key"`
+		} `xml:"Contents"`
+	}
+	if err := xml.Unmarshal(b, &page); err != nil {
+		t.Fatalf("listing %s: %v: %s", bucket, err, b)
+	}
+	keys := make([]string, len(page.Contents))
+	for i, c := range page.Contents {
+		keys[i] = c.Key
+	}
+	return keys
+}
+
+// do sends one request, with header name/value pairs, and fails the test
+// unless it succeeds.
+func (s *Server) do(t testing.TB, method, u string, body []byte, header ...string) []byte {
+	t.Helper()
+	req, err := http.NewRequest(method, u, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode >= 300 {
+		t.Fatalf("%s %s: %s %v: %s", method, u, resp.Status, err, b)
+	}
+	return b
+}
+
+func freePort(t testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	b  *strings.Builder
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
