@@ -78,6 +78,7 @@ func (g *gcsStore) object(key string) string {
 }
 
 func (g *gcsStore) ListPage(ctx context.Context, prefix, token string) ([]Object, string, error) {
+	// listPageSize (s3.go) serves both stores: 1,000 is each one's maximum.
 	q := url.Values{"prefix": {prefix}, "maxResults": {strconv.Itoa(int(listPageSize))}, "fields": {"items(name,size),nextPageToken"}}
 	if token != "" {
 		q.Set("pageToken", token)

@@ -129,6 +129,12 @@ func (s *Server) Put(t testing.TB, bucket, key string, body []byte) {
 		buf.Bytes(), "Content-Type", "multipart/related; boundary="+mw.Boundary())
 }
 
+// Get reads one object whole through the XML API (GET /BUCKET/KEY).
+func (s *Server) Get(t testing.TB, bucket, key string) []byte {
+	t.Helper()
+	return s.do(t, http.MethodGet, s.Endpoint+"/"+url.PathEscape(bucket)+"/"+(&url.URL{Path: key}).EscapedPath(), nil)
+}
+
 // UploadDir puts every file under dir into bucket under prefix, keyed by
 // its path relative to dir, and returns how many.
 func (s *Server) UploadDir(t testing.TB, dir, bucket, prefix string) int {
