@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -161,7 +162,7 @@ func (g *gcsStore) Copy(ctx context.Context, src, dst string) error {
 func (g *gcsStore) Delete(ctx context.Context, key string) error {
 	resp, err := g.do(ctx, http.MethodDelete, g.object(key), nil)
 	if err != nil {
-		if strings.Contains(err.Error(), ErrNotFound.Error()) {
+		if errors.Is(err, ErrNotFound) {
 			return nil
 		}
 		return err
