@@ -133,6 +133,9 @@ func TestSweepEndToEnd(t *testing.T) {
 			t.Errorf("record %s: status %s, %d images (want %d), cycled %g, protocol %v, cell stable %v",
 				r.Label, r.Status, r.Images, need, r.Cycled, r.Protocol, r.CellStable)
 		}
+		if r.Fingerprint.DatasetN != 16 {
+			t.Errorf("record %s: dataset_count %d, want the 16 distinct images, not the cycled rows", r.Label, r.Fingerprint.DatasetN)
+		}
 		if *r.CellStable != (r.Rank > 0) {
 			t.Errorf("record %s: cell stable %v but rank %d", r.Label, *r.CellStable, r.Rank)
 		}
