@@ -9,37 +9,22 @@ package gcstest
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"net/textproto"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
-	"time"
+
+	"workbench/datasource/servertest"
 )
 
 // Binary is where `make setup` (scripts/setup-gcs.sh) puts fake-gcs-server.
-func Binary() string {
-	cache := os.Getenv("WORKBENCH_CACHE")
-	if cache == "" {
-		base, err := os.UserCacheDir()
-		if err != nil {
-			return ""
-		}
-		cache = filepath.Join(base, "workbench")
-	}
-	return filepath.Join(cache, "bin", "fake-gcs-server")
-}
+func Binary() string { return servertest.Binary("fake-gcs-server") }
 
 // Server is a running fake-gcs-server.
 type Server struct {
@@ -49,47 +34,32 @@ type Server struct {
 }
 
 // Start runs fake-gcs-server for the test's lifetime, or skips the test,
-// saying how to get it, when the binary is missing (as s3test does for
-// versitygw). STORAGE_EMULATOR_HOST then points GCS clients at it
+// saying how to get it, when the binary is missing (servertest.Need, as
+// for versitygw). STORAGE_EMULATOR_HOST then points GCS clients at it
 // (t.Setenv: such tests cannot run in parallel).
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin := Binary()
-	if _, err := os.Stat(bin); err != nil {
-		t.Skipf("no GCS server: %s is missing; `make setup` builds fake-gcs-server there (scripts/setup-gcs.sh, a few minutes, once)", bin)
-	}
+	bin := servertest.Need(t, "fake-gcs-server", "GCS server", "scripts/setup-gcs.sh")
 	dir := t.TempDir()
-	port := freePort(t)
+	port := servertest.FreePort(t)
 	host := fmt.Sprintf("127.0.0.1:%d", port)
-	ctx, cancel := context.WithCancel(context.Background())
-	// -public-host is the host the XML API answers on; -data "" so that no
-	// /data folder on the host seeds it.
-	cmd := exec.CommandContext(ctx, bin, "-scheme", "http", "-host", "127.0.0.1", "-port", fmt.Sprint(port),
-		"-backend", "filesystem", "-filesystem-root", dir, "-public-host", host, "-data", "", "-log-level", "warn")
-	var logb strings.Builder
-	cmd.Stdout, cmd.Stderr = &syncWriter{b: &logb}, &syncWriter{b: &logb}
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("fake-gcs-server: %v", err)
-	}
-	t.Cleanup(func() { cancel(); cmd.Wait() })
 	s := &Server{Host: host, Endpoint: "http://" + host, Dir: dir}
-	// Listening is not ready: the health check answers once the backend is
-	// open.
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get(s.Endpoint + "/_internal/healthcheck")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
+	// -public-host is the host the XML API answers on; -data "" so that no
+	// /data folder on the host seeds it. Listening is not ready: the
+	// health check answers once the backend is open.
+	servertest.Run(t, bin, []string{"-scheme", "http", "-host", "127.0.0.1", "-port", fmt.Sprint(port),
+		"-backend", "filesystem", "-filesystem-root", dir, "-public-host", host, "-data", "", "-log-level", "warn"},
+		func() error {
+			resp, err := http.Get(s.Endpoint + "/_internal/healthcheck")
+			if err != nil {
+				return err
 			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("fake-gcs-server not healthy on %s within 15 s (%v): %s", host, err, logb.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("health check: %s", resp.Status)
+			}
+			return nil
+		})
 	Env(t, host)
 	return s
 }
@@ -139,24 +109,7 @@ func (s *Server) Get(t testing.TB, bucket, key string) []byte {
 // its path relative to dir, and returns how many.
 func (s *Server) UploadDir(t testing.TB, dir, bucket, prefix string) int {
 	t.Helper()
-	n := 0
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		s.Put(t, bucket, prefix+filepath.ToSlash(rel), b)
-		n++
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return servertest.Upload(t, dir, prefix, func(key string, body []byte) { s.Put(t, bucket, key, body) })
 }
 
 // Keys lists every key under prefix through the XML API (GET /BUCKET),
@@ -200,24 +153,4 @@ func (s *Server) do(t testing.TB, method, u string, body []byte, header ...strin
 		t.Fatalf("%s %s: %s %v: %s", method, u, resp.Status, err, b)
 	}
 	return b
-}
-
-func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	b  *strings.Builder
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
 }
