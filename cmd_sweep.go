@@ -337,6 +337,11 @@ func writeSweepSummary(w io.Writer, res *bench.SweepResult) {
 			row = append(row, cell(obj, res.Objective.Metric.Unit))
 		}
 		cold := bench.FormatValue(bench.Summarize(coldStarts(c), bench.DefaultConfidence).Center, bench.UnitSeconds)
+		if !c.Stable {
+			// Cold start is the wall time beyond the rows at the steady
+			// rate; with no steady rate it is not a measurement.
+			cold = "—"
+		}
 		samples := fmt.Sprintf("%d of %d run(s)", c.Samples.Summary.N, len(c.Records))
 		if c.Samples.FromWindows {
 			samples = fmt.Sprintf("%d windows, %d run(s)", c.Samples.Summary.N, len(c.Records))
