@@ -175,6 +175,12 @@ func exportCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	spec.Provenance = prov
 	if best != nil {
 		spec.TunedFrom = *from + " (" + best.summary + ")"
+		// Absolute, so a watch started elsewhere on this machine (the
+		// TUI, jobs --watch) finds the local run to compare with.
+		if spec.TunedFromFile, err = filepath.Abs(*from); err != nil {
+			return err
+		}
+		spec.TunedFromLabel = best.label
 	}
 
 	if err := ray.Export(spec, *out); err != nil {
@@ -354,7 +360,7 @@ type clusterFlags struct {
 func (c *clusterFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.address, "address", os.Getenv("RAY_ADDRESS"), "Ray dashboard address, e.g. http://head-node:8265 (default $RAY_ADDRESS)")
 	fs.Var(&c.headers, "header", "extra HTTP header 'Name: value' (repeatable); $NAME in the value reads the environment")
-	fs.DurationVar(&c.poll, "poll", ray.DefaultPollInterval, "how often --follow and --watch ask for status, logs and dataset metrics")
+	fs.DurationVar(&c.poll, "poll", ray.DefaultPollInterval, "how often --follow, --watch and the TUI's Jobs screen ask for status, logs and dataset metrics")
 	fs.DurationVar(&c.timeout, "request-timeout", ray.DefaultRequestTimeout, "limit for each request to the cluster")
 }
 
@@ -486,13 +492,16 @@ func (w *watchFlags) register(fs *flag.FlagSet) {
 // poll for each dataset, the operator table at the end, then the record and
 // the comparison when asked. A job that FAILED still gets its record.
 func (w *watchFlags) watch(ctx context.Context, cl *ray.Client, cf *clusterFlags, id string, stdout, stderr io.Writer) error {
-	var local *bench.Record
+	var locals []*bench.Record
 	if w.compare != "" {
 		recs, err := bench.ReadRecordsFile(w.compare)
 		if err != nil || len(recs) == 0 {
 			return usageErr("--compare: %v", cmpOr(err, errors.New(w.compare+" holds no records")))
 		}
-		local = recs[0]
+		if _, ok := bench.LocalPrediction(recs, ""); !ok {
+			return usageErr("--compare %s: no completed local run in it", w.compare)
+		}
+		locals = recs
 	}
 	lastNote := ""
 	snap, werr := cl.Watch(ctx, id, ray.WatchOptions{Log: stdout, OnPoll: func(s ray.Snapshot) {
@@ -509,7 +518,7 @@ func (w *watchFlags) watch(ctx context.Context, cl *ray.Client, cf *clusterFlags
 			fmt.Fprintln(stdout, l)
 		}
 	}
-	if snap.Job.Status.Terminal() && (w.json != "" || local != nil) {
+	if snap.Job.Status.Terminal() && (w.json != "" || locals != nil) {
 		rec, err := ray.NewClusterRecord(snap, cf.shownAddress())
 		switch {
 		case err != nil:
@@ -521,7 +530,10 @@ func (w *watchFlags) watch(ctx context.Context, cl *ray.Client, cf *clusterFlags
 				}
 				fmt.Fprintf(stdout, "wrote %s (kind cluster)\n", w.json)
 			}
-			if local != nil {
+			if locals != nil {
+				// The cell the export took, when the job's metadata names
+				// one and the file holds it; else the file's best.
+				local, _ := bench.LocalPrediction(locals, rec.Cluster.TunedFromLabel)
 				fmt.Fprintln(stdout)
 				if err := bench.WriteClusterComparison(stdout, local, rec); err != nil {
 					return err

@@ -47,7 +47,8 @@ const tuiExamples = `  workbench
   workbench --workshop --images 64
   workbench --race --model resnet18 --images 100
   workbench tui --data ~/photos --model resnet50
-  workbench tui --jobs --address http://head-node:8265 --header 'Authorization: Bearer $RAY_TOKEN'`
+  workbench tui --jobs --address http://head-node:8265 --header 'Authorization: Bearer $RAY_TOKEN'
+  workbench tui --jobs --address http://head-node:8265 --poll 5s`
 
 // tuiModel is the TUI's default model: resnet18 is heavy enough that the
 // race shows the engine's effects, light enough that slow vs optimized on
@@ -117,7 +118,7 @@ func tuiCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 	if repeat < 1 {
 		return usageErr("tui: --repeat %d must be at least 1", repeat)
 	}
-	o := tui.Options{NoColor: common.NoColorEnv(), Repeat: repeat}
+	o := tui.Options{NoColor: common.NoColorEnv(), Repeat: repeat, Poll: cf.poll}
 	switch {
 	case *jobsScreen:
 		o.Start = common.PageJobs

@@ -128,6 +128,12 @@ func WriteHTML(w io.Writer, recs []*Record, o ReportOptions) error {
 		writeHTMLTable(&b, rp.latency, false)
 		end()
 	}
+	if len(rp.probe.rows) > 0 {
+		section("batch-probe", "batch_size: auto")
+		fmt.Fprintf(&b, "<p class=\"muted\">%s</p>\n", html.EscapeString(probeIntro))
+		writeHTMLTable(&b, rp.probe, false)
+		end()
+	}
 	if rp.rep != nil {
 		section("operators", "Where the time went: "+rp.repName)
 		b.WriteString(opsSVG(rp.rep.Ops))

@@ -106,6 +106,8 @@ func execute(ctx context.Context, p *Plan) (*bench.Record, *classify.Job, error)
 	rec, err := measure(ctx, job, p, out)
 	if cycled > 1 {
 		rec.Cycled = cycled
+		// The read saw the cycled rows; the dataset is the distinct files.
+		rec.Fingerprint.DatasetN = len(p.Job.Files)
 		rec.Warnings = append(rec.Warnings, fmt.Sprintf("cycled: %.1f× over %d images, so that the windows at batch %d fill",
 			cycled, len(p.Job.Files), jc.BatchSize))
 	}

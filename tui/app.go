@@ -29,6 +29,7 @@ package tui
 import (
 	"context"
 	"sync"
+	"time"
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
@@ -85,6 +86,10 @@ type Options struct {
 	// Repeat is the runs of each side of a race, interleaved A B A B
 	// (--repeat); 0 means race.DefaultRepeat. The home screen can change it.
 	Repeat int
+	// Poll is how often the Jobs screen asks the cluster (--poll, as for
+	// submit --follow and jobs --watch); 0 means ray.DefaultPollInterval.
+	// The screen can change it.
+	Poll time.Duration
 	// NoColor drops all colour (NO_COLOR).
 	NoColor bool
 	// Width and Height are the initial size, before the terminal reports
@@ -225,6 +230,7 @@ func (m *Model) open(n common.NavMsg) tea.Cmd {
 			return nil
 		}
 		j := jobs.New(c, jb.Jobs())
+		j.SetPoll(m.opts.Poll)
 		m.pages[stateJobs], m.state = j, stateJobs
 		return j.Start(m.ctx)
 	case common.PageGPU:

@@ -15,6 +15,7 @@ import (
 	"workbench/nvml"
 	"workbench/tui/backend"
 	"workbench/tui/common"
+	"workbench/tui/pages/jobs"
 	"workbench/tui/pages/race"
 	"workbench/tui/pages/sweep"
 	"workbench/tui/pages/tune"
@@ -248,6 +249,23 @@ func TestJobsScreenNeedsACluster(t *testing.T) {
 			if m.Page() != "home" {
 				t.Errorf("esc left the Jobs screen for %q, want home", m.Page())
 			}
+		}
+	}
+}
+
+// TestJobsScreenPoll: --poll reaches the Jobs screen (Options.Poll), and
+// without it the screen polls as submit --follow does by default.
+func TestJobsScreenPoll(t *testing.T) {
+	for _, tc := range []struct{ poll, want time.Duration }{{5 * time.Second, 5 * time.Second}, {0, 2 * time.Second}} {
+		f := &backend.Fake{Cluster: backend.NewFakeJobs()}
+		m := New(context.Background(), f, Options{NoColor: true, Width: 120, Height: 30, Start: common.PageJobs, Poll: tc.poll})
+		m.Update(m.Init()())
+		j, ok := m.Active().(*jobs.Model)
+		if !ok {
+			t.Fatalf("opened %q, want the Jobs screen", m.Page())
+		}
+		if j.Poll() != tc.want {
+			t.Errorf("--poll %s: the screen polls every %s, want %s", tc.poll, j.Poll(), tc.want)
 		}
 	}
 }

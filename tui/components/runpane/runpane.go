@@ -592,6 +592,11 @@ func (m *Model) full(w, h int) string {
 		m.result(w, false),
 		m.latency(w, false),
 	}
+	if m.rec != nil && m.rec.BatchProbe != nil {
+		// batch_size: auto's decision: the ceiling it measured per size
+		// and the knee it took, as the record and the report show it.
+		parts = append(parts, common.Fit(st.Label.Render("batch ")+st.Faint.Render(m.rec.BatchProbe.String()), w))
+	}
 	if m.diag != "" {
 		parts = append(parts, lipgloss.NewStyle().Width(w).Render(st.Label.Render("diagnosis ")+st.Teaching.Render(m.diag)))
 	}

@@ -10,6 +10,7 @@ import (
 
 	"charm.land/lipgloss/v2"
 
+	"workbench/bench"
 	"workbench/pipeline"
 	"workbench/tui/common"
 )
@@ -169,6 +170,29 @@ func TestIssueMarker(t *testing.T) {
 				t.Errorf("marker on %q with no detection", marked)
 			case c.want != "" && (len(marked) != 1 || !strings.Contains(marked[0], c.want)):
 				t.Errorf("marked lines %q, want one with %q:\n%s", marked, c.want, v)
+			}
+		})
+	}
+}
+
+// TestShowsTheBatchProbe: a finished run that resolved batch_size: auto
+// shows the probe's decision in the full pane; a fixed batch shows none.
+func TestShowsTheBatchProbe(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		probe *bench.BatchProbe
+		want  bool
+	}{
+		{"auto", &bench.BatchProbe{Picked: 16, Points: []bench.BatchPoint{{Batch: 8, Throughput: 95.1}, {Batch: 16, Throughput: 101}}}, true},
+		{"fixed", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := New(common.New(160, 48, true), "A", "optimized", "", lipgloss.NewStyle(), false, 2)
+			m.Start()
+			m.Finish(&bench.Record{Status: bench.StatusOK, Images: 100, WallSeconds: 1, Throughput: 100, BatchProbe: tc.probe}, nil, "")
+			view := ansi.Strip(m.View(120, 40, true))
+			if got := strings.Contains(view, "auto → 16"); got != tc.want {
+				t.Errorf("probe shown = %v, want %v:\n%s", got, tc.want, view)
 			}
 		})
 	}
