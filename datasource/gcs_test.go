@@ -145,3 +145,37 @@ func TestGCSCredentials(t *testing.T) {
 		}
 	}
 }
+
+// TestGCSListingStreams against a real server (fake-gcs-server), five
+// keys a page: a gs:// prefix of images streams as an s3:// one does,
+// every key once, in key order, --images N ending the listing.
+func TestGCSListingStreams(t *testing.T) {
+	srv := gcstest.Start(t)
+	srv.Bucket(t, "gst")
+	var want []string
+	for i := range 23 {
+		k := fmt.Sprintf("p/%03d.jpg", i)
+		srv.Put(t, "gst", k, []byte(k))
+		want = append(want, "gs://gst/"+k)
+	}
+	listPageSize = 5
+	t.Cleanup(func() { listPageSize = 1000 })
+	ctx := context.Background()
+	for _, limit := range []int{0, 12} {
+		src, err := Open(ctx, "gs://gst/p/", Options{Limit: limit, GetConcurrency: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths, errs := readAll(t, src, 4, nil, func() {})
+		w := want
+		if limit > 0 {
+			w = want[:limit]
+		}
+		if !src.Streams() || !slices.Equal(paths, w) || len(errs) != 0 {
+			t.Errorf("--images %d: streams %v, %d rows (want %d in key order), errors %v", limit, src.Streams(), len(paths), len(w), errs)
+		}
+		if pages := src.Stats().Requests.Load() - int64(len(paths)); pages != int64((len(w)+4)/5) {
+			t.Errorf("--images %d: %d listing pages, want %d", limit, pages, (len(w)+4)/5)
+		}
+	}
+}
