@@ -226,16 +226,12 @@ func TestSmallFilesS3(t *testing.T) {
 	if !strings.Contains(so.String(), "\nsmall-files") || strings.Contains(so.String(), "skipped") {
 		t.Errorf("ablate printed no small-files row:\n%s", so.String())
 	}
-	b, err := os.ReadFile(js)
+	all, err := bench.ReadRecordsFile(js)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc struct{ Records []*bench.Record }
-	if err := json.Unmarshal(b, &doc); err != nil {
-		t.Fatal(err)
-	}
 	recs := map[string]*bench.Record{}
-	for _, r := range doc.Records {
+	for _, r := range all {
 		recs[r.Scenario] = r
 	}
 	opt, small := recs["optimized"], recs["small-files"]

@@ -46,6 +46,15 @@ func NewOutput(ctx context.Context, dest string) (*Output, error) {
 	return &Output{dest: u, final: u.key, tmp: tmp, st: &Retrying{Store: st, Policy: DefaultRetry, Stats: stats}, Stats: stats}, nil
 }
 
+// firstKey is the first object under the final prefix, "" when none.
+func (o *Output) firstKey(ctx context.Context) (string, error) {
+	objs, _, err := o.st.ListPage(ctx, o.final, "")
+	if err != nil || len(objs) == 0 {
+		return "", err
+	}
+	return objs[0].Key, nil
+}
+
 // Upload puts a finished local part under the temporary prefix.
 func (o *Output) Upload(ctx context.Context, local string) error {
 	b, err := os.ReadFile(local)

@@ -236,23 +236,14 @@ func newShardSink(ctx context.Context, dest string) (*shardSink, error) {
 		if !strings.HasSuffix(dest, "/") {
 			dest += "/"
 		}
-		u, err := parseURI(dest)
-		if err != nil {
-			return nil, err
-		}
-		st, err := OpenStore(ctx, u.scheme, u.bucket, u.user == Anonymous)
-		if err != nil {
-			return nil, err
-		}
-		r := &Retrying{Store: st, Policy: DefaultRetry, Stats: &Stats{}}
-		if objs, _, err := r.ListPage(ctx, u.key, ""); err != nil {
-			return nil, fmt.Errorf("data shard: -o %s: %w", dest, err)
-		} else if len(objs) > 0 {
-			return nil, fmt.Errorf("data shard: -o %s already holds objects (%s); remove them or pick another prefix", dest, objs[0].Key)
-		}
 		o, err := NewOutput(ctx, dest)
 		if err != nil {
 			return nil, err
+		}
+		if key, err := o.firstKey(ctx); err != nil {
+			return nil, fmt.Errorf("data shard: -o %s: %w", dest, err)
+		} else if key != "" {
+			return nil, fmt.Errorf("data shard: -o %s already holds objects (%s); remove them or pick another prefix", dest, key)
 		}
 		return &shardSink{out: o}, nil
 	}
