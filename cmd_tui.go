@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -164,6 +165,7 @@ func newTUIBackend(f *jobFlags, left, right string) (*tuiBackend, error) {
 	// (runner.Resolve); it is described here once.
 	var n int
 	var dataset string
+	images := "" // what the note says the race reads; "" = n images
 	var files []string
 	err = errors.New("not a folder")
 	if datasource.IsFolder(f.data) && f.labelFrom == "" {
@@ -174,6 +176,13 @@ func newTUIBackend(f *jobFlags, left, right string) (*tuiBackend, error) {
 		dataset = fmt.Sprintf("%s (%d images)", f.data, n)
 	} else if src, serr := datasource.Open(context.Background(), f.data, datasource.Options{ImageColumn: f.imageCol, LabelFrom: f.labelFrom, Limit: f.images}); serr == nil {
 		n, dataset = src.Rows(), src.Describe()
+		if src.Streams() {
+			// A prefix listed as the run reads it: counted then, not here.
+			images = "every image under " + f.data
+			if f.images > 0 {
+				images = fmt.Sprintf("the first %d images under %s", f.images, f.data)
+			}
+		}
 	} else {
 		if !datasource.IsFolder(f.data) {
 			err = serr
@@ -189,7 +198,7 @@ func newTUIBackend(f *jobFlags, left, right string) (*tuiBackend, error) {
 	b.info = backend.Info{
 		Device: dev, GPU: len(inv.GPUs) > 0, Cores: runtime.NumCPU(),
 		Dataset: dataset, Model: f.modelName, Images: n, Notice: zooNotice(f.modelName),
-		Note: fmt.Sprintf("%s on %d images; --model tiny or --images N for a shorter race, --model resnet50 for a longer one", f.modelName, n),
+		Note: fmt.Sprintf("%s on %s; --model tiny or --images N for a shorter race, --model resnet50 for a longer one", f.modelName, cmp.Or(images, fmt.Sprintf("%d images", n))),
 		Left: left, Right: right,
 	}
 	return b, nil
