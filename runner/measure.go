@@ -222,6 +222,8 @@ func newRecord(job *classify.Job, p *Plan, out string) *bench.Record {
 	fp := &rec.Fingerprint
 	if len(p.Files) > 0 {
 		fp.Dataset = commonDir(p.Files)
+	} else if datasource.IsRemote(c.Data) {
+		fp.Dataset = c.Data // a URI: Clean would fold its "//"
 	} else if c.Data != "" {
 		fp.Dataset = filepath.Clean(c.Data)
 	}
