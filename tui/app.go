@@ -71,6 +71,10 @@ type page interface {
 // stopper is a page that may have runs in flight.
 type stopper interface{ Stop() }
 
+// typist is a page whose text field has the keys: the root then leaves
+// every key to it but ctrl+c, so q and ? can be typed.
+type typist interface{ Typing() bool }
+
 // Options choose where the TUI opens.
 type Options struct {
 	// Start is the first page: common.PageHome (default), PageRace,
@@ -144,6 +148,14 @@ func (m *Model) Init() tea.Cmd {
 // Page names the active page.
 func (m *Model) Page() string { return stateNames[m.state] }
 
+// Typing reports whether the active page has a text field in focus: every
+// key but ctrl+c is then text, for the root and for a host that adds keys
+// of its own (the SSH server).
+func (m *Model) Typing() bool {
+	t, ok := m.pages[m.state].(typist)
+	return ok && t.Typing()
+}
+
 // Active returns the active page's model, for tests.
 func (m *Model) Active() any { return m.pages[m.state] }
 
@@ -153,6 +165,13 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	k := m.common.Keys
 	switch msg := msg.(type) {
 	case tea.KeyPressMsg:
+		if m.Typing() {
+			if msg.String() == "ctrl+c" {
+				m.stopAll()
+				return m, tea.Quit
+			}
+			break // q and ? are text in a field
+		}
 		switch {
 		case key.Matches(msg, k.Quit):
 			m.stopAll()
@@ -301,9 +320,9 @@ func (t *tracked) Run(ctx context.Context, spec backend.RunSpec, bus *pipeline.E
 	return t.Backend.Run(ctx, spec, bus)
 }
 
-func (t *tracked) Sweep(ctx context.Context, spec backend.SweepSpec, on func(*bench.Record)) error {
+func (t *tracked) Sweep(ctx context.Context, spec backend.SweepSpec, on func(*bench.Record)) (*bench.SweepResult, error) {
 	if !t.enter() {
-		return context.Canceled
+		return nil, context.Canceled
 	}
 	defer t.wg.Done()
 	return t.Backend.Sweep(ctx, spec, on)
