@@ -63,7 +63,10 @@ type Model struct {
 	// HigherIsBetter shades the largest value hottest; false (a latency
 	// objective) shades the smallest.
 	HigherIsBetter bool
-	cells          map[[2]int]Cell
+	// Unit is written with each value ("320ms"); "" leaves it to the
+	// caller's title, as a rate's "img/s" would crowd the cells.
+	Unit  string
+	cells map[[2]int]Cell
 }
 
 // New returns an empty grid of rows (named rowName) × cols (colName),
@@ -110,7 +113,7 @@ func (m *Model) View(w int) string {
 			case "":
 				text, style = "…", st.Faint
 			case bench.StatusOK:
-				text, style = x.Mark.symbol()+fitValue(x.Summary, cw-1-len([]rune(x.Mark.symbol()))), m.shade(x.Summary.Center, lo, hi)
+				text, style = x.Mark.symbol()+fitValue(x.Summary, m.Unit, cw-1-len([]rune(x.Mark.symbol()))), m.shade(x.Summary.Center, lo, hi)
 				if x.Mark == Best {
 					style = st.Best
 				}
@@ -126,18 +129,27 @@ func (m *Model) View(w int) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-// fitValue renders a summary as "412 ± 3%" (bench's format, spread in
-// whole percent), closing up the spaces, then dropping the spread, when w
-// cells are too few.
-func fitValue(s bench.Summary, w int) string {
-	text := s.Format("")
+// fitValue renders a summary as "412 ± 3%" (Format), closing up the
+// spaces, then dropping the spread, when w cells are too few.
+func fitValue(s bench.Summary, unit string, w int) string {
+	text := Format(s, unit)
 	if len([]rune(text)) > w {
 		text = strings.ReplaceAll(text, " ± ", "±")
 	}
 	if len([]rune(text)) > w {
-		text = bench.FormatValue(s.Center, "")
+		text = bench.FormatValue(s.Center, unit)
 	}
 	return text
+}
+
+// Format renders a cell's summary as bench does, "412 img/s ± 3%": the
+// median and the spread in whole percent; a single sample, which has no
+// spread, as its value alone, as the CLI's sweep table prints it.
+func Format(s bench.Summary, unit string) string {
+	if s.N <= 1 {
+		return bench.FormatValue(s.Center, unit)
+	}
+	return s.Format(unit)
 }
 
 // short abbreviates an axis name for the corner label.

@@ -537,6 +537,9 @@ func (m *Model) View(w, h int) string {
 	}
 	grid := heatmap.New(m.common, rows.Name, sorted(rows.Values), cols.Name, sorted(cols.Values))
 	grid.HigherIsBetter = m.obj.Metric.HigherIsBetter
+	if k := m.obj.Metric.Kind; k == bench.KindDuration || k == bench.KindBytes {
+		grid.Unit = m.obj.Metric.Unit
+	}
 	for _, r := range rows.Values {
 		for _, c := range cols.Values {
 			var k cellKey
@@ -552,13 +555,13 @@ func (m *Model) View(w, h int) string {
 	bk, bc, hasBest := m.bestKey(cells)
 	switch {
 	case hasBest && m.res != nil:
-		line := fmt.Sprintf("best: %s → %s", m.describe(bk, ""), bc.Summary.Format(m.obj.Metric.Unit))
+		line := fmt.Sprintf("best: %s → %s", m.describe(bk, ""), heatmap.Format(bc.Summary, m.obj.Metric.Unit))
 		parts = append(parts, st.Verdict.Render(common.Fit(line, w)))
 		if b := m.res.Best(); b.Tied {
 			parts = append(parts, st.Faint.Render(common.Fit("tie: "+b.TieBreak, w)))
 		}
 	case hasBest:
-		line := fmt.Sprintf("best so far: %s → %s", m.describe(bk, ""), bc.Summary.Format(m.obj.Metric.Unit))
+		line := fmt.Sprintf("best so far: %s → %s", m.describe(bk, ""), heatmap.Format(bc.Summary, m.obj.Metric.Unit))
 		parts = append(parts, st.Verdict.Render(common.Fit(line, w)))
 	case m.phase == Finished:
 		parts = append(parts, st.Verdict.Render(common.Fit("no cell completed stably", w)))
@@ -611,7 +614,7 @@ func (m *Model) topLines(w int) []string {
 		if c.Tied {
 			notes = append(notes, "tied")
 		}
-		line := fmt.Sprintf("  %d. %s  %s", i+1, c.Label, c.Samples.Summary.Format(m.obj.Metric.Unit))
+		line := fmt.Sprintf("  %d. %s  %s", i+1, c.Label, heatmap.Format(c.Samples.Summary, m.obj.Metric.Unit))
 		if len(notes) > 0 {
 			line += "  (" + strings.Join(notes, ", ") + ")"
 		}

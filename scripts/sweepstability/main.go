@@ -1,0 +1,153 @@
+// Command sweepstability measures how reliably a sweep picks its best
+// cell (issue 17): it runs the same `workbench sweep` several times, each
+// in a fresh process, and counts the runs whose pick agrees with the
+// reference, the cell picked most often: the run picked it too, or the run
+// found it tied with its own best (intervals overlapping, as the protocol
+// ties cells). It prints each run's pick with its interval and ties, the
+// agreement as "N/10", and the median objective of the picks with its
+// spread. `make sweep-stability` runs it; it needs a quiet machine, since
+// load from elsewhere is noise the sweep is right to see.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"workbench/bench"
+)
+
+func main() {
+	bin := flag.String("bin", "./workbench", "the workbench binary")
+	data := flag.String("data", "data/synth", "image folder (made with workbench data synth when missing)")
+	images := flag.Int("images", 200, "images to read")
+	model := flag.String("model", "tiny", "model: tiny or resnet18 keep it short")
+	batch := flag.String("batch", "8..64", "--batch of the sweep")
+	conc := flag.String("concurrency", "1,2", "--concurrency of the sweep")
+	runs := flag.Int("runs", 10, "sweeps to run")
+	out := flag.String("out", "sweep-stability", "folder for each sweep's results and log")
+	extra := flag.String("extra", "", "more sweep flags, space-separated (e.g. '--objective wall')")
+	flag.Parse()
+	if err := run(*bin, *data, *images, *model, *batch, *conc, *runs, *out, strings.Fields(*extra)); err != nil {
+		fmt.Fprintln(os.Stderr, "sweep-stability:", err)
+		os.Exit(1)
+	}
+}
+
+// pick is what one sweep chose: its best cell, the cells it tied with it,
+// and the best's objective median.
+type pick struct {
+	best   string
+	tied   []string
+	median float64
+	line   string
+}
+
+func run(bin, data string, images int, model, batch, conc string, runs int, out string, extra []string) error {
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	if _, err := os.Stat(data); errors.Is(err, os.ErrNotExist) {
+		if b, err := exec.Command(bin, "data", "synth", "-n", fmt.Sprint(images), "-o", data, "--seed", "1").CombinedOutput(); err != nil {
+			return fmt.Errorf("making %s: %v\n%s", data, err, b)
+		}
+	}
+	args := append([]string{"sweep", "--model", model, "--data", data, "--images", fmt.Sprint(images),
+		"--batch", batch, "--concurrency", conc}, extra...)
+	fmt.Printf("%d × %s %s\n", runs, bin, strings.Join(args, " "))
+	var picks []pick
+	for i := 1; i <= runs; i++ {
+		res := filepath.Join(out, fmt.Sprintf("sweep%d.json", i))
+		log, err := os.Create(filepath.Join(out, fmt.Sprintf("sweep%d.log", i)))
+		if err != nil {
+			return err
+		}
+		cmd := exec.Command(bin, append(args, "--out", res)...)
+		cmd.Stdout, cmd.Stderr = log, log
+		runErr := cmd.Run()
+		log.Close()
+		p, err := read(res)
+		if err != nil {
+			// No cell ranked (exit 1) is a pick of nothing, which agrees
+			// with no reference; anything else is the harness's failure.
+			if runErr == nil {
+				return err
+			}
+			p = pick{line: fmt.Sprintf("no pick: %v (see %s)", runErr, log.Name())}
+		}
+		fmt.Printf("run %2d: %s\n", i, p.line)
+		picks = append(picks, p)
+	}
+	ref, times := mode(picks)
+	if ref == "" {
+		return errors.New("no sweep picked a cell")
+	}
+	agree := 0
+	var medians []float64
+	for _, p := range picks {
+		if p.best == ref || slices.Contains(p.tied, ref) {
+			agree++
+		}
+		if p.best != "" {
+			medians = append(medians, p.median)
+		}
+	}
+	fmt.Printf("reference: %s, picked in %d of %d runs\n", ref, times, runs)
+	fmt.Printf("the picks' objective: %s over %d runs\n", bench.Summarize(medians, bench.DefaultConfidence).Format(""), len(medians))
+	fmt.Printf("same best cell or tied with it: %d/%d\n", agree, runs)
+	return nil
+}
+
+// read takes one sweep's pick from its results: the cell ranked 1, as
+// bench.BestCell picks it, and the cells marked tied with it.
+func read(path string) (pick, error) {
+	recs, err := bench.ReadRecordsFile(path)
+	if err != nil {
+		return pick{}, err
+	}
+	b, ok := bench.BestCell(recs)
+	if !ok {
+		return pick{}, fmt.Errorf("%s: no completed cell", path)
+	}
+	p := pick{best: b.Label}
+	var lo, hi float64
+	for _, r := range recs {
+		if r.Label == b.Label && r.Rank == 1 {
+			p.median, lo, hi = r.CellMedian, r.CellLo, r.CellHi
+		}
+		if r.Tied && r.Label != b.Label && !slices.Contains(p.tied, r.Label) {
+			p.tied = append(p.tied, r.Label)
+		}
+	}
+	if p.median == 0 {
+		return pick{}, fmt.Errorf("%s: no cell ranked (none stable)", path)
+	}
+	obj := recs[0].Objective
+	p.line = fmt.Sprintf("%s  %s %s [%s, %s]", p.best, obj, bench.FormatValue(p.median, ""), bench.FormatValue(lo, ""), bench.FormatValue(hi, ""))
+	if len(p.tied) > 0 {
+		p.line += "; tied: " + strings.Join(p.tied, ", ")
+	}
+	return p, nil
+}
+
+// mode is the cell picked most often (the first such, in run order) and
+// how often.
+func mode(picks []pick) (string, int) {
+	count := map[string]int{}
+	best, n := "", 0
+	for _, p := range picks {
+		if p.best == "" {
+			continue
+		}
+		count[p.best]++
+		if count[p.best] > n {
+			best, n = p.best, count[p.best]
+		}
+	}
+	return best, n
+}
