@@ -355,16 +355,21 @@ func TestQueueAloneAndCap(t *testing.T) {
 	}
 }
 
-// The instructor's screen reaches a participant: the participant's screen
-// follows into the workshop, read-only, with the instructor's numbers.
-func TestInstructorBroadcastReachesParticipant(t *testing.T) {
-	e := start(t, func(c *Config, e *env) {
+// withInstructor makes the teacher's key the server's instructor.
+func withInstructor(t *testing.T) func(*Config, *env) {
+	return func(c *Config, e *env) {
 		f := filepath.Join(e.dir, "instructors")
 		if err := os.WriteFile(f, []byte(e.teacher.line), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		c.Instructors = f
-	})
+	}
+}
+
+// The instructor's screen reaches a participant: the participant's screen
+// follows into the workshop, read-only, with the instructor's numbers.
+func TestInstructorBroadcastReachesParticipant(t *testing.T) {
+	e := start(t, withInstructor(t))
 	p := e.open(t, e.alice, "")
 	p.waitFor("runs held by the instructor")
 	in := e.open(t, e.teacher, "")
@@ -417,13 +422,7 @@ func TestInstructorBroadcastReachesParticipant(t *testing.T) {
 // typing an objective or a constraint neither ends the session nor
 // broadcasts, releases or writes a report.
 func TestTypingInAFormIsText(t *testing.T) {
-	e := start(t, func(c *Config, e *env) {
-		f := filepath.Join(e.dir, "instructors")
-		if err := os.WriteFile(f, []byte(e.teacher.line), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		c.Instructors = f
-	})
+	e := start(t, withInstructor(t))
 	in := e.open(t, e.teacher, "")
 	in.waitFor("(instructor)", "B broadcast")
 	held := e.srv.Classroom().Held()

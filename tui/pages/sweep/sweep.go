@@ -9,6 +9,7 @@
 package sweep
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -160,7 +161,7 @@ func (m *Model) Spec() (backend.SweepSpec, error) {
 		*f.to = vals
 	}
 	spec.Objective = strings.TrimSpace(m.fields[fieldObjective].Value())
-	if _, err := bench.ParseObjective(cmpOr(spec.Objective, "steady")); err != nil {
+	if _, err := bench.ParseObjective(cmp.Or(spec.Objective, "steady")); err != nil {
 		errs = append(errs, err)
 	}
 	spec.Constraints = strings.TrimSpace(m.fields[fieldConstraints].Value())
@@ -168,13 +169,6 @@ func (m *Model) Spec() (backend.SweepSpec, error) {
 		errs = append(errs, err)
 	}
 	return spec, errors.Join(errs...)
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // Launch parses the form and starts the sweep.
@@ -213,7 +207,7 @@ func gridSize(spec backend.SweepSpec) int {
 // tests then feed records with Add and the result with End.
 func (m *Model) Prepare(spec backend.SweepSpec) {
 	m.spec, m.phase, m.recs, m.res, m.err = spec, Running, nil, nil, nil
-	m.obj, _ = bench.ParseObjective(cmpOr(spec.Objective, "steady"))
+	m.obj, _ = bench.ParseObjective(cmp.Or(spec.Objective, "steady"))
 	m.cons, _ = bench.ParseConstraints(spec.Constraints)
 	m.slice, m.at = len(spec.Axes())-1, 0
 }
