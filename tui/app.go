@@ -6,8 +6,8 @@
 // key map every component embeds; each component (components/...) and each
 // page (pages/...) lives in its own package with a Model and a New. The root
 // model follows glow: a state enum names the active page, global keys are
-// handled first (quit, help), then the window size, then the message goes to
-// the active page.
+// handled first (quit, help; none but ctrl+c while a page's text field has
+// the keys), then the window size, then the message goes to the active page.
 //
 // The TUI never blocks the engine. Every run publishes on its own event bus;
 // a screen subscribes with a buffer (the bus drops events rather than wait)
@@ -17,9 +17,10 @@
 //
 // Charts are ntcharts v2 sparklines. The sweep heatmap is drawn with
 // lipgloss rather than ntcharts' heatmap, which plots a continuous field: a
-// sweep grid is a handful of discrete cells that must carry their value, a
-// failed or skipped mark and the best-cell highlight as text, so the heatmap
-// still reads under NO_COLOR and on a projector.
+// sweep grid is a handful of discrete cells that must carry their value and
+// spread, a failed or skipped mark and the best and tied marks as text, so
+// the heatmap still reads under NO_COLOR and on a projector. The sweep's
+// throughput-vs-batch chart is the same sparkline drawn as bars.
 //
 // Everything the TUI needs from the rest of workbench goes through
 // backend.Backend, so tests drive every screen with backend.Fake and a
