@@ -159,9 +159,9 @@ func TestGoldenScreens(t *testing.T) {
 			s := m.Active().(*sweep.Model)
 			s.Prepare(sweepSpec)
 			s.End(f.Sweep(context.Background(), sweepSpec, s.Add))
-			m.Update(keyPress("x")) // slice batch: blocks × concurrency
+			m.Update(keyPress("x")) // slice batch, at the best's 128: blocks × concurrency
 			m.Update(keyPress("]"))
-			m.Update(keyPress("]")) // at batch 128, the best's
+			m.Update(keyPress("[")) // back to 128
 		}},
 		{"workshop_step2", func(t *testing.T, m *Model, f *backend.Fake) {
 			open(common.NavMsg{Page: common.PageWorkshop})(t, m, f)

@@ -84,9 +84,6 @@ func (m *Model) Set(row, col int, c Cell) { m.cells[[2]int{row, col}] = c }
 // Get returns the cell at (row value, col value).
 func (m *Model) Get(row, col int) Cell { return m.cells[[2]int{row, col}] }
 
-// rowHead is the width of the row labels' column.
-const rowHead = 13
-
 // View draws the grid in at most w columns.
 func (m *Model) View(w int) string {
 	st := m.common.Styles
@@ -96,9 +93,14 @@ func (m *Model) View(w int) string {
 			lo, hi = min(lo, c.Summary.Center), max(hi, c.Summary.Center)
 		}
 	}
+	corner := short(m.RowName) + " \\ " + short(m.ColName)
+	rowHead := lipgloss.Width(corner) // the row labels' column
+	for _, r := range m.Rows {
+		rowHead = max(rowHead, lipgloss.Width(fmt.Sprintf("%s %d", m.RowName, r)))
+	}
 	cw := max(7, min(14, (w-rowHead)/max(1, len(m.Cols))-1))
 	var b strings.Builder
-	b.WriteString(st.Label.Render(common.Fit(short(m.RowName)+" \\ "+short(m.ColName), rowHead)))
+	b.WriteString(st.Label.Render(common.Fit(corner, rowHead)))
 	for _, c := range m.Cols {
 		b.WriteString(" " + st.Header.Render(common.FitLeft(fmt.Sprint(c), cw)))
 	}

@@ -181,7 +181,9 @@ func (m *Model) Launch(ctx context.Context) tea.Cmd {
 	m.Prepare(spec)
 	ctx, m.cancel = context.WithCancel(ctx)
 	m.gen++
-	m.ch = make(chan *bench.Record, gridSize(spec)+1)
+	// Room for every run the protocol may make, so the sweep never waits
+	// on the screen's tick.
+	m.ch = make(chan *bench.Record, gridSize(spec)*bench.DefaultProtocol.WithDefaults().MaxRuns+1)
 	gen, b, ch := m.gen, m.backend, m.ch
 	m.status = ""
 	return tea.Batch(func() tea.Msg {
@@ -221,11 +223,19 @@ func (m *Model) End(res *bench.SweepResult, err error) {
 	m.phase, m.err, m.res = Finished, err, res
 	if res != nil {
 		m.recs = res.Records
-		if b := res.Best(); b != nil && len(m.spec.Axes()) == 3 {
-			a := m.spec.Axes()[m.slice]
-			m.at = max(0, slices.Index(sorted(a.Values), atoi(b.Params[a.Name])))
-		}
 	}
+	m.at = m.bestAt()
+}
+
+// bestAt is the index of the best cell's value on the sliced axis, 0
+// before the sweep has ranked its cells.
+func (m *Model) bestAt() int {
+	axes := m.spec.Axes()
+	if m.res == nil || m.res.Best() == nil || len(axes) != 3 {
+		return 0
+	}
+	a := axes[m.slice]
+	return max(0, slices.Index(sorted(a.Values), atoi(m.res.Best().Params[a.Name])))
 }
 
 func (m *Model) tick() tea.Cmd {
@@ -278,7 +288,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			return common.Nav(common.NavMsg{Page: common.PageHome})
 		case three && key.Matches(msg, k.Axis):
 			m.slice = (m.slice + 1) % 3
-			m.at = 0
+			m.at = m.bestAt()
 		case three && key.Matches(msg, k.SliceNext):
 			m.at = (m.at + 1) % len(m.spec.Axes()[m.slice].Values)
 		case three && key.Matches(msg, k.SlicePrev):

@@ -85,12 +85,20 @@ func TestSlicesAndMarks(t *testing.T) {
 			t.Errorf("screen lacks %q:\n%s", want, v)
 		}
 	}
-	m.Update(press("x")) // slice batch: concurrency × blocks
-	m.Update(press("]"))
-	m.Update(press("]"))
-	v = ansi.Strip(m.View(160, 44))
-	if !strings.Contains(v, "slice: batch 128 (3 of 4") || !strings.Contains(v, "blocks \\ conc") {
-		t.Errorf("x then ]] should show batch 128, blocks × concurrency:\n%s", v)
+	for _, c := range []struct{ key, want string }{
+		{"x", "slice: batch 128 (3 of 4"}, // the best's batch, blocks × concurrency
+		{"]", "slice: batch 256 (4 of 4"},
+		{"]", "slice: batch 8 (1 of 4"},
+		{"[", "slice: batch 256 (4 of 4"},
+		{"x", "slice: concurrency 2 (2 of 3"},
+	} {
+		m.Update(press(c.key))
+		if v := ansi.Strip(m.View(160, 44)); !strings.Contains(v, c.want) {
+			t.Errorf("after %s: screen lacks %q:\n%s", c.key, c.want, v)
+		}
+	}
+	if v := ansi.Strip(m.View(160, 44)); !strings.Contains(v, "blocks \\ batch") {
+		t.Errorf("sliced by concurrency, the map should be blocks × batch:\n%s", v)
 	}
 	for _, k := range []string{"S", "R", "e"} {
 		if cmd := m.Update(press(k)); cmd != nil {
