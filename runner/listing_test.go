@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"workbench/bench"
 	"workbench/vision"
 )
 
@@ -81,6 +82,34 @@ func TestListingStreams(t *testing.T) {
 			}
 			if got := outputPaths(t, h.out); !slices.Equal(got, all[:want]) {
 				t.Errorf("output paths, in order:\n%v\nwant the listing's first %d:\n%v", got, want, all[:want])
+			}
+		})
+	}
+}
+
+// TestCycledReadHoldsTheListing: a sweep's cycled read over a folder with
+// fewer images than the protocol needs holds the listing and cycles over
+// it, at a batch whose read-ahead alone would have streamed the folder
+// (batch 4: 16 paths ahead of 48) as at one whose read-ahead holds it.
+// Streamed, the read could not cycle and the run would end with too few
+// windows to judge.
+func TestCycledReadHoldsTheListing(t *testing.T) {
+	t.Parallel()
+	dir, err := testData()
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, batch := range []int{4, 32} {
+		t.Run(strconv.Itoa(batch), func(t *testing.T) {
+			t.Parallel()
+			proto := bench.DefaultProtocol
+			need := proto.RowsNeeded(batch, 1)
+			h := &harness{name: "optimized", images: need, set: map[string]string{"batch_size": strconv.Itoa(batch), "concurrency": "1"}}
+			h.execute(t, Config{Scenario: h.name, Set: settings(h.set), Model: "tiny", Data: dir, Cycle: true, Protocol: &proto}, t.TempDir())
+			h.mustOK(t)
+			if h.plan.Streams || h.rec.Images != need || h.rec.Cycled <= 1 || len(h.rec.Windows) < proto.Windows {
+				t.Errorf("streams %v; read %d images (want %d), cycled %g, %d windows (want %d)",
+					h.plan.Streams, h.rec.Images, need, h.rec.Cycled, len(h.rec.Windows), proto.Windows)
 			}
 		})
 	}

@@ -261,9 +261,12 @@ func (p *Plan) probeBatch(k scenarios.Knobs, m machine) (*bench.BatchProbe, erro
 // used as it is. A folder is read ahead by 2 × cores × batch paths, the
 // most that blocks auto can use to decide (see effective): a folder that
 // ends within them is held whole, as it was always listed; a larger one
-// streams. A fixed block count (blocks N or default) splits the rows it
-// reads into that many blocks, which needs the count first: it is counted
-// by a walk that holds nothing, then streamed too.
+// streams. A cycled read (Config.Cycle) reads ahead at least the rows the
+// protocol needs, since it can go over the listing again only if it holds
+// it: a folder with fewer images is held whole and cycled, a larger one
+// needs no cycling. A fixed block count (blocks N or default) splits the
+// rows it reads into that many blocks, which needs the count first: it is
+// counted by a walk that holds nothing, then streamed too.
 func (p *Plan) list(cfg Config, k scenarios.Knobs, m machine) error {
 	if usesSource(cfg) {
 		src, err := openSource(cfg, &k)
@@ -286,6 +289,14 @@ func (p *Plan) list(cfg Config, k scenarios.Knobs, m machine) error {
 		bs = scenarios.DefaultKnobs().BatchSize
 	}
 	ahead := 2 * max(m.cores, 1) * bs
+	if cfg.Cycle {
+		proto := bench.DefaultProtocol
+		if cfg.Protocol != nil {
+			proto = cfg.Protocol.WithDefaults()
+		}
+		// Concurrency auto resolves later, to at most the cores.
+		ahead = max(ahead, proto.RowsNeeded(bs, max(k.Concurrency.Max, m.cores)))
+	}
 	if cfg.Images > 0 {
 		ahead = min(ahead, cfg.Images)
 	}

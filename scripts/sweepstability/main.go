@@ -98,7 +98,12 @@ func run(bin, data string, images int, model, batch, conc string, runs int, out 
 		}
 	}
 	fmt.Printf("reference: %s, picked in %d of %d runs\n", ref, times, runs)
-	fmt.Printf("the picks' objective: %s over %d runs\n", bench.Summarize(medians, bench.DefaultConfidence).Format(""), len(medians))
+	if len(medians) > 0 {
+		// At the highest confidence the runs allow, as a sweep's cells.
+		s := bench.SummarizeAtMost(medians, bench.DefaultConfidence)
+		fmt.Printf("the picks' objective: %s [%s, %s] (%.0f%% interval) over %d runs\n", bench.FormatValue(s.Center, ""),
+			bench.FormatValue(s.Lo, ""), bench.FormatValue(s.Hi, ""), 100*s.Confidence, len(medians))
+	}
 	fmt.Printf("same best cell or tied with it: %d/%d\n", agree, runs)
 	return nil
 }
