@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 	"workbench/datasource"
 
 	"github.com/spf13/pflag"
@@ -18,6 +19,7 @@ import (
 	"workbench/bench"
 	"workbench/model"
 	"workbench/nvml"
+	"workbench/pipeline"
 	"workbench/runner"
 	"workbench/scenarios"
 	"workbench/vision"
@@ -141,6 +143,11 @@ type jobFlags struct {
 	imageCol  string    // a Parquet table's binary image column
 	sets      multiFlag // --set knob=value, where the command takes it
 
+	// The issue detectors: --straggler-sigma, --straggler-min and
+	// --stall-timeout, 0 turning a detector off.
+	stragglerSigma             float64
+	stragglerMin, stallTimeout time.Duration
+
 	knobs map[string]*knobFlag // by flag name
 	fs    *flag.FlagSet
 }
@@ -188,6 +195,9 @@ func (f *jobFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.output, "output", "", "the model output to classify from, by name (default: the only [N,K] output)")
 	fs.StringVar(&f.labels, "labels", "", "class names, one per line in index order; results gain a predicted_label column")
 	fs.StringVar(&f.labelFrom, "label-from", "", "folders: each image's class subfolder is its label (numbered by --labels, else in sorted order); the output gains a label column and the summary top-1/top-5 accuracy")
+	fs.Float64Var(&f.stragglerSigma, "straggler-sigma", pipeline.DefaultStragglerSigma, fmt.Sprintf("report a task as a straggler once it runs past its stage's mean + K·σ task duration (judged after %d finished tasks; 0 = off)", pipeline.DefaultStragglerMinTasks))
+	fs.DurationVar(&f.stragglerMin, "straggler-min", pipeline.DefaultStragglerMin, "the least a task must run to count as a straggler, however steady its stage")
+	fs.DurationVar(&f.stallTimeout, "stall-timeout", pipeline.DefaultStallTimeout, "report a stage as stalled when its input waits and none of its tasks finishes for this long, or twice its longest task (0 = off)")
 	fs.StringVar(&f.imageCol, "image-column", "", "a Parquet table's binary column of image bytes (default: the Hugging Face layout image: struct<bytes, path>)")
 	f.knobs = map[string]*knobFlag{}
 	for _, kf := range scenarios.KnobFlags() {
@@ -250,9 +260,22 @@ func (f *jobFlags) config(stderr io.Writer) (runner.Config, error) {
 		Scenario: f.scenario, Set: set, Flags: f.knobSettings(),
 		Data: f.data, Images: f.images, Model: f.modelName, MaxPixels: f.maxPixels, ORTLib: f.ortLib,
 		GPUs: f.gpus, SampleHz: f.sampleHz, Output: f.output, Labels: f.labels,
-		LabelFrom: f.labelFrom, ImageColumn: f.imageCol,
+		LabelFrom: f.labelFrom, ImageColumn: f.imageCol, Detect: f.detect(),
 		Warnf: func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) },
 	}, nil
+}
+
+// detect is the detectors' options for these flags: 0 on the command line
+// is off, which the engine spells negative (its zero is the default).
+func (f *jobFlags) detect() pipeline.DetectOptions {
+	o := pipeline.DetectOptions{StragglerSigma: f.stragglerSigma, StragglerMin: f.stragglerMin, StallTimeout: f.stallTimeout}
+	if o.StragglerSigma == 0 {
+		o.StragglerSigma = -1
+	}
+	if o.StallTimeout == 0 {
+		o.StallTimeout = -1
+	}
+	return o
 }
 
 // checkData refuses a local --data that does not exist, naming the command
@@ -293,6 +316,15 @@ func (f *jobFlags) validate() error {
 	}
 	if f.maxPixels <= 0 {
 		errs = append(errs, fmt.Errorf("--max-pixels %d: must be positive", f.maxPixels))
+	}
+	if f.stragglerSigma < 0 || math.IsNaN(f.stragglerSigma) || math.IsInf(f.stragglerSigma, 0) {
+		errs = append(errs, fmt.Errorf("--straggler-sigma %g: want 0 (off) or a positive number of standard deviations, e.g. %g", f.stragglerSigma, pipeline.DefaultStragglerSigma))
+	}
+	if f.stragglerMin <= 0 {
+		errs = append(errs, fmt.Errorf("--straggler-min %s: want a positive duration, e.g. %s", f.stragglerMin, pipeline.DefaultStragglerMin))
+	}
+	if f.stallTimeout < 0 {
+		errs = append(errs, fmt.Errorf("--stall-timeout %s: want 0 (off) or a positive duration, e.g. %s", f.stallTimeout, pipeline.DefaultStallTimeout))
 	}
 	if f.sampleHz < 0 || f.sampleHz > nvml.MaxHz {
 		errs = append(errs, fmt.Errorf("--sample-hz %g: want 0 (off) to %d", f.sampleHz, nvml.MaxHz))

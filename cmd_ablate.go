@@ -104,6 +104,7 @@ func ablateCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 		header += "\n" + n
 	}
 	writeAblate(stdout, scs, runs, header)
+	writeAblateVerdict(stdout, scs, runs, *repeat)
 	if f.json != "" {
 		if err := bench.WriteJSONFile(f.json, records(runs...)); err != nil {
 			return err
@@ -208,6 +209,49 @@ func writeAblate(w io.Writer, scs []*scenarios.Scenario, runs [][]*scenarioRun, 
 	fmt.Fprintln(w, "\nVS OPTIMIZED is the throughput ratio (×0.25 = four times slower); ✓ marks a metric that moved the way the scenario expects, ✗ one that did not.")
 	if notes.Len() > 0 {
 		fmt.Fprintf(w, "\n%s", notes.String())
+	}
+}
+
+// writeAblateVerdict judges each mistake against optimized by the
+// measurement protocol, as race and sweep do: a mistake whose steady
+// throughput interval overlaps optimized's costs nothing this machine can
+// tell apart from noise, and saying so keeps a class from learning a lesson
+// the numbers do not support.
+func writeAblateVerdict(w io.Writer, scs []*scenarios.Scenario, runs [][]*scenarioRun, repeat int) {
+	base := records(runs[0])
+	var slower, tied, faster, unstable []string
+	for i := 1; i < len(scs); i++ {
+		rs := records(runs[i])
+		if len(rs) == 0 {
+			continue
+		}
+		v := bench.DefaultProtocol.Judge(bench.MetricSteadyTput, base, rs)
+		switch {
+		case !v.Stable[1]:
+			unstable = append(unstable, scs[i].Name)
+		case v.Best < 0 || !v.Stable[0]:
+			// optimized itself never stabilised: nothing to judge against
+			unstable = append(unstable, scs[i].Name)
+		case len(v.Tied) > 0:
+			tied = append(tied, scs[i].Name)
+		case v.Best == 0:
+			slower = append(slower, scs[i].Name)
+		default:
+			faster = append(faster, scs[i].Name)
+		}
+	}
+	fmt.Fprintf(w, "\nverdict (steady throughput, the measurement protocol, %d repeat(s)):\n", repeat)
+	line := func(what string, names []string) {
+		if len(names) > 0 {
+			fmt.Fprintf(w, "  %s: %s\n", what, strings.Join(names, ", "))
+		}
+	}
+	line("slower than optimized beyond the noise", slower)
+	line("tied with optimized (intervals overlap; a larger --repeat may separate them)", tied)
+	line("faster than optimized", faster)
+	line("unstable (not judged)", unstable)
+	if len(slower)+len(tied)+len(faster)+len(unstable) == 0 {
+		fmt.Fprintln(w, "  no mistake finished a run; nothing to judge")
 	}
 }
 

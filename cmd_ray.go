@@ -92,7 +92,7 @@ func exportCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 		if j.best, err = bestOf(*from); err != nil {
 			return err
 		}
-		j.tunedFrom = *from
+		j.tunedFrom, j.tunedFromFile = *from, *from
 	}
 	s, spec, notes, err := j.write(*out)
 	if err != nil {
@@ -126,6 +126,7 @@ type rayJob struct {
 	blocks                                int     // 0 = the scenario's
 	best                                  *bestCell
 	tunedFrom                             string // where best came from, e.g. the --from file
+	tunedFromFile                         string // the results file best came from, "" when none
 }
 
 // write exports the job into the folder out (replaced only if it is an
@@ -193,7 +194,14 @@ func (j rayJob) write(out string) (*scenarios.Scenario, ray.JobSpec, []string, e
 	}
 	spec.Provenance = prov
 	if j.best != nil {
-		spec.TunedFrom = j.tunedFrom + " (" + j.best.summary + ")"
+		spec.TunedFrom, spec.TunedFromLabel = j.tunedFrom+" ("+j.best.summary+")", j.best.label
+		if j.tunedFromFile != "" {
+			// Absolute, so a watch started elsewhere on this machine (the
+			// TUI, jobs --watch) finds the local run to compare with.
+			if spec.TunedFromFile, err = filepath.Abs(j.tunedFromFile); err != nil {
+				return nil, ray.JobSpec{}, nil, err
+			}
+		}
 	}
 	if err := ray.Export(spec, out); err != nil {
 		return nil, ray.JobSpec{}, nil, err
@@ -372,7 +380,7 @@ type clusterFlags struct {
 func (c *clusterFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.address, "address", os.Getenv("RAY_ADDRESS"), "Ray dashboard address, e.g. http://head-node:8265 (default $RAY_ADDRESS)")
 	fs.Var(&c.headers, "header", "extra HTTP header 'Name: value' (repeatable); $NAME in the value reads the environment")
-	fs.DurationVar(&c.poll, "poll", ray.DefaultPollInterval, "how often --follow and --watch ask for status, logs and dataset metrics")
+	fs.DurationVar(&c.poll, "poll", ray.DefaultPollInterval, "how often --follow, --watch and the TUI's Jobs screen ask for status, logs and dataset metrics")
 	fs.DurationVar(&c.timeout, "request-timeout", ray.DefaultRequestTimeout, "limit for each request to the cluster")
 }
 
@@ -504,13 +512,16 @@ func (w *watchFlags) register(fs *flag.FlagSet) {
 // poll for each dataset, the operator table at the end, then the record and
 // the comparison when asked. A job that FAILED still gets its record.
 func (w *watchFlags) watch(ctx context.Context, cl *ray.Client, cf *clusterFlags, id string, stdout, stderr io.Writer) error {
-	var local *bench.Record
+	var locals []*bench.Record
 	if w.compare != "" {
 		recs, err := bench.ReadRecordsFile(w.compare)
 		if err != nil || len(recs) == 0 {
 			return usageErr("--compare: %v", cmpOr(err, errors.New(w.compare+" holds no records")))
 		}
-		local = recs[0]
+		if _, ok := bench.LocalPrediction(recs, ""); !ok {
+			return usageErr("--compare %s: no completed local run in it", w.compare)
+		}
+		locals = recs
 	}
 	lastNote := ""
 	snap, werr := cl.Watch(ctx, id, ray.WatchOptions{Log: stdout, OnPoll: func(s ray.Snapshot) {
@@ -527,7 +538,7 @@ func (w *watchFlags) watch(ctx context.Context, cl *ray.Client, cf *clusterFlags
 			fmt.Fprintln(stdout, l)
 		}
 	}
-	if snap.Job.Status.Terminal() && (w.json != "" || local != nil) {
+	if snap.Job.Status.Terminal() && (w.json != "" || locals != nil) {
 		rec, err := ray.NewClusterRecord(snap, cf.shownAddress())
 		switch {
 		case err != nil:
@@ -539,7 +550,10 @@ func (w *watchFlags) watch(ctx context.Context, cl *ray.Client, cf *clusterFlags
 				}
 				fmt.Fprintf(stdout, "wrote %s (kind cluster)\n", w.json)
 			}
-			if local != nil {
+			if locals != nil {
+				// The cell the export took, when the job's metadata names
+				// one and the file holds it; else the file's best.
+				local, _ := bench.LocalPrediction(locals, rec.Cluster.TunedFromLabel)
 				fmt.Fprintln(stdout)
 				if err := bench.WriteClusterComparison(stdout, local, rec); err != nil {
 					return err

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"workbench/bench"
+	"workbench/ray"
 )
 
 func TestExportRayScenarios(t *testing.T) {
@@ -87,6 +88,19 @@ func TestExportRayFromSweep(t *testing.T) {
 		if !strings.Contains(strings.Join(strings.Fields(strings.ReplaceAll(string(main), "#", "")), " "), w) {
 			t.Errorf("main.py lacks %q:\n%s", w, main)
 		}
+	}
+	// The job's metadata names the results file and the cell, so a watch
+	// anywhere on this machine finds the local run again.
+	b, err := os.ReadFile(filepath.Join(dir, ray.ProvenanceFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meta map[string]string
+	if err := json.Unmarshal(b, &meta); err != nil {
+		t.Fatal(err)
+	}
+	if path, label := ray.TunedFromFile(meta); path != results || label != "batch=128" {
+		t.Errorf("tuned from %q cell %q, want %q cell batch=128\n%s", path, label, results, b)
 	}
 }
 
@@ -337,6 +351,7 @@ func TestClusterAuthToken(t *testing.T) {
 type dataCluster struct {
 	mu    sync.Mutex
 	steps []struct{ status, file string }
+	meta  map[string]string // beside the scenario and dataset
 	i     int
 }
 
@@ -353,8 +368,11 @@ func (f *dataCluster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/api/jobs/raysubmit_1":
 		f.i++
 		st := f.steps[min(f.i, len(f.steps))-1].status
-		json.NewEncoder(w).Encode(map[string]any{"submission_id": "raysubmit_1", "job_id": "02000000", "status": st,
-			"metadata": map[string]string{"workbench_scenario": "optimized", "workbench_dataset": "workbench_optimized"}})
+		meta := map[string]string{"workbench_scenario": "optimized", "workbench_dataset": "workbench_optimized"}
+		for k, v := range f.meta {
+			meta[k] = v
+		}
+		json.NewEncoder(w).Encode(map[string]any{"submission_id": "raysubmit_1", "job_id": "02000000", "status": st, "metadata": meta})
 	case p == "/api/jobs/raysubmit_1/logs":
 		json.NewEncoder(w).Encode(map[string]string{"logs": "Running Dataset: workbench_optimized\n"})
 	case p == "/api/data/datasets/02000000":
@@ -369,31 +387,47 @@ func (f *dataCluster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// TestWatchWritesClusterRecord follows a job through the poll loop, RUNNING
+// to SUCCEEDED or FAILED, on the recorded data_head.py answers, and checks
+// the record --json writes and the comparison --compare prints.
 func TestWatchWritesClusterRecord(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	local := filepath.Join(dir, "local.json")
-	lrec := &bench.Record{SchemaVersion: bench.SchemaVersion, Kind: bench.KindRun, Scenario: "optimized", Status: bench.StatusOK,
-		Images: 512, WallSeconds: 4, Throughput: 128, CPUPercent: 400, Bottleneck: "Inference (busy 97%; Preprocess backpressured 40%)",
-		Ops: []bench.OpRecord{{Name: "ReadImages", RowsOut: 512, CPUSeconds: 1}, {Name: "Preprocess", RowsOut: 512, CPUSeconds: 6},
-			{Name: "Inference", RowsOut: 512, CPUSeconds: 8}, {Name: "Write", RowsOut: 512, CPUSeconds: 0.5}}}
-	if err := bench.WriteRecordsFile(local, []*bench.Record{lrec}); err != nil {
+	// Two cells: the export took batch=64 although batch=32 ran faster
+	// here, so the comparison must use batch=64's median repeat (128).
+	lrun := func(label string, tput float64) *bench.Record {
+		return &bench.Record{SchemaVersion: bench.SchemaVersion, Kind: bench.KindRun, Scenario: "optimized", Label: label, Status: bench.StatusOK,
+			Images: 512, WallSeconds: 512 / tput, Throughput: tput, CPUPercent: 400, Bottleneck: "Inference (busy 97%; Preprocess backpressured 40%)",
+			Ops: []bench.OpRecord{{Name: "ReadImages", RowsOut: 512, CPUSeconds: 1}, {Name: "Preprocess", RowsOut: 512, CPUSeconds: 6},
+				{Name: "Inference", RowsOut: 512, CPUSeconds: 8}, {Name: "Write", RowsOut: 512, CPUSeconds: 0.5}}}
+	}
+	lrecs := []*bench.Record{lrun("batch=32", 500), lrun("batch=64", 120), lrun("batch=64", 128), lrun("batch=64", 131)}
+	if err := bench.WriteRecordsFile(local, lrecs); err != nil {
 		t.Fatal(err)
 	}
+	meta := map[string]string{ray.MetaTunedFrom: "local.json (batch=64 from sweep local.json: 128 img/s)", ray.MetaTunedFromFile: local, ray.MetaTunedFromLabel: "batch=64"}
+	type step = struct{ status, file string }
 	tests := []struct {
 		name       string
 		args       []string
-		last       struct{ status, file string }
+		steps      []step
 		wantCode   int
 		wantStatus string
+		wantRows   int
+		wantWall   float64
 	}{
-		{"submit --follow succeeded", []string{"submit", jobFolder(t), "--follow"}, struct{ status, file string }{"SUCCEEDED", "finished.json"}, 0, bench.StatusOK},
-		{"jobs --watch failed", []string{"jobs", "--watch", "raysubmit_1"}, struct{ status, file string }{"FAILED", "failed.json"}, 1, bench.StatusFailed},
+		{"submit --follow succeeded", []string{"submit", jobFolder(t), "--follow"},
+			[]step{{"RUNNING", "running_1.json"}, {"RUNNING", "running_2.json"}, {"SUCCEEDED", "finished.json"}}, 0, bench.StatusOK, 5000, 42.5},
+		{"jobs --watch failed", []string{"jobs", "--watch", "raysubmit_1"},
+			[]step{{"RUNNING", "running_1.json"}, {"RUNNING", "running_2.json"}, {"FAILED", "failed.json"}}, 1, bench.StatusFailed, 2200, 20},
+		{"jobs --watch, a second dataset beside the exported one", []string{"jobs", "--watch", "raysubmit_1"},
+			[]step{{"RUNNING", "two_datasets.json"}, {"RUNNING", "running_2.json"}, {"SUCCEEDED", "finished.json"}}, 0, bench.StatusOK, 5000, 42.5},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			fake := &dataCluster{steps: []struct{ status, file string }{{"RUNNING", "running_1.json"}, {"RUNNING", "running_2.json"}, tt.last}}
+			fake := &dataCluster{steps: tt.steps, meta: meta}
 			srv := httptest.NewServer(fake)
 			defer srv.Close()
 			out := filepath.Join(t.TempDir(), "cluster.json")
@@ -404,7 +438,7 @@ func TestWatchWritesClusterRecord(t *testing.T) {
 				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.wantCode, stdout.String(), stderr.String())
 			}
 			for _, want := range []string{"Running Dataset: workbench_optimized", "[ray data] workbench_optimized_", "bottleneck MapBatches(Predictor)",
-				"OPERATOR", "MapBatches(Predictor)", "wrote " + out, "throughput per GPU", "Inference", "where they differ"} {
+				"OPERATOR", "MapBatches(Predictor)", "wrote " + out, "throughput per GPU", "128 img/s", "Inference", "where they differ"} {
 				if !strings.Contains(stdout.String(), want) {
 					t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
 				}
@@ -414,8 +448,34 @@ func TestWatchWritesClusterRecord(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := recs[0]
-			if r.Kind != bench.KindCluster || r.Status != tt.wantStatus || r.Scenario != "optimized" || r.Cluster == nil || r.Cluster.PeakGPUCores != 4 {
-				t.Errorf("record: kind %q status %q scenario %q cluster %+v", r.Kind, r.Status, r.Scenario, r.Cluster)
+			ci := r.Cluster
+			if r.Kind != bench.KindCluster || r.SchemaVersion != bench.SchemaVersion || r.Status != tt.wantStatus || r.Scenario != "optimized" || ci == nil {
+				t.Fatalf("record: kind %q schema %d status %q scenario %q cluster %+v", r.Kind, r.SchemaVersion, r.Status, r.Scenario, ci)
+			}
+			if r.Images != tt.wantRows || r.WallSeconds != tt.wantWall || r.Throughput != float64(tt.wantRows)/tt.wantWall {
+				t.Errorf("rows %d wall %v throughput %v, want %d in %v s", r.Images, r.WallSeconds, r.Throughput, tt.wantRows, tt.wantWall)
+			}
+			if ci.SubmissionID != "raysubmit_1" || ci.JobID != "02000000" || !strings.HasPrefix(ci.Dataset, "workbench_optimized_") ||
+				ci.TunedFromFile != local || ci.TunedFromLabel != "batch=64" || !strings.HasPrefix(ci.TunedFrom, "local.json") {
+				t.Errorf("identity and provenance: %+v", ci)
+			}
+			// Peaks over the polls: the Predictor held 4 GPUs while it ran,
+			// whatever its gauges read at the end.
+			if ci.PeakGPUCores != 4 || ci.MeanGPUCores != 4 || ci.PeakCPUCores < 19 || len(ci.Missing) != 0 {
+				t.Errorf("cores: peak GPU %v mean %v peak CPU %v missing %v", ci.PeakGPUCores, ci.MeanGPUCores, ci.PeakCPUCores, ci.Missing)
+			}
+			var names []string
+			for _, o := range ci.Ops {
+				names = append(names, o.Name)
+				if o.Name == "MapBatches(Predictor)" && o.PeakGPUCores != 4 {
+					t.Errorf("Predictor peak GPUs %v, want 4", o.PeakGPUCores)
+				}
+			}
+			if got := strings.Join(names, ","); got != "ReadImage->MapBatches(preprocess),MapBatches(Predictor),Write" || len(r.Ops) != 3 {
+				t.Errorf("operators %s (%d op records)", got, len(r.Ops))
+			}
+			if !strings.HasPrefix(r.Bottleneck, "MapBatches(Predictor)") {
+				t.Errorf("bottleneck %q", r.Bottleneck)
 			}
 		})
 	}

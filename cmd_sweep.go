@@ -375,6 +375,11 @@ func writeSweepSummary(w io.Writer, res *bench.SweepResult) {
 			row = append(row, cell(obj, res.Objective.Metric.Unit))
 		}
 		cold := bench.FormatValue(bench.Summarize(coldStarts(c), bench.DefaultConfidence).Center, bench.UnitSeconds)
+		if !c.Stable {
+			// Cold start is the wall time beyond the rows at the steady
+			// rate; with no steady rate it is not a measurement.
+			cold = "—"
+		}
 		samples := fmt.Sprintf("%d of %d run(s)", c.Samples.Summary.N, len(c.Records))
 		if c.Samples.FromWindows {
 			samples = fmt.Sprintf("%d windows, %d run(s)", c.Samples.Summary.N, len(c.Records))
@@ -409,6 +414,21 @@ func writeSweepSummary(w io.Writer, res *bench.SweepResult) {
 	if p := res.Protocol; p != nil {
 		fmt.Fprintf(w, "ranked by the median %s; intervals at %.0f%% where the samples allow (min to max otherwise); %s\n",
 			res.Objective, 100*p.Confidence, "unstable cells are not ranked")
+	}
+	ran, unstable := 0, 0
+	for _, c := range res.Cells {
+		if len(c.Records) > 0 && c.Samples.Summary.N > 0 {
+			ran++
+			if !c.Stable {
+				unstable++
+			}
+		}
+	}
+	if res.Protocol != nil && unstable > 0 && 2*unstable >= ran {
+		// A ranking over the few cells that happened to settle is a
+		// ranking of the machine's noise, not of the configurations.
+		fmt.Fprintf(w, "warning: %d of %d measured cells never settled (last 3 windows within %.0f%%); the machine is too noisy for this ranking: rerun it with the machine otherwise idle, or give it more --budget\n",
+			unstable, ran, 100*res.Protocol.WithDefaults().Threshold)
 	}
 	if len(res.Top) == 0 {
 		fmt.Fprintln(w, "no cell completed stably")

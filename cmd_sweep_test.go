@@ -133,6 +133,9 @@ func TestSweepEndToEnd(t *testing.T) {
 			t.Errorf("record %s: status %s, %d images (want %d), cycled %g, protocol %v, cell stable %v",
 				r.Label, r.Status, r.Images, need, r.Cycled, r.Protocol, r.CellStable)
 		}
+		if r.Fingerprint.DatasetN != 16 {
+			t.Errorf("record %s: dataset_count %d, want the 16 distinct images, not the cycled rows", r.Label, r.Fingerprint.DatasetN)
+		}
 		if *r.CellStable != (r.Rank > 0) {
 			t.Errorf("record %s: cell stable %v but rank %d", r.Label, *r.CellStable, r.Rank)
 		}
@@ -213,5 +216,46 @@ func TestSweepTableAligned(t *testing.T) {
 				t.Errorf("column %q misaligned in %q", col, l)
 			}
 		}
+	}
+}
+
+// TestSweepWarnsWhenMostCellsAreUnstable: when most measured cells never
+// settle, the ranking of the few that did is the machine's noise, and the
+// summary says so; with every cell stable it says nothing of the kind.
+func TestSweepWarnsWhenMostCellsAreUnstable(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		unstable map[int]bool
+		warn     bool
+	}{
+		{"most unstable", map[int]bool{16: true, 32: true}, true},
+		{"all stable", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var g bench.Grid
+			if err := g.AddInts("batch", []int{16, 32, 64}); err != nil {
+				t.Fatal(err)
+			}
+			run := func(_ context.Context, cell map[string]string, _ int) (*bench.Record, error) {
+				b, _ := strconv.Atoi(cell["batch"])
+				rec := &bench.Record{Status: bench.StatusOK, Scenario: "optimized", Images: 200, Stable: !tc.unstable[b],
+					WindowsIndependent: true, SteadyTput: 40, Throughput: 32}
+				for i := range 6 {
+					rec.Windows = append(rec.Windows, 40*(1+0.01*float64(i%3-1)))
+				}
+				return rec, nil
+			}
+			obj, _ := bench.ParseObjective("steady")
+			proto := bench.DefaultProtocol
+			res, err := bench.Sweep(context.Background(), bench.SweepOptions{Grid: g, Objective: obj, Protocol: &proto}, run)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			writeSweepSummary(&out, res)
+			if got := strings.Contains(out.String(), "too noisy for this ranking"); got != tc.warn {
+				t.Errorf("warning shown = %v, want %v:\n%s", got, tc.warn, out.String())
+			}
+		})
 	}
 }

@@ -32,6 +32,9 @@ two scenarios side by side, tuning, sweeps and a guided workshop. With no
 flags it opens on the home screen; --race opens straight on the slow vs
 optimized race, --workshop on the lesson, and --jobs (with --address) on
 the jobs of a Ray cluster; with --address, c on the home screen opens them.
+g on the home screen opens the GPU screen: per-GPU util, SM and tensor
+activity, memory, power, clocks and PCIe with their history (the host
+alone, and why, where there is no GPU).
 
 It needs a terminal. Without one it prints help and points at the headless
 commands (race, sweep, ablate, tune), which do the same measurements.
@@ -44,7 +47,8 @@ const tuiExamples = `  workbench
   workbench --workshop --images 64
   workbench --race --model resnet18 --images 100
   workbench tui --data ~/photos --model resnet50
-  workbench tui --jobs --address http://head-node:8265 --header 'Authorization: Bearer $RAY_TOKEN'`
+  workbench tui --jobs --address http://head-node:8265 --header 'Authorization: Bearer $RAY_TOKEN'
+  workbench tui --jobs --address http://head-node:8265 --poll 5s`
 
 // tuiModel is the TUI's default model: resnet18 is heavy enough that the
 // race shows the engine's effects, light enough that slow vs optimized on
@@ -114,7 +118,7 @@ func tuiCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 	if repeat < 1 {
 		return usageErr("tui: --repeat %d must be at least 1", repeat)
 	}
-	o := tui.Options{NoColor: common.NoColorEnv(), Repeat: repeat}
+	o := tui.Options{NoColor: common.NoColorEnv(), Repeat: repeat, Poll: cf.poll}
 	switch {
 	case *jobsScreen:
 		o.Start = common.PageJobs

@@ -25,7 +25,7 @@ const progressBarWidth = 20
 func formatOpLine(o pipeline.OpSnapshot, total int64) string {
 	m := o.Metrics
 	var b strings.Builder
-	fmt.Fprintf(&b, "- %s: Tasks: %d", o.Name, m.TasksRunning)
+	fmt.Fprintf(&b, "- %s%s: Tasks: %d", o.Name, issueMark(m), m.TasksRunning)
 	if m.ActorsAlive > 0 || m.ActorsPending > 0 {
 		fmt.Fprintf(&b, "; Actors: %d", m.ActorsAlive)
 		if m.ActorsPending > 0 {
@@ -42,6 +42,15 @@ func formatOpLine(o pipeline.OpSnapshot, total int64) string {
 	}
 	fmt.Fprintf(&b, " %s", formatRows(m.RowsOut, total))
 	return b.String()
+}
+
+// issueMark is " !stall" or " !straggler" when the engine's detectors
+// found one in the operator, as the TUI marks its line; "" otherwise.
+func issueMark(m pipeline.OpMetrics) string {
+	if issue := m.Issue(); issue != "" {
+		return " !" + string(issue)
+	}
+	return ""
 }
 
 // formatRows renders "48/64 ▕████░░░░▏ 75%", or "48 rows" before the total
@@ -80,7 +89,7 @@ func formatCompact(label string, s *pipeline.Snapshot) string {
 	fmt.Fprintf(&b, "[%s %s] %d/%d rows", label, s.At.Round(100*time.Millisecond), s.RowsDone, s.RowsTotal)
 	for _, o := range s.Ops {
 		m := o.Metrics
-		fmt.Fprintf(&b, " · %s %s", o.Name, m.State)
+		fmt.Fprintf(&b, " · %s%s %s", o.Name, issueMark(m), m.State)
 		if m.TasksRunning > 0 {
 			fmt.Fprintf(&b, " %d", m.TasksRunning)
 		}

@@ -216,7 +216,7 @@ func TestProgressFormat(t *testing.T) {
 		Ops: []pipeline.OpSnapshot{
 			{Name: "Preprocess", Metrics: pipeline.OpMetrics{TasksRunning: 1, QueuedRows: 8, QueuedBytes: 1 << 20, RowsOut: 48,
 				State: pipeline.StateBackpressured, BackpressuredBy: "memory"}},
-			{Name: "Inference", Metrics: pipeline.OpMetrics{TasksRunning: 1, ActorsAlive: 1, RowsOut: 32, State: pipeline.StateRunning}},
+			{Name: "Inference", Metrics: pipeline.OpMetrics{TasksRunning: 1, ActorsAlive: 1, RowsOut: 32, State: pipeline.StateRunning, Stalls: 1}},
 		},
 	}
 	got := strings.Join(formatSnapshot("optimized", s), "\n") + "\n" + formatCompact("optimized", s) + "\n"

@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sort"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 )
 
 // Record kinds.
@@ -25,16 +27,21 @@ const (
 // seen, means average the polls while the dataset ran; all four are 0 and
 // named in Missing when Prometheus supplied none.
 type ClusterInfo struct {
-	Address      string  `json:"address,omitempty"` // credentials redacted
-	SubmissionID string  `json:"submission_id"`
-	JobID        string  `json:"job_id"`
-	JobStatus    string  `json:"job_status"`
-	Dataset      string  `json:"dataset"`
-	TunedFrom    string  `json:"tuned_from,omitempty"` // the local results file the export was tuned from
-	PeakCPUCores float64 `json:"peak_cpu_cores"`
-	PeakGPUCores float64 `json:"peak_gpu_cores"`
-	MeanCPUCores float64 `json:"mean_cpu_cores"`
-	MeanGPUCores float64 `json:"mean_gpu_cores"`
+	Address      string `json:"address,omitempty"` // credentials redacted
+	SubmissionID string `json:"submission_id"`
+	JobID        string `json:"job_id"`
+	JobStatus    string `json:"job_status"`
+	Dataset      string `json:"dataset"`
+	TunedFrom    string `json:"tuned_from,omitempty"` // the local results the export was tuned from, as export ray --from says it
+	// TunedFromFile is that results file's absolute path on the machine
+	// that exported the job, and TunedFromLabel the cell export took from
+	// it, so the local run can be found again (LocalPrediction).
+	TunedFromFile  string  `json:"tuned_from_file,omitempty"`
+	TunedFromLabel string  `json:"tuned_from_label,omitempty"`
+	PeakCPUCores   float64 `json:"peak_cpu_cores"`
+	PeakGPUCores   float64 `json:"peak_gpu_cores"`
+	MeanCPUCores   float64 `json:"mean_cpu_cores"`
+	MeanGPUCores   float64 `json:"mean_gpu_cores"`
 	// Missing names the figures the cluster left empty (no Prometheus), so
 	// a reader never takes their zeros for measurements.
 	Missing []string    `json:"missing,omitempty"`
@@ -120,18 +127,64 @@ func ratioCell(a, b float64) string {
 // difference worth naming: 25% either way.
 const differs = 1.25
 
-// pickPair finds one local and one cluster record among the two sets; ok is
-// false unless exactly that pair is there to compare.
+// pickPair finds one local and one cluster record among the two sets: the
+// first cluster record, and the local run LocalPrediction picks for it; ok
+// is false unless both are there to compare.
 func pickPair(a, b []*Record) (local, cluster *Record, ok bool) {
+	var locals []*Record
 	for _, r := range append(append([]*Record(nil), a...), b...) {
 		switch {
 		case r.Kind == KindCluster && cluster == nil:
 			cluster = r
-		case r.Kind != KindCluster && local == nil && r.Status == StatusOK:
-			local = r
+		case r.Kind != KindCluster:
+			locals = append(locals, r)
 		}
 	}
-	return local, cluster, local != nil && cluster != nil
+	if cluster == nil {
+		return nil, nil, false
+	}
+	label := ""
+	if cluster.Cluster != nil {
+		label = cluster.Cluster.TunedFromLabel
+	}
+	local, ok = LocalPrediction(locals, label)
+	return local, cluster, ok
+}
+
+// LocalPrediction picks, among a local results file's records, the run a
+// cluster job is compared with: the cell labelled label (the best cell
+// export ray --from took, carried in the job's metadata) when the file
+// holds it, else the file's best cell (BestCell); of that cell's completed
+// repeats, the one with the median throughput (the lower of the two middle
+// ones), so one lucky or unlucky repeat does not stand for the prediction.
+// Cluster records are left out; ok is false when no completed local run
+// remains.
+func LocalPrediction(recs []*Record, label string) (*Record, bool) {
+	var local []*Record
+	for _, r := range recs {
+		if r.Kind != KindCluster && (r.Status == "" || r.Status == StatusOK) {
+			local = append(local, r)
+		}
+	}
+	cell := func(l string) []*Record {
+		var rs []*Record
+		for _, r := range local {
+			if r.Label == l {
+				rs = append(rs, r)
+			}
+		}
+		return rs
+	}
+	rs := cell(label)
+	if label == "" || len(rs) == 0 {
+		best, ok := BestCell(local)
+		if !ok {
+			return nil, false
+		}
+		rs = cell(best.Label)
+	}
+	sort.SliceStable(rs, func(i, j int) bool { return rs[i].Throughput < rs[j].Throughput })
+	return rs[(len(rs)-1)/2], true
 }
 
 // localVsCluster builds the prediction-vs-reality tables when one set holds
@@ -281,6 +334,56 @@ func WriteClusterComparison(w io.Writer, local, cluster *Record) error {
 		return fmt.Errorf("need one local run and one cluster run to compare")
 	}
 	return writeTextTables(w, tables)
+}
+
+// ClusterComparisonLines renders the local-vs-cluster tables of
+// WriteClusterComparison as lines at most width cells wide, for a screen;
+// width 0 means no limit. A table wider than width is stacked: each row's
+// first cell on a line of its own, the other cells below it as
+// "header: value" pairs, wrapped; a one-column table is wrapped. It fails
+// unless one record is local and the other a cluster run.
+func ClusterComparisonLines(local, cluster *Record, width int) ([]string, error) {
+	tables, _ := localVsCluster([]*Record{local}, []*Record{cluster})
+	if tables == nil {
+		return nil, fmt.Errorf("need one local run and one cluster run to compare")
+	}
+	var lines []string
+	for i, t := range tables {
+		if i > 0 {
+			lines = append(lines, "")
+		}
+		var b strings.Builder
+		if err := writeTextTables(&b, []table{t}); err != nil {
+			return nil, err
+		}
+		text := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+		if width <= 0 || widest(text) <= width {
+			for _, l := range text {
+				lines = append(lines, strings.TrimRight(l, " "))
+			}
+			continue
+		}
+		lines = append(lines, WrapText(t.header[0], width, "")...)
+		for _, r := range t.rows {
+			lines = append(lines, WrapText(r[0], width, "  ")...)
+			var pairs []string
+			for j := 1; j < len(r) && j < len(t.header); j++ {
+				pairs = append(pairs, t.header[j]+": "+r[j])
+			}
+			if len(pairs) > 0 {
+				lines = append(lines, WrapText("  "+strings.Join(pairs, " · "), width, "  ")...)
+			}
+		}
+	}
+	return lines, nil
+}
+
+func widest(lines []string) int {
+	w := 0
+	for _, l := range lines {
+		w = max(w, utf8.RuneCountInString(strings.TrimRight(l, " ")))
+	}
+	return w
 }
 
 // writeTextTables writes tables as aligned text, a blank line between.

@@ -110,15 +110,23 @@ func TestNewClusterRecord(t *testing.T) {
 	}
 }
 
+// succeeded is the cluster record of the job that SUCCEEDED, with
+// Prometheus.
+func succeeded(t *testing.T) *bench.Record {
+	t.Helper()
+	r, err := ray.NewClusterRecord(clusterSnapshot(ray.StatusSucceeded, true), "http://head:8265")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // TestReportLocalVsCluster: `workbench report local.json cluster.json`
 // compares a local run with the cluster run, overall and per operator.
 func TestReportLocalVsCluster(t *testing.T) {
 	t.Parallel()
 	local := bench.FixtureRun("optimized", 64, 2, 1, 400, nil)
-	cluster, err := ray.NewClusterRecord(clusterSnapshot(ray.StatusSucceeded, true), "http://head:8265")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cluster := succeeded(t)
 	for _, format := range []string{"text", "md"} {
 		var buf bytes.Buffer
 		if err := bench.WriteComparison(&buf, []*bench.Record{local}, []*bench.Record{cluster}, "local.json", "cluster.json", format); err != nil {
@@ -136,5 +144,138 @@ func TestReportLocalVsCluster(t *testing.T) {
 	var buf bytes.Buffer
 	if err := bench.WriteClusterComparison(&buf, local, cluster); err != nil || !strings.Contains(buf.String(), "throughput per GPU") {
 		t.Errorf("bench.WriteClusterComparison: %v\n%s", err, buf.String())
+	}
+}
+
+func TestLocalPrediction(t *testing.T) {
+	t.Parallel()
+	run := func(label string, tput float64, mutate func(*bench.Record)) *bench.Record {
+		r := &bench.Record{Kind: bench.KindRun, Label: label, Status: bench.StatusOK, Throughput: tput}
+		if mutate != nil {
+			mutate(r)
+		}
+		return r
+	}
+	failed := func(r *bench.Record) { r.Status = bench.StatusFailed }
+	cluster := func(r *bench.Record) { r.Kind = bench.KindCluster }
+	sweep := []*bench.Record{run("a", 500, nil), run("a", 520, nil), run("a", 510, nil),
+		run("b", 120, nil), run("b", 131, nil), run("b", 128, nil), run("b", 900, failed), run("b", 125, nil),
+		run("c", 2000, cluster)}
+	tests := []struct {
+		name, label string
+		recs        []*bench.Record
+		want        float64 // the picked run's throughput; 0 for none
+	}{
+		{"the cell the export took, median repeat (lower middle of four)", "b", sweep, 125},
+		{"no cell named: the best cell's median", "", sweep, 510},
+		{"a cell the file lacks: the best cell", "d", sweep, 510},
+		{"failed runs and cluster records never stand for the prediction", "", []*bench.Record{run("x", 900, failed), run("y", 2000, cluster), run("z", 40, nil)}, 40},
+		{"nothing completed", "", []*bench.Record{run("x", 900, failed)}, 0},
+	}
+	for _, tt := range tests {
+		r, ok := bench.LocalPrediction(tt.recs, tt.label)
+		switch {
+		case tt.want == 0 && ok:
+			t.Errorf("%s: picked %+v, want none", tt.name, r)
+		case tt.want != 0 && (!ok || r.Throughput != tt.want):
+			t.Errorf("%s: picked %+v (ok %v), want the %v img/s run", tt.name, r, ok, tt.want)
+		}
+	}
+}
+
+// TestClusterComparisonLines: the screen's layout of the comparison keeps
+// every line within the width and every figure of the report's text.
+func TestClusterComparisonLines(t *testing.T) {
+	t.Parallel()
+	local := bench.FixtureRun("optimized", 64, 2, 1, 400, nil)
+	cluster := succeeded(t)
+	var report bytes.Buffer
+	if err := bench.WriteClusterComparison(&report, local, cluster); err != nil {
+		t.Fatal(err)
+	}
+	var cells []string
+	for _, l := range strings.Split(report.String(), "\n") {
+		for _, c := range strings.Split(l, "  ") {
+			if c = strings.TrimSpace(c); c != "" {
+				cells = append(cells, c)
+			}
+		}
+	}
+	for _, width := range []int{0, 200, 80, 60, 40} {
+		lines, err := bench.ClusterComparisonLines(local, cluster, width)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, l := range lines {
+			if n := len([]rune(l)); width > 0 && n > width {
+				t.Errorf("width %d: line %d is %d wide: %q", width, i, n, l)
+			}
+		}
+		flat := strings.Join(strings.Fields(strings.Join(lines, "\n")), " ")
+		for _, c := range cells {
+			if !strings.Contains(flat, strings.Join(strings.Fields(c), " ")) {
+				t.Errorf("width %d: %q of the report is missing:\n%s", width, c, strings.Join(lines, "\n"))
+			}
+		}
+		if width == 0 && strings.Join(lines, "\n") != strings.TrimRight(trimLines(report.String()), "\n") {
+			t.Errorf("without a width the lines are not the report's text:\n%s", strings.Join(lines, "\n"))
+		}
+	}
+	if _, err := bench.ClusterComparisonLines(local, local, 80); err == nil {
+		t.Error("two local runs compared as local vs cluster")
+	}
+}
+
+func trimLines(s string) string {
+	ls := strings.Split(s, "\n")
+	for i, l := range ls {
+		ls[i] = strings.TrimRight(l, " ")
+	}
+	return strings.Join(ls, "\n")
+}
+
+func TestWrapText(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		s      string
+		width  int
+		indent string
+		want   []string
+	}{
+		{"short", 20, "  ", []string{"short"}},
+		{"one two three four", 9, "  ", []string{"one two", "  three", "  four"}},
+		{"  lead kept on the first line", 12, "    ", []string{"  lead kept", "    on the", "    first", "    line"}},
+		{"a verylongwordindeed", 8, "  ", []string{"a", "  verylo", "  ngword", "  indeed"}},
+		{"no limit at all", 0, "  ", []string{"no limit at all"}},
+	}
+	for _, tt := range tests {
+		got := bench.WrapText(tt.s, tt.width, tt.indent)
+		if strings.Join(got, "|") != strings.Join(tt.want, "|") {
+			t.Errorf("WrapText(%q, %d) = %q, want %q", tt.s, tt.width, got, tt.want)
+		}
+	}
+}
+
+// TestReportLocalVsClusterPicksTheExportedCell: from a sweep's results the
+// report compares the cluster run with the cell the job was exported from
+// (its metadata's label), not the sweep's first or fastest record.
+func TestReportLocalVsClusterPicksTheExportedCell(t *testing.T) {
+	t.Parallel()
+	fast := bench.FixtureRun("optimized", 128, 2, 1, 900, func(r *bench.Record) { r.Label = "batch=128" })
+	exported := bench.FixtureRun("optimized", 64, 2, 1, 400, func(r *bench.Record) { r.Label = "batch=64" })
+	cluster := succeeded(t)
+	cluster.Cluster.TunedFromLabel = "batch=64"
+	var buf bytes.Buffer
+	if err := bench.WriteComparison(&buf, []*bench.Record{fast, exported}, []*bench.Record{cluster}, "sweep.json", "cluster.json", "text"); err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for _, l := range strings.Split(buf.String(), "\n") {
+		if strings.HasPrefix(l, "throughput ") && line == "" {
+			line = l
+		}
+	}
+	if !strings.Contains(line, bench.FormatValue(exported.Throughput, "img/s")) {
+		t.Errorf("the throughput row does not hold the exported cell's %.0f img/s: %q\n%s", exported.Throughput, line, buf.String())
 	}
 }

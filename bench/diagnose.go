@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+
+	"workbench/pipeline"
 )
 
 // A Diagnosis is one finding about a run: what the numbers show and which
@@ -77,6 +79,19 @@ type diagRule struct {
 // diagRules are evaluated in order; the order is the order of the report,
 // bottlenecks first.
 var diagRules = []diagRule{
+	// A stall comes first: whatever else the numbers say, a stage that
+	// stopped moving explains the run before any ratio does.
+	{"stalled", "bottleneck", func(r *Record) (string, string, bool) {
+		d, finding, ok := detectionFinding(r, pipeline.IssueStall, "longest")
+		if !ok {
+			return "", "", false
+		}
+		knob := "find what its UDF waits on (a lock, a remote call, a device, a full disk)"
+		if d.TasksCompleted == 0 {
+			knob = "if it is a slow start (a model load, the first batch on a device), raise --stall-timeout; otherwise " + knob
+		}
+		return finding, knob, true
+	}},
 	{"inference-bound", "bottleneck", func(r *Record) (string, string, bool) {
 		inf, ok := findOp(r, "infer")
 		if !ok || inf.busy < diagBusy {
@@ -236,6 +251,13 @@ var diagRules = []diagRule{
 		}
 		return finding, "stream to the sink instead of collecting results (take_all), keep backpressure on, and check what the UDFs keep per row", true
 	}},
+	{"stragglers", "note", func(r *Record) (string, string, bool) {
+		_, finding, ok := detectionFinding(r, pipeline.IssueStraggler, "worst")
+		if !ok {
+			return "", "", false
+		}
+		return finding, "look for uneven inputs (a huge image, a slow object GET) or interference (another process, a GC pause); --straggler-sigma sets how far past the mean counts", true
+	}},
 	{"errors", "note", func(r *Record) (string, string, bool) {
 		if r.Errors == 0 {
 			return "", "", false
@@ -276,4 +298,33 @@ func Diagnose(rec *Record) []Diagnosis {
 		}
 	}
 	return out
+}
+
+// detectionFinding returns the run's longest detection of kind and the
+// finding that says it, with how many the stages counted: "… (the
+// longest of 3 stalls)".
+func detectionFinding(r *Record, kind pipeline.IssueKind, which string) (Detection, string, bool) {
+	var best Detection
+	var n int64
+	found := false
+	for _, o := range r.Ops {
+		if kind == pipeline.IssueStall {
+			n += o.Stalls
+		} else {
+			n += o.Stragglers
+		}
+		for _, d := range o.Detections {
+			if d.Kind == string(kind) && (!found || d.DurationSeconds > best.DurationSeconds) {
+				best, found = d, true
+			}
+		}
+	}
+	if !found {
+		return best, "", false
+	}
+	finding := best.String()
+	if n > 1 {
+		finding += fmt.Sprintf(" (the %s of %d %ss)", which, n, kind)
+	}
+	return best, finding, true
 }

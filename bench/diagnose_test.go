@@ -2,9 +2,11 @@ package bench
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"workbench/nvml"
+	"workbench/pipeline"
 )
 
 // TestDiagnose checks each rule against a run shaped to trigger it, and
@@ -27,7 +29,13 @@ func TestDiagnose(t *testing.T) {
 		not  []string // rules that must not
 	}{
 		{"healthy optimized run", base(nil), []string{"inference-bound"},
-			[]string{"preprocess-bound", "model-load-per-batch", "unbatched-forward", "small-batches", "oversubscribed", "nothing-saturated", "json-output"}},
+			[]string{"preprocess-bound", "model-load-per-batch", "unbatched-forward", "small-batches", "oversubscribed", "nothing-saturated", "json-output", "stalled", "stragglers"}},
+		{"a stall in inference", base(func(r *Record) {
+			r.Ops[2].Stalls, r.Ops[2].Detections = 1, []Detection{fixtureStall("Inference", 12, 0)}
+		}), []string{"stalled"}, []string{"stragglers"}},
+		{"a straggler in preprocess", base(func(r *Record) {
+			r.Ops[1].Stragglers, r.Ops[1].Detections = 1, []Detection{fixtureStraggler("Preprocess", 7, 3.2)}
+		}), []string{"stragglers"}, []string{"stalled"}},
 		{"inference busy 98% while preprocess starves", base(func(r *Record) {
 			r.Ops[2].Utilization = 0.98
 			r.Ops[1].StarvedSeconds = 0.6 * r.WallSeconds
@@ -85,4 +93,64 @@ func TestDiagnose(t *testing.T) {
 
 func gpuSummary(util float64) nvml.GPUSummary {
 	return nvml.GPUSummary{Name: "fixture GPU", UtilMeanPct: util}
+}
+
+func fixtureStall(stage string, seconds float64, completed int64) Detection {
+	return Detection{Stage: stage, Kind: string(pipeline.IssueStall), Task: -1, AtSeconds: 13, StartSeconds: 1,
+		DurationSeconds: seconds, ThresholdSeconds: 10, TasksCompleted: completed, QueuedRows: 64}
+}
+
+func fixtureStraggler(stage string, task int64, seconds float64) Detection {
+	return Detection{Stage: stage, Kind: string(pipeline.IssueStraggler), Task: task, AtSeconds: 5, StartSeconds: 4,
+		DurationSeconds: seconds, ThresholdSeconds: 1, TaskMeanSeconds: 0.2, TaskStdSeconds: 0.05, TasksCompleted: 20}
+}
+
+// TestDetectionsNamed: the summary and the diagnosis name the stage of
+// each stall and straggler, the longest first, and count the rest.
+func TestDetectionsNamed(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name       string
+		op         int
+		stalls     []Detection
+		stragglers []Detection
+		count      int64 // stragglers counted, beyond those kept
+		summary    []string
+		diagnosis  []string
+	}{
+		{"a stall before the first task", 2, []Detection{fixtureStall("Inference", 12, 0)}, nil, 0,
+			[]string{"\n  stall      Inference finished no task for 12s, from 1s into the run, with 64 rows queued (threshold 10s), before its first task finished"},
+			[]string{"stall: Inference finished no task for 12s", "raise --stall-timeout"}},
+		{"stragglers, the worst first", 1, nil,
+			[]Detection{fixtureStraggler("Preprocess", 7, 1.5), fixtureStraggler("Preprocess", 9, 3.25)}, 6,
+			[]string{"straggler  Preprocess task 9 ran 3.25s (threshold 1s; 20 tasks averaged 200ms ± 50ms)\n             Preprocess task 7 ran 1.5s",
+				"… and 4 more in Preprocess"},
+			[]string{"straggler: Preprocess task 9 ran 3.25s", "(the worst of 6 stragglers)"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			r := fixtureRun("anything", 64, 1, 1, 240, nil)
+			o := &r.Ops[c.op]
+			o.Stalls, o.Stragglers = int64(len(c.stalls)), max(int64(len(c.stragglers)), c.count)
+			o.Detections = append(slices.Clone(c.stalls), c.stragglers...)
+			var sb strings.Builder
+			WriteSummary(&sb, r)
+			for _, want := range c.summary {
+				if !strings.Contains(sb.String(), want) {
+					t.Errorf("summary lacks %q:\n%s", want, sb.String())
+				}
+			}
+			var diag []string
+			for _, d := range Diagnose(r) {
+				diag = append(diag, d.Finding+"; "+d.Knob)
+			}
+			all := strings.Join(diag, "\n")
+			for _, want := range c.diagnosis {
+				if !strings.Contains(all, want) {
+					t.Errorf("diagnosis lacks %q:\n%s", want, all)
+				}
+			}
+		})
+	}
 }

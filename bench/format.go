@@ -204,3 +204,35 @@ func WriteTable(w io.Writer, header []string, rows [][]string) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// WrapText breaks s into lines of at most width runes at spaces, keeping
+// s's leading blanks on the first line and starting each further line with
+// indent; a word longer than a line is cut. Width 0 or less means no limit.
+func WrapText(s string, width int, indent string) []string {
+	if width <= 0 {
+		return []string{s}
+	}
+	lead := len(s) - len(strings.TrimLeft(s, " "))
+	var lines []string
+	line := s[:lead]
+	empty := true
+	for _, w := range strings.Fields(s) {
+		switch {
+		case empty:
+		case utf8.RuneCountInString(line)+1+utf8.RuneCountInString(w) <= width:
+			line += " "
+		default:
+			lines = append(lines, line)
+			line = indent
+		}
+		for utf8.RuneCountInString(line)+utf8.RuneCountInString(w) > width && width > utf8.RuneCountInString(line) {
+			room := width - utf8.RuneCountInString(line)
+			r := []rune(w)
+			lines = append(lines, line+string(r[:room]))
+			line, w = indent, string(r[room:])
+		}
+		line += w
+		empty = false
+	}
+	return append(lines, line)
+}

@@ -17,6 +17,13 @@ const (
 	MetricCPUPct         = "cpu_pct"
 	MetricGPUUtil        = "gpu_util"
 	MetricImagesPerJoule = "images_per_joule"
+	// The GPM metrics (Hopper and newer) and NVJPG: absent, not zero,
+	// where the GPU cannot give them.
+	MetricSMActivity     = "sm_activity"
+	MetricSMOccupancy    = "sm_occupancy"
+	MetricTensorActivity = "tensor_activity"
+	MetricDRAMBWUtil     = "dram_bw_util"
+	MetricNVJPGUtil      = "nvjpg_util"
 	MetricErrors         = "errors"
 	MetricModelLoads     = "model_loads"
 	MetricForwardPasses  = "forward_passes"
@@ -121,6 +128,16 @@ var KnownMetrics = []MetricInfo{
 		value: always(func(r *Record) float64 { return r.CPUPercent })},
 	{Name: MetricGPUMem, Label: "peak GPU memory", Kind: KindBytes, Unit: UnitBytes, Doc: "peak GPU memory used", value: telemetry(MetricGPUMem)},
 	{Name: MetricGPUUtil, Label: "GPU util", Kind: KindPercent, Unit: UnitPercent, HigherIsBetter: true, Doc: "mean GPU utilisation", value: telemetry(MetricGPUUtil)},
+	{Name: MetricSMActivity, Label: "SM activity", Kind: KindPercent, Unit: UnitPercent, HigherIsBetter: true,
+		Doc: "mean share of SMs busy (GPM, Hopper or newer)", value: telemetry(MetricSMActivity)},
+	{Name: MetricSMOccupancy, Label: "SM occupancy", Kind: KindPercent, Unit: UnitPercent, HigherIsBetter: true,
+		Doc: "mean warps resident over the maximum (GPM, Hopper or newer)", value: telemetry(MetricSMOccupancy)},
+	{Name: MetricTensorActivity, Label: "tensor activity", Kind: KindPercent, Unit: UnitPercent, HigherIsBetter: true,
+		Doc: "mean time any tensor-core pipe was busy (GPM, Hopper or newer)", value: telemetry(MetricTensorActivity)},
+	{Name: MetricDRAMBWUtil, Label: "DRAM bandwidth", Kind: KindPercent, Unit: UnitPercent, HigherIsBetter: true,
+		Doc: "mean device-memory bandwidth used over its maximum (GPM, Hopper or newer)", value: telemetry(MetricDRAMBWUtil)},
+	{Name: MetricNVJPGUtil, Label: "NVJPG util", Kind: KindPercent, Unit: UnitPercent,
+		Doc: "mean time the hardware JPEG decoder was busy", value: telemetry(MetricNVJPGUtil)},
 	{Name: MetricImagesPerJoule, Label: "images/J", Kind: KindRate, Unit: "img/J", HigherIsBetter: true, Doc: "images per joule of GPU energy", value: telemetry(MetricImagesPerJoule)},
 	{Name: MetricModelLoads, Label: "model loads", Kind: KindCount, Unit: "loads", Doc: "ORT sessions created",
 		value: always(func(r *Record) float64 { return float64(r.ModelLoads) })},

@@ -224,6 +224,73 @@ type OpRecord struct {
 	Restarts      int64 `json:"actor_restarts,omitempty"`
 	Retries       int64 `json:"task_retries,omitempty"`
 	FailedBatches int64 `json:"failed_batches,omitempty"`
+	// Stragglers and Stalls count what the engine's detectors found in
+	// the stage (pipeline.DetectOptions); Detections lists them, the
+	// worst straggler always among them.
+	Stragglers int64       `json:"stragglers,omitempty"`
+	Stalls     int64       `json:"stalls,omitempty"`
+	Detections []Detection `json:"detections,omitempty"`
+}
+
+// Detection is one straggler or stall the engine's detectors found in a
+// stage: pipeline.Detection in seconds since the run's start.
+type Detection struct {
+	Stage string `json:"stage"`
+	// Kind is "straggler" (a task past its stage's mean + k·σ) or
+	// "stall" (input waited while no task finished).
+	Kind string `json:"kind"`
+	// Task is the straggler's task, numbered in the order the stage took
+	// its input; -1 for a stall.
+	Task int64 `json:"task"`
+	// At is when it was found; Start when the task began or the stage
+	// last moved; Duration how long the task ran or the stall lasted;
+	// Threshold what it went past.
+	AtSeconds        float64 `json:"at_seconds"`
+	StartSeconds     float64 `json:"start_seconds"`
+	DurationSeconds  float64 `json:"duration_seconds"`
+	ThresholdSeconds float64 `json:"threshold_seconds"`
+	// TaskMean and TaskStd describe the stage's finished tasks when it
+	// was found, TasksCompleted counts them (0 on a stall: before the
+	// first task finished); QueuedRows is the input then waiting.
+	TaskMeanSeconds float64 `json:"task_mean_seconds"`
+	TaskStdSeconds  float64 `json:"task_std_seconds"`
+	TasksCompleted  int64   `json:"tasks_completed"`
+	QueuedRows      int64   `json:"queued_rows"`
+}
+
+// NewDetection converts the engine's detection.
+func NewDetection(d pipeline.Detection) Detection {
+	return Detection{Stage: d.Op, Kind: string(d.Kind), Task: d.Task,
+		AtSeconds: d.At.Seconds(), StartSeconds: d.Start.Seconds(), DurationSeconds: d.Duration.Seconds(),
+		ThresholdSeconds: d.Threshold.Seconds(), TaskMeanSeconds: d.Mean.Seconds(), TaskStdSeconds: d.Std.Seconds(),
+		TasksCompleted: d.Completed, QueuedRows: d.Queued}
+}
+
+// OpDetections converts an operator's detections for its OpRecord (see
+// pipeline.OpMetrics.DetectionList).
+func OpDetections(m pipeline.OpMetrics) []Detection {
+	var out []Detection
+	for _, d := range m.DetectionList() {
+		out = append(out, NewDetection(d))
+	}
+	return out
+}
+
+// String says what was found in one line, in the engine's words.
+func (d Detection) String() string {
+	sec := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+	return pipeline.Detection{Kind: pipeline.IssueKind(d.Kind), Op: d.Stage, Task: d.Task,
+		At: sec(d.AtSeconds), Start: sec(d.StartSeconds), Duration: sec(d.DurationSeconds), Threshold: sec(d.ThresholdSeconds),
+		Mean: sec(d.TaskMeanSeconds), Std: sec(d.TaskStdSeconds), Completed: d.TasksCompleted, Queued: d.QueuedRows}.String()
+}
+
+// Detections lists every stage's stragglers and stalls, in stage order.
+func (r *Record) Detections() []Detection {
+	var out []Detection
+	for _, o := range r.Ops {
+		out = append(out, o.Detections...)
+	}
+	return out
 }
 
 // Fingerprint identifies the machine and software a record came from.

@@ -199,6 +199,7 @@ type report struct {
 	ablation *table
 	sweep    *sweepView
 	latency  table
+	probe    table // batch_size: auto decisions
 	latRows  []latencyRow
 
 	rep      *Record // the record the breakdown, utilisation and diagnosis describe
@@ -206,6 +207,7 @@ type report struct {
 	ops      table
 	util     *series
 	utilNote string
+	gpu      *gpuView // nil without a sampled GPU
 	diag     []Diagnosis
 }
 
@@ -261,9 +263,11 @@ func buildReport(recs []*Record, o ReportOptions) *report {
 	rp.buildAblation()
 	rp.buildSweep()
 	rp.buildLatency()
+	rp.buildProbe()
 	rp.pickRepresentative()
 	rp.buildOps()
 	rp.buildUtil()
+	rp.buildGPU()
 	if rp.rep != nil {
 		rp.diag = Diagnose(rp.rep)
 	}
@@ -651,6 +655,51 @@ func (rp *report) buildLatency() {
 	rp.latency = t
 }
 
+// buildProbe shows batch_size: auto's decision for each configuration that
+// used it: the inference ceiling it measured at each batch size and the
+// knee it picked, so a reader sees why the run used the batch it did. A
+// configuration repeated shows its first run's probe: a process probes a
+// model and shape once and reuses the answer.
+func (rp *report) buildProbe() {
+	t := table{header: []string{"configuration", "batch", "ceiling", "spread", "batch latency", "rounds", "stable", "picked"}}
+	for _, g := range rp.groups {
+		var p *BatchProbe
+		for _, r := range g.recs {
+			if r.BatchProbe != nil {
+				p = r.BatchProbe
+				break
+			}
+		}
+		if p == nil {
+			continue
+		}
+		for i, pt := range p.Points {
+			name := ""
+			if i == 0 {
+				name = g.name()
+			}
+			picked := ""
+			if pt.Batch == p.Picked {
+				picked = "← the knee"
+			}
+			if pt.Failed != "" {
+				t.add(name, strconv.Itoa(pt.Batch), "failed: "+pt.Failed, "", "", "", "", picked)
+				continue
+			}
+			spread := "—"
+			if pt.Spread > 0 {
+				spread = fmt.Sprintf("±%.1f%%", pt.Spread)
+			}
+			t.add(name, strconv.Itoa(pt.Batch), FormatValue(pt.Throughput, "img/s"), spread,
+				FormatValue(pt.Latency, UnitSeconds), strconv.Itoa(pt.Rounds), map[bool]string{true: "yes", false: "no"}[pt.Stable], picked)
+		}
+	}
+	rp.probe = t
+}
+
+// probeIntro explains the probe table in both report formats.
+const probeIntro = "batch_size: auto measured the inference-only ceiling at each batch size (perf_analyzer's rule: the last 3 rounds within 10%) and took the knee: the smallest batch within 5% of the best throughput that meets any latency constraint."
+
 // pickRepresentative chooses the run the breakdown, utilisation chart and
 // diagnosis describe: the sweep's best cell, else optimized, else the
 // fastest configuration.
@@ -851,6 +900,10 @@ func WriteMarkdown(w io.Writer, recs []*Record, o ReportOptions) error {
 		b.WriteString("## Latency percentiles\n\nPer-batch latency, from a batch entering inference to its results.\n\n")
 		writeMDTable(&b, rp.latency)
 	}
+	if len(rp.probe.rows) > 0 {
+		fmt.Fprintf(&b, "## batch_size: auto\n\n%s\n\n", probeIntro)
+		writeMDTable(&b, rp.probe)
+	}
 	if rp.rep != nil {
 		fmt.Fprintf(&b, "## Where the time went: %s\n\n", rp.repName)
 		writeMDTable(&b, rp.ops)
@@ -861,6 +914,9 @@ func WriteMarkdown(w io.Writer, recs []*Record, o ReportOptions) error {
 			fmt.Fprintf(&b, "`%s` %s (%s, peak %.2f)\n\n", sparkline(l.y, 60), l.name, rp.util.unit, slices.Max(l.y))
 		}
 		fmt.Fprintf(&b, "%s.\n\n", rp.utilNote)
+	}
+	if rp.gpu != nil {
+		rp.gpu.writeMarkdown(&b)
 	}
 	if rp.rep != nil {
 		fmt.Fprintf(&b, "## Diagnosis: %s\n\n", rp.repName)

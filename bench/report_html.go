@@ -128,6 +128,12 @@ func WriteHTML(w io.Writer, recs []*Record, o ReportOptions) error {
 		writeHTMLTable(&b, rp.latency, false)
 		end()
 	}
+	if len(rp.probe.rows) > 0 {
+		section("batch-probe", "batch_size: auto")
+		fmt.Fprintf(&b, "<p class=\"muted\">%s</p>\n", html.EscapeString(probeIntro))
+		writeHTMLTable(&b, rp.probe, false)
+		end()
+	}
 	if rp.rep != nil {
 		section("operators", "Where the time went: "+rp.repName)
 		b.WriteString(opsSVG(rp.rep.Ops))
@@ -138,6 +144,11 @@ func WriteHTML(w io.Writer, recs []*Record, o ReportOptions) error {
 		section("utilisation", rp.util.name+" over time")
 		b.WriteString(utilSVG(rp.util))
 		fmt.Fprintf(&b, "<p class=\"muted\">%s.</p>\n", htmlEsc(rp.utilNote))
+		end()
+	}
+	if rp.gpu != nil {
+		section("gpu-activity", "GPU activity beside util")
+		rp.gpu.writeHTML(&b)
 		end()
 	}
 	if rp.rep != nil {
@@ -168,7 +179,7 @@ func WriteHTML(w io.Writer, recs []*Record, o ReportOptions) error {
 	}
 	b.WriteString("</ul>\n")
 	defs := table{header: []string{"Metric", "Scope", "Unit", "Source", "Meaning"}}
-	for _, d := range nvml.Definitions {
+	for _, d := range nvml.Table() {
 		defs.add(d.Name, d.Scope, d.Unit, d.Source, d.Meaning)
 	}
 	b.WriteString("<div class=\"text\">\n")

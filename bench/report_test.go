@@ -371,3 +371,51 @@ func TestReportSaysTheScenarioOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestReportShowsTheBatchProbe: a run that resolved batch_size: auto shows
+// the probe (each size's ceiling and the knee) in both formats; a run with
+// a fixed batch shows no such section.
+func TestReportShowsTheBatchProbe(t *testing.T) {
+	probe := &BatchProbe{Picked: 16, Points: []BatchPoint{
+		{Batch: 8, Throughput: 95.1, Spread: 2.5, Latency: 0.084, Rounds: 6, Stable: true},
+		{Batch: 16, Throughput: 101, Spread: 1.2, Latency: 0.158, Rounds: 6, Stable: true},
+		{Batch: 32, Throughput: 99, Latency: 0.323, Rounds: 4, Stable: false},
+		{Batch: 64, Failed: "out of memory"},
+	}}
+	for _, tc := range []struct {
+		name  string
+		probe *BatchProbe
+		want  []string
+	}{
+		{"auto", probe, []string{"batch_size: auto", "← the knee", "95.1 img/s", "±2.5%", "failed: out of memory"}},
+		{"fixed", nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := fixtureRun("optimized", 16, 1, 0, 100, func(r *Record) { r.BatchProbe = tc.probe })
+			for _, format := range []string{"md", "html"} {
+				var buf bytes.Buffer
+				var err error
+				if format == "md" {
+					err = WriteMarkdown(&buf, []*Record{rec}, ReportOptions{})
+				} else {
+					err = WriteHTML(&buf, []*Record{rec}, ReportOptions{})
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				out := buf.String()
+				if tc.probe == nil && strings.Contains(out, "batch_size: auto") {
+					t.Errorf("%s: a fixed batch shows a probe section", format)
+				}
+				for _, w := range tc.want {
+					if !strings.Contains(out, w) {
+						t.Errorf("%s: report lacks %q", format, w)
+					}
+				}
+				if tc.probe != nil && strings.Count(out, "← the knee") != 1 {
+					t.Errorf("%s: the knee is marked %d times, want once", format, strings.Count(out, "← the knee"))
+				}
+			}
+		})
+	}
+}

@@ -1,9 +1,13 @@
 package bench
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+
+	"workbench/pipeline"
 )
 
 // WriteSummary prints a run's summary: what ran, how fast, where the time
@@ -69,6 +73,7 @@ func WriteSummary(w io.Writer, r *Record) {
 			FormatValue(o.StarvedSeconds, UnitSeconds), FormatValue(o.BackpressSeconds, UnitSeconds),
 			FormatValue(o.PendingSeconds, UnitSeconds), 100*o.Utilization)
 	}
+	writeDetectionSummary(w, r)
 	fmt.Fprintf(w, "\n  bottleneck %s\n", r.Bottleneck)
 	for _, wn := range r.Warnings {
 		fmt.Fprintf(w, "  note: %s\n", wn)
@@ -86,4 +91,43 @@ func GroupThousands(n int64) string {
 		b.WriteRune(ch)
 	}
 	return b.String()
+}
+
+// summaryDetections is how many detections of one kind the summary names
+// per stage; the record keeps them all.
+const summaryDetections = 3
+
+// writeDetectionSummary names each stage's stalls and stragglers under
+// the stage table: each stall, each stage's worst stragglers, and how
+// many more the record holds.
+func writeDetectionSummary(w io.Writer, r *Record) {
+	sep := "\n"
+	for _, o := range r.Ops {
+		for _, kind := range []string{string(pipeline.IssueStall), string(pipeline.IssueStraggler)} {
+			var ds []Detection
+			for _, d := range o.Detections {
+				if d.Kind == kind {
+					ds = append(ds, d)
+				}
+			}
+			// The longest first: the one to look at.
+			slices.SortStableFunc(ds, func(a, b Detection) int { return cmp.Compare(b.DurationSeconds, a.DurationSeconds) })
+			n := o.Stalls
+			if kind == string(pipeline.IssueStraggler) {
+				n = o.Stragglers
+			}
+			for i, d := range ds[:min(len(ds), summaryDetections)] {
+				label := ""
+				if i == 0 {
+					label = kind
+				}
+				fmt.Fprintf(w, "%s  %-10s %s\n", sep, label, strings.TrimPrefix(d.String(), kind+": "))
+				sep = ""
+			}
+			if more := n - int64(min(len(ds), summaryDetections)); more > 0 {
+				fmt.Fprintf(w, "%s  %-10s … and %d more in %s\n", sep, "", more, o.Name)
+				sep = ""
+			}
+		}
+	}
 }

@@ -17,6 +17,15 @@ type Telemetry struct {
 
 const maxTelemetrySamples = 600
 
+// gpuMeans are the per-GPU means that become registry metrics.
+var gpuMeans = map[string]func(g nvml.GPUSummary) *float64{
+	MetricSMActivity:     func(g nvml.GPUSummary) *float64 { return g.SMActivityMeanPct },
+	MetricSMOccupancy:    func(g nvml.GPUSummary) *float64 { return g.SMOccupancyMeanPct },
+	MetricTensorActivity: func(g nvml.GPUSummary) *float64 { return g.TensorActivityMeanPct },
+	MetricDRAMBWUtil:     func(g nvml.GPUSummary) *float64 { return g.DRAMBWUtilMeanPct },
+	MetricNVJPGUtil:      func(g nvml.GPUSummary) *float64 { return g.NVJPGUtilMeanPct },
+}
+
 // Metrics exposes telemetry under the threshold and objective names.
 func (t *Telemetry) Metrics() map[string]float64 {
 	m := map[string]float64{}
@@ -31,6 +40,16 @@ func (t *Telemetry) Metrics() map[string]float64 {
 	if t.Summary.GPUAvailable {
 		m[MetricGPUUtil] = util
 		m[MetricGPUMem] = mem
+	}
+	// The busiest GPU's mean, over the GPUs that measured it: a metric no
+	// GPU could give is left out, so thresholds on it fail rather than
+	// pass on a zero.
+	for name, get := range gpuMeans {
+		for _, g := range t.Summary.GPUs {
+			if v := get(g); v != nil {
+				m[name] = max(m[name], *v)
+			}
+		}
 	}
 	if t.Summary.EnergyPerImageJ > 0 {
 		m[MetricImagesPerJoule] = 1 / t.Summary.EnergyPerImageJ

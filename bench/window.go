@@ -15,18 +15,6 @@ type Event struct {
 	Rows int
 }
 
-// WindowConfig says how to cut a run's events into measurement windows.
-type WindowConfig struct {
-	// Warmup excludes events at or before this time: model load, first
-	// allocations and cold caches would otherwise drag the rate down.
-	Warmup time.Duration
-	// WarmupBatches excludes the first K events (in time order) as well.
-	// When both are set, warm-up ends at whichever comes later.
-	WarmupBatches int
-	// Window is the length of each measurement window; it must be positive.
-	Window time.Duration
-}
-
 // A Window is one measurement window: the rows whose batches finished in
 // (Start, End].
 type Window struct {
@@ -37,65 +25,6 @@ type Window struct {
 // Throughput is the window's rate in rows per second.
 func (w Window) Throughput() float64 {
 	return float64(w.Rows) / (w.End - w.Start).Seconds()
-}
-
-// Windows excludes the warm-up and cuts the rest of the run into consecutive
-// windows of cfg.Window, returned in time order. The events need not be
-// sorted; the slice is not modified.
-//
-// The measured span runs from the end of warm-up (cfg.Warmup, or the time of
-// the last warm-up batch, whichever is later; 0 with no warm-up) to the last
-// event. Only whole windows are returned: a trailing partial window would
-// over- or under-state the rate depending on where a batch happened to land.
-// Events at the very instant warm-up ends count as warm-up.
-//
-// It fails when cfg.Window is not positive, when no batch finished after
-// warm-up, or when the measured span is shorter than one window; the error
-// says how to fix the run.
-func Windows(events []Event, cfg WindowConfig) ([]Window, error) {
-	if cfg.Window <= 0 {
-		return nil, fmt.Errorf("window must be positive, got %v", cfg.Window)
-	}
-	ev := slices.Clone(events)
-	slices.SortStableFunc(ev, func(a, b Event) int { return cmpDur(a.At, b.At) })
-
-	start := max(cfg.Warmup, 0)
-	if k := cfg.WarmupBatches; k > 0 {
-		if k >= len(ev) {
-			return nil, fmt.Errorf("all %d batches fall in the %d-batch warm-up; run longer or lower the warm-up", len(ev), k)
-		}
-		start = max(start, ev[k-1].At)
-	}
-	first := len(ev)
-	for i, e := range ev {
-		if e.At > start {
-			first = i
-			break
-		}
-	}
-	if first == len(ev) {
-		return nil, fmt.Errorf("no batch finished after the warm-up (which ends at %v); run longer or shorten the warm-up", start)
-	}
-	end := ev[len(ev)-1].At
-	n := int((end - start) / cfg.Window)
-	if n == 0 {
-		return nil, fmt.Errorf("the measured span after warm-up (%v) is shorter than one %v window; run longer or use a shorter window",
-			end-start, cfg.Window)
-	}
-	ws := make([]Window, n)
-	for i := range ws {
-		ws[i].Start = start + time.Duration(i)*cfg.Window
-		ws[i].End = ws[i].Start + cfg.Window
-	}
-	for _, e := range ev[first:] {
-		// Window i holds (Start, End]; an event exactly on a boundary
-		// belongs to the window it closes.
-		i := int((e.At - start - 1) / cfg.Window)
-		if i < n {
-			ws[i].Rows += e.Rows
-		}
-	}
-	return ws, nil
 }
 
 func cmpDur(a, b time.Duration) int {
@@ -158,12 +87,6 @@ type Stability struct {
 	Variation float64
 	// Reason explains an unstable verdict in footnote form, "" when stable.
 	Reason string
-}
-
-// Stable applies perf_analyzer's rule with its defaults (the last 3 windows'
-// throughputs within 10%, max/min ≤ 1.10) to ws.
-func Stable(ws []Window) bool {
-	return CheckStability(Throughputs(ws), StabilityWindows, StabilityThreshold).Stable
 }
 
 // CheckStability applies perf_analyzer's rule to the last count values of xs:
@@ -243,36 +166,4 @@ func (l Latencies) AddTo(m map[string]float64) {
 	m[MetricLatencyP50] = l.P50.Seconds()
 	m[MetricLatencyP95] = l.P95.Seconds()
 	m[MetricLatencyP99] = l.P99.Seconds()
-}
-
-// SteadyState cuts a run's batch completions into windows and judges them.
-// With no window length given it uses up to twelve windows over the run,
-// but never so short that a window holds fewer than about three batches: a
-// window's throughput counts the batches that finished in it, so shorter
-// windows read as 0 or a multiple of one batch, not a rate. With fewer than
-// three windows it returns no windows and says why.
-func SteadyState(events []Event, wall time.Duration, cfg WindowConfig) (windows []float64, steady float64, stable bool, warn string) {
-	if cfg.Window == 0 {
-		perBatch := wall
-		if len(events) > 0 {
-			perBatch = wall / time.Duration(len(events))
-		}
-		cfg.Window = max(wall/12, 3*perBatch, 10*time.Millisecond)
-	}
-	if cfg.Warmup == 0 {
-		cfg.Warmup = cfg.Window
-	}
-	ws, err := Windows(events, cfg)
-	switch {
-	case err != nil:
-		return nil, 0, false, "steady state: " + err.Error()
-	case len(ws) < StabilityWindows:
-		return nil, 0, false, fmt.Sprintf("steady state: only %d batches, too few for %d windows of 3 or more; "+
-			"throughput is the whole run's and stability is unknown (use more images)", len(events), StabilityWindows)
-	}
-	stable = Stable(ws)
-	if !stable {
-		warn = "unstable: the last 3 throughput windows differ by more than 10%"
-	}
-	return Throughputs(ws), SteadyThroughput(ws), stable, warn
 }

@@ -7,78 +7,6 @@ import (
 	"time"
 )
 
-const ms = time.Millisecond
-
-// steady returns one event of rows every step, from step to until inclusive.
-func steady(step, until time.Duration, rows int) []Event {
-	var ev []Event
-	for t := step; t <= until; t += step {
-		ev = append(ev, Event{At: t, Rows: rows})
-	}
-	return ev
-}
-
-func TestWindows(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name    string
-		events  []Event
-		cfg     WindowConfig
-		want    []int // rows per window
-		start   time.Duration
-		wantErr string
-	}{
-		{"no warm-up, two whole windows and a dropped tail",
-			steady(100*ms, 2500*ms, 10), WindowConfig{Window: time.Second},
-			[]int{100, 100}, 0, ""},
-		{"time warm-up excludes the event on its boundary",
-			steady(100*ms, 3000*ms, 10), WindowConfig{Warmup: 1000 * ms, Window: time.Second},
-			[]int{100, 100}, 1000 * ms, ""},
-		{"batch warm-up starts at the last warm-up batch",
-			steady(100*ms, 2300*ms, 10), WindowConfig{WarmupBatches: 3, Window: time.Second},
-			[]int{100, 100}, 300 * ms, ""},
-		{"later of the two warm-ups wins",
-			steady(100*ms, 3000*ms, 10), WindowConfig{Warmup: 500 * ms, WarmupBatches: 10, Window: time.Second},
-			[]int{100, 100}, 1000 * ms, ""},
-		{"unsorted input, boundary event closes its window",
-			[]Event{{At: 2000 * ms, Rows: 5}, {At: 1000 * ms, Rows: 7}, {At: 1001 * ms, Rows: 1}},
-			WindowConfig{Window: time.Second}, []int{7, 6}, 0, ""},
-		{"bad window", steady(ms, 10*ms, 1), WindowConfig{}, nil, 0, "window must be positive"},
-		{"warm-up swallows everything", steady(100*ms, 500*ms, 1), WindowConfig{Warmup: time.Second, Window: time.Second},
-			nil, 0, "no batch finished after the warm-up"},
-		{"all batches are warm-up", steady(100*ms, 500*ms, 1), WindowConfig{WarmupBatches: 5, Window: time.Second},
-			nil, 0, "all 5 batches fall in the 5-batch warm-up"},
-		{"too short", steady(100*ms, 900*ms, 1), WindowConfig{Window: time.Second},
-			nil, 0, "shorter than one 1s window; run longer"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			ws, err := Windows(tt.events, tt.cfg)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(ws) != len(tt.want) {
-				t.Fatalf("%d windows, want %d: %+v", len(ws), len(tt.want), ws)
-			}
-			for i, w := range ws {
-				if w.Rows != tt.want[i] {
-					t.Errorf("window %d rows %d, want %d", i, w.Rows, tt.want[i])
-				}
-				if want := tt.start + time.Duration(i)*tt.cfg.Window; w.Start != want || w.End-w.Start != tt.cfg.Window {
-					t.Errorf("window %d spans [%v, %v], want start %v", i, w.Start, w.End, want)
-				}
-			}
-		})
-	}
-}
-
 func TestThroughput(t *testing.T) {
 	t.Parallel()
 	ws := []Window{{Start: 0, End: time.Second, Rows: 100}, {Start: time.Second, End: 3 * time.Second, Rows: 100}}
@@ -122,12 +50,12 @@ func TestCheckStability(t *testing.T) {
 	ws := []Window{
 		{0, time.Second, 100}, {time.Second, 2 * time.Second, 104}, {2 * time.Second, 3 * time.Second, 96},
 	}
-	if !Stable(ws) {
-		t.Error("Stable(96..104) = false")
+	if s := CheckStability(Throughputs(ws), StabilityWindows, StabilityThreshold); !s.Stable {
+		t.Error("windows of 96..104 rows/s judged unstable")
 	}
 	ws[2].Rows = 80
-	if Stable(ws) {
-		t.Error("Stable(80..104) = true")
+	if s := CheckStability(Throughputs(ws), StabilityWindows, StabilityThreshold); s.Stable {
+		t.Error("windows of 80..104 rows/s judged stable")
 	}
 }
 
@@ -163,7 +91,7 @@ func TestLatencyPercentiles(t *testing.T) {
 	t.Parallel()
 	var ds []time.Duration
 	for i := 100; i >= 1; i-- {
-		ds = append(ds, time.Duration(i)*ms)
+		ds = append(ds, time.Duration(i)*time.Millisecond)
 	}
 	l, err := LatencyPercentiles(ds)
 	if err != nil {

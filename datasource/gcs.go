@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 
 	"golang.org/x/oauth2/google"
@@ -77,7 +79,8 @@ func (g *gcsStore) object(key string) string {
 }
 
 func (g *gcsStore) ListPage(ctx context.Context, prefix, token string) ([]Object, string, error) {
-	q := url.Values{"prefix": {prefix}, "maxResults": {"1000"}, "fields": {"items(name,size),nextPageToken"}}
+	// listPageSize (s3.go) serves both stores: 1,000 is each one's maximum.
+	q := url.Values{"prefix": {prefix}, "maxResults": {strconv.Itoa(int(listPageSize))}, "fields": {"items(name,size),nextPageToken"}}
 	if token != "" {
 		q.Set("pageToken", token)
 	}
@@ -159,7 +162,7 @@ func (g *gcsStore) Copy(ctx context.Context, src, dst string) error {
 func (g *gcsStore) Delete(ctx context.Context, key string) error {
 	resp, err := g.do(ctx, http.MethodDelete, g.object(key), nil)
 	if err != nil {
-		if strings.Contains(err.Error(), ErrNotFound.Error()) {
+		if errors.Is(err, ErrNotFound) {
 			return nil
 		}
 		return err

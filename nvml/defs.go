@@ -32,6 +32,14 @@ const (
 	Load1
 	Load5
 	Load15
+	// GPU metrics added after the host ones so that the bit positions of
+	// [MetricSet] in records written before them keep their meaning.
+	MemClock
+	SMActivity
+	SMOccupancy
+	TensorActivity
+	DRAMBandwidth
+	NVJPGUtil
 	numMetrics
 )
 
@@ -81,6 +89,37 @@ var Definitions = []MetricDef{
 		"Kernel 1-minute load average: runnable plus uninterruptible tasks, exponentially averaged."},
 	{Load5, "load5", "host", "", "/proc/loadavg", "Kernel 5-minute load average."},
 	{Load15, "load15", "host", "", "/proc/loadavg", "Kernel 15-minute load average."},
+	{MemClock, "mem_clock_mhz", "gpu", "MHz", "nvmlDeviceGetClockInfo(NVML_CLOCK_MEM) (MHz)",
+		"Current device-memory clock at the sample instant."},
+	{SMActivity, "sm_activity_pct", "gpu", "%", "nvmlGpmMetricsGet(NVML_GPM_METRIC_SM_UTIL) (%), between two GPM samples",
+		"Percent of SMs that were busy (NVML's definition; DCGM calls it SM active: at least one warp resident), averaged over the time between this sample and the previous one. Unlike gpu_util_pct it stays low when kernels are too small to fill the GPU. GPM (GPU Performance Monitoring) needs Hopper or newer."},
+	{SMOccupancy, "sm_occupancy_pct", "gpu", "%", "nvmlGpmMetricsGet(NVML_GPM_METRIC_SM_OCCUPANCY) (%)",
+		"Occupied warps as a percent of the theoretical maximum, averaged over the sample period: how full the SMs are. Hopper or newer."},
+	{TensorActivity, "tensor_activity_pct", "gpu", "%", "nvmlGpmMetricsGet(NVML_GPM_METRIC_ANY_TENSOR_UTIL) (%)",
+		"Percent of time the SMs were doing any tensor-core operation, averaged over the sample period: near 0 means the model's math is not on tensor cores. Hopper or newer."},
+	{DRAMBandwidth, "dram_bw_util_pct", "gpu", "%", "nvmlGpmMetricsGet(NVML_GPM_METRIC_DRAM_BW_UTIL) (%)",
+		"Device-memory bandwidth used as a percent of the theoretical maximum, averaged over the sample period. Hopper or newer."},
+	{NVJPGUtil, "nvjpg_util_pct", "gpu", "%", "nvmlDeviceGetJpgUtilization (%)",
+		"Percent of time over the driver's sampling period that the hardware JPEG decoder (NVJPG) was busy. workbench's own decoders run on the CPU, so expect 0 unless another process decodes on this GPU."},
+}
+
+// displayOrder is the order [Table] shows the metrics in: what the GPU's
+// SMs did beside util, then memory, power, clocks, transfers, and the host.
+var displayOrder = []Metric{
+	GPUUtil, SMActivity, SMOccupancy, TensorActivity, DRAMBandwidth, MemUtil,
+	MemUsed, MemTotal, ProcGPUMem, Power, Energy, SMClock, MemClock, Temperature,
+	PCIeRx, PCIeTx, NVJPGUtil,
+	ProcCPU, ProcRSS, SysCPU, Load1, Load5, Load15,
+}
+
+// Table lists Definitions as they are shown: the GPU metrics, utilisation
+// first, then the host ones.
+func Table() []MetricDef {
+	out := make([]MetricDef, len(displayOrder))
+	for i, m := range displayOrder {
+		out[i] = Definitions[m]
+	}
+	return out
 }
 
 // String returns the metric's JSON field name, or "metric(N)" for an
@@ -120,13 +159,13 @@ func (s MetricSet) Names() []string {
 	return out
 }
 
-// WriteDefinitions renders Definitions as a Markdown table (metric, scope,
+// WriteDefinitions renders [Table] as a Markdown table (metric, scope,
 // unit, source, meaning) for the README, reports and `workbench doctor`.
 func WriteDefinitions(w io.Writer) error {
 	var b strings.Builder
 	b.WriteString("| Metric | Scope | Unit | Source | Meaning |\n|---|---|---|---|---|\n")
 	cell := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
-	for _, d := range Definitions {
+	for _, d := range Table() {
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", d.Name, d.Scope, cell(d.Unit), cell(d.Source), cell(d.Meaning))
 	}
 	_, err := io.WriteString(w, b.String())

@@ -32,6 +32,26 @@ func TestDefinitionsMatchSamples(t *testing.T) {
 			t.Errorf("%s: incomplete definition %+v", d.Name, d)
 		}
 	}
+	one := 1.0
+	full := GPUSample{SMActivityPct: &one, SMOccupancyPct: &one, TensorActivityPct: &one, DRAMBWUtilPct: &one, NVJPGUtilPct: &one}
+	for _, d := range Definitions {
+		_, ok := full.Value(d.Metric)
+		if ok != (d.Scope == "gpu") {
+			t.Errorf("GPUSample.Value(%s) ok = %v for a %s metric", d.Name, ok, d.Scope)
+		}
+		if _, ok := (GPUSample{Missing: MetricSet(0).With(d.Metric)}).Value(d.Metric); ok {
+			t.Errorf("GPUSample.Value(%s) reads a missing metric", d.Name)
+		}
+	}
+	shown := map[Metric]int{}
+	for _, d := range Table() {
+		shown[d.Metric]++
+	}
+	for m := Metric(0); m < numMetrics; m++ {
+		if shown[m] != 1 {
+			t.Errorf("Table shows %s %d times, want once", m, shown[m])
+		}
+	}
 	if got := Metric(200).String(); got != "metric(200)" {
 		t.Errorf("unknown metric String = %q", got)
 	}

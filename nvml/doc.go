@@ -11,7 +11,20 @@
 // time a kernel was running, not SM occupancy. A reading that failed is
 // flagged in the sample's Missing mask rather than reported as zero, and a
 // metric the device does not support is listed once per GPU in the
-// [Series] and never asked for again.
+// [Series], with the reason in [SeriesGPU.Unavailable], and never asked
+// for again.
+//
+// # GPM
+//
+// On Hopper and newer, GPU Performance Monitoring gives what util cannot:
+// SM activity and occupancy, tensor activity and DRAM bandwidth, each a
+// rate between two driver samples. Each GPU's reader keeps two samples and
+// alternates them, one taken per tick. The architecture is checked first
+// (DeviceGetArchitecture), then the driver's own answer
+// (GpmQueryDeviceSupport); on older GPUs, or drivers without the GPM
+// functions (looked up in the library before any call, since calling a
+// missing symbol would abort the process), these metrics are nil in every
+// sample and "unavailable" in the summary, with the reason: never 0.
 //
 // # No GPU
 //

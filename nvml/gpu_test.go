@@ -31,6 +31,7 @@ func TestProbeEnumeratesDGXH100(t *testing.T) {
 		want := GPUInfo{
 			Index: i, Name: gpus.H100_SXM5_80GB.Name, UUID: dev.UUID,
 			MemTotalBytes:     gpus.H100_SXM5_80GB.MemoryMB << 20,
+			Architecture:      "Hopper",
 			DriverVersion:     srv.DriverVersion,
 			CUDADriverVersion: "12.4",
 		}

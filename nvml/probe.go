@@ -11,10 +11,13 @@ import (
 
 // GPUInfo is what does not change about a GPU during a run.
 type GPUInfo struct {
-	Index             int    `json:"index"`
-	Name              string `json:"name"`
-	UUID              string `json:"uuid"`
-	MemTotalBytes     uint64 `json:"mem_total_bytes"`
+	Index         int    `json:"index"`
+	Name          string `json:"name"`
+	UUID          string `json:"uuid"`
+	MemTotalBytes uint64 `json:"mem_total_bytes"`
+	// Architecture is the GPU generation NVML reports ("Ampere",
+	// "Hopper"), empty when it cannot say.
+	Architecture      string `json:"architecture,omitempty"`
 	DriverVersion     string `json:"driver_version,omitempty"`
 	CUDADriverVersion string `json:"cuda_driver_version,omitempty"` // e.g. "13.0"
 }
@@ -93,7 +96,7 @@ func openGPUs(lib nvml.Interface) ([]GPUInfo, string) {
 	for i := range n {
 		info := GPUInfo{Index: i}
 		if dev, ret := lib.DeviceGetHandleByIndex(i); ret == nvml.SUCCESS {
-			info = describeGPU(dev, i)
+			info = describeGPU(lib, dev, i)
 		}
 		info.DriverVersion, info.CUDADriverVersion = driver, cuda
 		gpus = append(gpus, info)
@@ -111,6 +114,24 @@ func systemVersions(lib nvml.Interface) (driver, cuda string) {
 		cuda = FormatCUDAVersion(v)
 	}
 	return driver, cuda
+}
+
+// ArchName names an NVML device architecture ("Hopper"), or
+// "architecture N" for one this package does not know.
+func ArchName(a nvml.DeviceArchitecture) string {
+	names := map[nvml.DeviceArchitecture]string{
+		nvml.DEVICE_ARCH_KEPLER: "Kepler", nvml.DEVICE_ARCH_MAXWELL: "Maxwell", nvml.DEVICE_ARCH_PASCAL: "Pascal",
+		nvml.DEVICE_ARCH_VOLTA: "Volta", nvml.DEVICE_ARCH_TURING: "Turing", nvml.DEVICE_ARCH_AMPERE: "Ampere",
+		nvml.DEVICE_ARCH_ADA: "Ada", nvml.DEVICE_ARCH_HOPPER: "Hopper", nvml.DEVICE_ARCH_BLACKWELL: "Blackwell",
+		nvml.DEVICE_ARCH_RUBIN: "Rubin",
+	}
+	if n, ok := names[a]; ok {
+		return n
+	}
+	if a == nvml.DEVICE_ARCH_UNKNOWN {
+		return "unknown"
+	}
+	return "architecture " + strconv.Itoa(int(a))
 }
 
 // FormatCUDAVersion formats NVML's CUDA driver version integer

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -70,8 +72,42 @@ type SeriesGPU struct {
 	GPUInfo
 	// EnergyMethod is EnergyCounter, EnergyPowerIntegral or EnergyNone.
 	EnergyMethod string `json:"energy_method"`
-	// Unsupported names the metrics the device answered NOT_SUPPORTED.
+	// Unsupported names the metrics not read on this device: those it
+	// answered NOT_SUPPORTED and those it cannot give at all (GPM before
+	// Hopper).
 	Unsupported []string `json:"unsupported,omitempty"`
+	// Unavailable says why, for each metric in Unsupported: a reason that
+	// starts with ReasonNeedsHopper, ReasonNotSupported or says what
+	// failed.
+	Unavailable map[string]string `json:"unavailable,omitempty"`
+}
+
+// Unavailable is a reason and the metrics it keeps from a GPU.
+type Unavailable struct {
+	Reason  string
+	Metrics []Metric
+}
+
+// ByReason groups the metrics of order that unavailable (metric name to
+// reason, as [SeriesGPU.Unavailable] and [GPUSummary.Unavailable] hold it)
+// names, by reason, reasons sorted and metrics in order's order, so that a
+// screen or a report says each reason once.
+func ByReason(unavailable map[string]string, order []Metric) []Unavailable {
+	var out []Unavailable
+	for _, m := range order {
+		r, ok := unavailable[m.String()]
+		if !ok {
+			continue
+		}
+		i := slices.IndexFunc(out, func(u Unavailable) bool { return u.Reason == r })
+		if i < 0 {
+			out = append(out, Unavailable{Reason: r})
+			i = len(out) - 1
+		}
+		out[i].Metrics = append(out[i].Metrics, m)
+	}
+	slices.SortFunc(out, func(a, b Unavailable) int { return strings.Compare(a.Reason, b.Reason) })
+	return out
 }
 
 // Series is everything a sampler saw between Start and Stop.
@@ -114,6 +150,10 @@ type Sampler interface {
 	GPUStatus() (ok bool, reason string)
 	// Dropped counts live samples dropped for slow subscribers so far.
 	Dropped() uint64
+	// Devices describes the GPUs being sampled as they stand now: what
+	// Stop's Series.GPUs will say, with the metrics found unavailable so
+	// far. It is empty before Start and without GPUs.
+	Devices() []SeriesGPU
 }
 
 // New returns a sampler for cfg, or every problem with cfg.
@@ -139,9 +179,15 @@ type sampler struct {
 	cancel    context.CancelFunc
 	done      chan struct{}
 
+	// live is what Devices reports while running, updated under mu by
+	// the sampling goroutine whenever a reader's unavailable set grows.
+	live []SeriesGPU
+
 	// Owned by the sampling goroutine while running, then by Stop.
 	host *hostReader
 	gpus []*gpuReader
+	// reported is each reader's unavailable set as live last showed it.
+	reported []MetricSet
 }
 
 const (
@@ -169,6 +215,7 @@ func (s *sampler) Start(ctx context.Context) error {
 	}
 	s.host = host
 	s.openGPUs(now)
+	s.live = s.changedDevices()
 	if !s.gpuOK && s.cfg.OnGPUUnavailable != nil {
 		s.cfg.OnGPUUnavailable(s.gpuReason)
 	}
@@ -214,7 +261,8 @@ func (s *sampler) loop(ctx context.Context, period time.Duration) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			s.record(s.tick(now))
+			smp := s.tick(now)
+			s.record(smp, s.changedDevices())
 		}
 	}
 }
@@ -239,10 +287,14 @@ func (s *sampler) tick(now time.Time) Sample {
 	return smp
 }
 
-// record appends a sample and offers it to subscribers without blocking.
-func (s *sampler) record(smp Sample) {
+// record appends a sample and offers it to subscribers without blocking;
+// devs, when not nil, replaces what Devices reports.
+func (s *sampler) record(smp Sample, devs []SeriesGPU) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if devs != nil {
+		s.live = devs
+	}
 	s.series.Samples = append(s.series.Samples, smp)
 	for sub := range s.subs {
 		select {
@@ -282,17 +334,16 @@ func (s *sampler) Stop() Series {
 	// The loop has ended, so the readers are ours.
 	now := time.Now()
 	if now.After(s.series.Start) {
-		s.record(s.tick(now))
+		smp := s.tick(now)
+		s.record(smp, nil)
 	}
+	devs := s.devices()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.series.End = now
+	s.series.GPUs, s.live = devs, devs
 	for _, g := range s.gpus {
-		s.series.GPUs = append(s.series.GPUs, SeriesGPU{
-			GPUInfo:      g.info,
-			EnergyMethod: g.energyMethod,
-			Unsupported:  g.unsupported.Names(),
-		})
+		g.close()
 	}
 	s.series.Dropped = s.dropped
 	for sub := range s.subs {
@@ -326,6 +377,45 @@ func (s *sampler) Subscribe(buffer int) (<-chan Sample, func()) {
 			close(sub.ch)
 		}
 	}
+}
+
+// changedDevices returns the readers' descriptions when a reader's
+// unavailable set has changed since the last call, nil otherwise. Only the
+// goroutine that owns the readers may call it.
+func (s *sampler) changedDevices() []SeriesGPU {
+	changed := len(s.reported) != len(s.gpus)
+	if changed {
+		s.reported = make([]MetricSet, len(s.gpus))
+	}
+	for i, g := range s.gpus {
+		if s.reported[i] != g.unsupported {
+			s.reported[i], changed = g.unsupported, true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	return s.devices()
+}
+
+// devices describes the readers; only their owner may call it.
+func (s *sampler) devices() []SeriesGPU {
+	out := make([]SeriesGPU, 0, len(s.gpus))
+	for _, g := range s.gpus {
+		out = append(out, SeriesGPU{
+			GPUInfo:      g.info,
+			EnergyMethod: g.energyMethod,
+			Unsupported:  g.unsupported.Names(),
+			Unavailable:  g.unavailable(),
+		})
+	}
+	return out
+}
+
+func (s *sampler) Devices() []SeriesGPU {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.live
 }
 
 func (s *sampler) GPUStatus() (bool, string) {

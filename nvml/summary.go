@@ -43,6 +43,24 @@ type GPUSummary struct {
 	TempPeakC       uint32  `json:"temp_peak_c"`
 	// Unsupported repeats SeriesGPU.Unsupported.
 	Unsupported []string `json:"unsupported,omitempty"`
+
+	// The figures below are nil, and left out of JSON, when no sample
+	// read them; Unavailable then says why. GPM's (SM activity and
+	// occupancy, tensor activity, DRAM bandwidth) need Hopper or newer.
+	Architecture          string   `json:"architecture,omitempty"`
+	SMActivityMeanPct     *float64 `json:"sm_activity_mean_pct,omitempty"`
+	SMActivityP95Pct      *float64 `json:"sm_activity_p95_pct,omitempty"`
+	SMOccupancyMeanPct    *float64 `json:"sm_occupancy_mean_pct,omitempty"`
+	TensorActivityMeanPct *float64 `json:"tensor_activity_mean_pct,omitempty"`
+	DRAMBWUtilMeanPct     *float64 `json:"dram_bw_util_mean_pct,omitempty"`
+	NVJPGUtilMeanPct      *float64 `json:"nvjpg_util_mean_pct,omitempty"`
+	MemClockMeanMHz       *float64 `json:"mem_clock_mean_mhz,omitempty"`
+	PCIeRxMeanBytesPerS   *float64 `json:"pcie_rx_mean_bytes_per_s,omitempty"`
+	PCIeTxMeanBytesPerS   *float64 `json:"pcie_tx_mean_bytes_per_s,omitempty"`
+	// Unavailable names each GPU metric that no sample read, with the
+	// reason: SeriesGPU.Unavailable's where the device cannot give it,
+	// ReasonNeverRead where every read failed.
+	Unavailable map[string]string `json:"unavailable,omitempty"`
 }
 
 // HostSummary condenses the host samples.
@@ -86,19 +104,35 @@ func (s Series) Summarize(images int64) Summary {
 	return sum
 }
 
+// meanOnly are the GPU metrics summarised by their mean alone (and SM
+// activity also by its p95), as pointers that stay nil when never read.
+var meanOnly = []Metric{SMActivity, SMOccupancy, TensorActivity, DRAMBandwidth, NVJPGUtil, MemClock, PCIeRx, PCIeTx}
+
 // summarizeGPU condenses the i-th GPU of every sample.
 func summarizeGPU(samples []Sample, i int, g SeriesGPU) GPUSummary {
 	gs := GPUSummary{
 		Index: g.Index, Name: g.Name, UUID: g.UUID, MemTotalBytes: g.MemTotalBytes,
-		EnergyMethod: g.EnergyMethod, Unsupported: g.Unsupported,
+		EnergyMethod: g.EnergyMethod, Unsupported: g.Unsupported, Architecture: g.Architecture,
 	}
 	var util, memUtil, power, clock []float64
+	var read MetricSet // metrics at least one sample read
+	vals := map[Metric][]float64{}
 	for _, smp := range samples {
 		if i >= len(smp.GPUs) {
 			continue
 		}
 		x := smp.GPUs[i]
 		has := func(m Metric) bool { return !x.Missing.Has(m) }
+		for _, m := range meanOnly {
+			if v, ok := x.Value(m); ok {
+				vals[m] = append(vals[m], v)
+			}
+		}
+		for m := Metric(0); m < numMetrics; m++ {
+			if _, ok := x.Value(m); ok {
+				read = read.With(m)
+			}
+		}
 		if has(GPUUtil) {
 			util = append(util, x.GPUUtilPct)
 		}
@@ -129,6 +163,38 @@ func summarizeGPU(samples []Sample, i int, g SeriesGPU) GPUSummary {
 	gs.MemUtilMeanPct = mean(memUtil)
 	gs.PowerMeanW = mean(power)
 	gs.SMClockMeanMHz = mean(clock)
+	meanOf := func(m Metric) *float64 {
+		if len(vals[m]) == 0 {
+			return nil
+		}
+		v := mean(vals[m])
+		return &v
+	}
+	gs.SMActivityMeanPct = meanOf(SMActivity)
+	if xs := vals[SMActivity]; len(xs) > 0 {
+		p := percentile(xs, 95)
+		gs.SMActivityP95Pct = &p
+	}
+	gs.SMOccupancyMeanPct = meanOf(SMOccupancy)
+	gs.TensorActivityMeanPct = meanOf(TensorActivity)
+	gs.DRAMBWUtilMeanPct = meanOf(DRAMBandwidth)
+	gs.NVJPGUtilMeanPct = meanOf(NVJPGUtil)
+	gs.MemClockMeanMHz = meanOf(MemClock)
+	gs.PCIeRxMeanBytesPerS = meanOf(PCIeRx)
+	gs.PCIeTxMeanBytesPerS = meanOf(PCIeTx)
+	for m := Metric(0); m < numMetrics; m++ {
+		if Definitions[m].Scope != "gpu" || read.Has(m) || m == MemTotal && g.MemTotalBytes > 0 {
+			continue
+		}
+		if gs.Unavailable == nil {
+			gs.Unavailable = map[string]string{}
+		}
+		reason, ok := g.Unavailable[m.String()]
+		if !ok {
+			reason = ReasonNeverRead
+		}
+		gs.Unavailable[m.String()] = reason
+	}
 	return gs
 }
 

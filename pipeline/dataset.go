@@ -446,17 +446,33 @@ func readFiles(_ context.Context, batch Block, maxBytes int64, totals *readTotal
 	defer data.Release()
 	errs := array.NewStringBuilder(memory.DefaultAllocator)
 	defer errs.Release()
+	// Read every file first and size the column's one value buffer
+	// exactly: appending into a growing builder reallocated it by doubling,
+	// which made three times the garbage of the bytes themselves.
+	bufs := make([][]byte, n)
+	failed := make([]bool, n)
+	var total int
 	for i := range n {
 		b, err := readFile(paths.Value(i), maxBytes)
 		if err != nil {
-			data.AppendNull()
 			errs.Append(err.Error())
+			failed[i] = true
 			continue
 		}
-		data.Append(b)
+		bufs[i] = b
+		total += len(b)
 		errs.AppendNull()
 		totals.files.Add(1)
 		totals.bytes.Add(int64(len(b)))
+	}
+	data.Reserve(n)
+	data.ReserveData(total)
+	for i, b := range bufs {
+		if failed[i] {
+			data.AppendNull()
+			continue
+		}
+		data.Append(b)
 	}
 	// Arrays in Columns are borrowed by the engine, which retains what it
 	// keeps; these two are then reclaimed by the Go allocator's GC.

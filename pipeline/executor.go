@@ -34,6 +34,9 @@ type ExecutionOptions struct {
 	Bus *EventBus
 	// Warnf reports configuration warnings, such as oversubscription.
 	Warnf func(format string, args ...any)
+	// Detect configures the straggler and stall detectors; the zero
+	// value is their defaults.
+	Detect DetectOptions
 }
 
 // ctorMu serialises constructors while their new OS threads are attributed
@@ -45,6 +48,9 @@ type task struct {
 	in      RefBundle
 	reserve int64 // output bytes reserved for it in the memory budget
 	attempt int   // retries before this run (FaultTolerance)
+	// watch is the detectors' view of the task: the worker stamps when
+	// it begins.
+	watch *taskWatch
 }
 
 type opState struct {
@@ -68,6 +74,11 @@ type opState struct {
 	pool   pool
 	done   bool
 	hold   hold // why the last dispatch stopped short
+	// tasks are the dispatched tasks not yet reported back, by sequence
+	// number, and stall the stall detector's state: what the issue
+	// detectors read.
+	tasks map[int64]*taskWatch
+	stall stallWatch
 }
 
 // StreamingExecutor runs a chain of MapOperators with one scheduling loop,
@@ -91,6 +102,8 @@ type StreamingExecutor struct {
 	// ctx is the tasks' context, for actors started from the loop (a
 	// replacement for one that failed).
 	ctx context.Context
+	// detectOpts are opts.Detect with the defaults filled in.
+	detectOpts DetectOptions
 }
 
 func newExecutor(ops []*MapOperator, opts ExecutionOptions) *StreamingExecutor {
@@ -104,17 +117,19 @@ func newExecutor(ops []*MapOperator, opts ExecutionOptions) *StreamingExecutor {
 		opts.SnapshotInterval = 250 * time.Millisecond
 	}
 	e := &StreamingExecutor{
-		opts:      opts,
-		rm:        NewResourceManager(ExecutionResources{CPU: opts.Limits.CPU, GPU: opts.Limits.GPU, ObjectStoreMemory: math.MaxInt64}),
-		results:   make(chan taskResult, 64),
-		actorEvts: make(chan actorEvent, 64),
+		opts:       opts,
+		detectOpts: opts.Detect.resolved(),
+		rm:         NewResourceManager(ExecutionResources{CPU: opts.Limits.CPU, GPU: opts.Limits.GPU, ObjectStoreMemory: math.MaxInt64}),
+		results:    make(chan taskResult, 64),
+		actorEvts:  make(chan actorEvent, 64),
 	}
 	e.policies = append(e.policies, ConcurrencyCapPolicy{})
 	if !opts.DisableBackpressure {
 		e.policies = append(e.policies, MemoryBudgetPolicy{Budget: opts.Limits.ObjectStoreMemory}, DownstreamCapacityPolicy{Ratio: 4})
 	}
 	for _, op := range ops {
-		e.ops = append(e.ops, &opState{op: op, held: map[int64]RefBundle{}, metrics: OpMetrics{State: StateIdle}})
+		e.ops = append(e.ops, &opState{op: op, held: map[int64]RefBundle{}, metrics: OpMetrics{State: StateIdle},
+			tasks: map[int64]*taskWatch{}, stall: stallWatch{since: -1, idx: -1}})
 	}
 	for i, s := range e.ops {
 		s.pool = newPool(e, i)
@@ -292,6 +307,7 @@ func (e *StreamingExecutor) Execute(ctx context.Context, src Source) (err error)
 			for _, s := range e.ops {
 				s.pool.scale(taskCtx)
 			}
+			e.detect(time.Since(e.start))
 			e.publish(false)
 		case <-ctx.Done():
 			e.fatal = ctx.Err()
@@ -299,6 +315,7 @@ func (e *StreamingExecutor) Execute(ctx context.Context, src Source) (err error)
 	}
 	e.updateStates()
 	e.shutdown(cancel)
+	e.endDetections(time.Since(e.start))
 	e.publish(true)
 	if e.fatal != nil {
 		return e.fatal
@@ -428,10 +445,11 @@ func (e *StreamingExecutor) dispatch(ctx context.Context) {
 				t := s.retryQ[0]
 				s.retryQ = s.retryQ[1:]
 				t.reserve = e.submit(s, t.in)
+				t.watch = e.watchTask(s, t.seq)
 				return t
 			}
 			b, _ := e.takeBundle(s)
-			return task{seq: b.Seq, in: b, reserve: e.submit(s, b)}
+			return task{seq: b.Seq, in: b, reserve: e.submit(s, b), watch: e.watchTask(s, b.Seq)}
 		}
 		for len(s.retryQ) > 0 || (len(s.inQ) > 0 && (s.inRows >= s.op.minRows || s.upstreamDone)) {
 			if p := e.backpressured(i); p != "" {
@@ -527,6 +545,7 @@ func (e *StreamingExecutor) onResult(r taskResult) {
 		s.outRatio += (float64(r.out.Bytes)/float64(r.in.Bytes) - s.outRatio) / float64(s.outSamples)
 	}
 	s.pool.finished(r)
+	e.taskDone(s, r, now.Sub(e.start))
 	if s.op.sink {
 		r.out.Rows = r.in.Rows
 	}

@@ -34,6 +34,8 @@ type OpMetrics struct {
 	Batches        int64 `metric:"batches" group:"tasks" desc:"UDF calls (batches)"`
 	TaskRetries    int64 `metric:"task_retries" group:"tasks" desc:"tasks run again after the actor running them failed"`
 	FailedBatches  int64 `metric:"failed_batches" group:"tasks" desc:"tasks that failed every retry; their rows carry the error"`
+	Stragglers     int64 `metric:"stragglers" group:"tasks" desc:"tasks that ran past the operator's mean + k·σ task duration"`
+	Stalls         int64 `metric:"stalls" group:"tasks" desc:"times input waited while no task finished for the stall timeout"`
 
 	ActorsAlive      int64         `metric:"actors_alive" group:"actors" desc:"actors running their loop"`
 	ActorsPending    int64         `metric:"actors_pending" group:"actors" desc:"actors starting or waiting for resources"`
@@ -62,11 +64,22 @@ type OpMetrics struct {
 	State State `json:"state"`
 	// ScalingEvents records the actor pool's autoscaling decisions.
 	ScalingEvents []ScalingEvent `json:"scaling_events,omitempty"`
+	// Detections are the stragglers and stalls found (the first
+	// maxDetections; Stragglers and Stalls count them all), each kept up
+	// to date until its task ends or the operator moves again.
+	Detections []Detection `json:"detections,omitempty"`
+	// WorstStraggler is the straggler that ran longest, nil when none.
+	WorstStraggler *Detection `json:"worst_straggler,omitempty"`
 
 	durations []time.Duration // task durations, bounded reservoir
-	seen      int64
-	rng       *rand.Rand
-	start     time.Time
+	// durN, durMean and durM2 are Welford's running mean and variance of
+	// every task duration, durMax the longest: what the detectors judge by.
+	durN           int64
+	durMean, durM2 float64
+	durMax         time.Duration
+	seen           int64
+	rng            *rand.Rand
+	start          time.Time
 }
 
 // ScalingEvent is one autoscaling decision of an actor pool, with its reason,
@@ -124,6 +137,11 @@ func (m *OpMetrics) OnTaskFinished(now time.Time, r taskResult) {
 		m.ErrorRows += int64(errorRows(b))
 	}
 	m.Wall = now.Sub(m.start)
+	if r.actorErr == nil {
+		// A batch handed back by a failed actor did not run; its duration
+		// says nothing about how long the operator's tasks take.
+		m.onTaskDuration(r.duration)
+	}
 	m.seen++
 	if len(m.durations) < maxDurations {
 		m.durations = append(m.durations, r.duration)
@@ -303,5 +321,6 @@ func (m *OpMetrics) clone() OpMetrics {
 	c := *m
 	c.durations = slices.Clone(m.durations)
 	c.ScalingEvents = slices.Clone(m.ScalingEvents)
+	c.Detections = slices.Clone(m.Detections)
 	return c
 }

@@ -159,6 +159,7 @@ func (p *taskPool) run(ctx context.Context, t task) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	t0, cpu0 := time.Now(), threadCPU()
+	t.watch.begin(t0.Sub(e.start))
 	udf := op.opts.Fn
 	var tids []int
 	if c := op.opts.FnConstructor; c != nil {
@@ -457,6 +458,7 @@ func (p *actorPool) run(ctx context.Context, a *actor, inbox <-chan task) {
 			continue
 		}
 		t0, cpu0 := time.Now(), threadCPU()
+		t.watch.begin(t0.Sub(e.start))
 		var blocks []Block
 		if ran++; ft != nil && ft.InjectFailureEvery > 0 && ran%ft.InjectFailureEvery == 0 {
 			res.actorErr = fmt.Errorf("injected failure (inject_actor_failure_every %d)", ft.InjectFailureEvery)

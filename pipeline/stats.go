@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -100,6 +101,7 @@ func FormatStats(ops []OpSnapshot) string {
 		for _, s := range m.ScalingEvents {
 			fmt.Fprintf(&sb, "* Scaled %+d to %d actors at %s: %s\n", s.Delta, s.Actors, round(s.At), s.Reason)
 		}
+		writeDetections(&sb, m)
 		if m.Wall > 0 {
 			fmt.Fprintf(&sb, "* Throughput: %.1f rows/s\n", float64(m.RowsOut)/m.Wall.Seconds())
 		}
@@ -117,4 +119,27 @@ func round(d time.Duration) time.Duration {
 		return d.Round(10 * time.Microsecond)
 	}
 	return d.Round(time.Microsecond)
+}
+
+// statsDetections is how many detections an operator's stats list; the
+// counts cover the rest.
+const statsDetections = 5
+
+// writeDetections adds an operator's stragglers and stalls to its stats:
+// the counts, the first few, and the worst straggler when not among them.
+func writeDetections(sb *strings.Builder, m OpMetrics) {
+	if m.Stragglers+m.Stalls == 0 {
+		return
+	}
+	fmt.Fprintf(sb, "* Stragglers: %d; stalls: %d\n", m.Stragglers, m.Stalls)
+	shown := m.Detections[:min(len(m.Detections), statsDetections)]
+	for _, d := range shown {
+		fmt.Fprintf(sb, "*   %s\n", d)
+	}
+	if more := len(m.Detections) - len(shown); more > 0 {
+		fmt.Fprintf(sb, "*   … %d more\n", more)
+	}
+	if w := m.WorstStraggler; w != nil && !slices.ContainsFunc(shown, w.sameIssue) {
+		fmt.Fprintf(sb, "*   worst %s\n", w)
+	}
 }

@@ -142,33 +142,29 @@ var hostMetrics = []struct {
 		func(h nvml.HostSample) float64 { return h.Load1 }},
 }
 
+// gpuMetrics read their value with nvml.GPUSample.Value, which says when a
+// sample did not read it (GPM before Hopper, a failed call).
 var gpuMetrics = []struct {
 	Metric
-	m     nvml.Metric
-	value func(g nvml.GPUSample) float64
+	m nvml.Metric
 }{
-	{Metric{Name: "workbench_gpu_utilization_percent", Help: "NVML GPU utilisation: time a kernel was running (not SM occupancy)"}, nvml.GPUUtil,
-		func(g nvml.GPUSample) float64 { return g.GPUUtilPct }},
-	{Metric{Name: "workbench_gpu_memory_utilization_percent", Help: "NVML memory utilisation: time device memory was read or written"}, nvml.MemUtil,
-		func(g nvml.GPUSample) float64 { return g.MemUtilPct }},
-	{Metric{Name: "workbench_gpu_memory_used_bytes", Help: "device memory allocated by all processes"}, nvml.MemUsed,
-		func(g nvml.GPUSample) float64 { return float64(g.MemUsedBytes) }},
-	{Metric{Name: "workbench_gpu_memory_total_bytes", Help: "installed device memory"}, nvml.MemTotal,
-		func(g nvml.GPUSample) float64 { return float64(g.MemTotalBytes) }},
-	{Metric{Name: "workbench_gpu_process_memory_bytes", Help: "device memory this process uses"}, nvml.ProcGPUMem,
-		func(g nvml.GPUSample) float64 { return float64(g.ProcMemUsedBytes) }},
-	{Metric{Name: "workbench_gpu_power_watts", Help: "board power draw"}, nvml.Power,
-		func(g nvml.GPUSample) float64 { return g.PowerW }},
-	{Metric{Name: "workbench_gpu_energy_joules", Help: "energy since the run's sampler started"}, nvml.Energy,
-		func(g nvml.GPUSample) float64 { return g.EnergyJ }},
-	{Metric{Name: "workbench_gpu_sm_clock_mhz", Help: "SM clock"}, nvml.SMClock,
-		func(g nvml.GPUSample) float64 { return float64(g.SMClockMHz) }},
-	{Metric{Name: "workbench_gpu_temperature_celsius", Help: "GPU temperature"}, nvml.Temperature,
-		func(g nvml.GPUSample) float64 { return float64(g.TempC) }},
-	{Metric{Name: "workbench_gpu_pcie_rx_bytes_per_second", Help: "PCIe receive throughput"}, nvml.PCIeRx,
-		func(g nvml.GPUSample) float64 { return g.PCIeRxBytesPerS }},
-	{Metric{Name: "workbench_gpu_pcie_tx_bytes_per_second", Help: "PCIe transmit throughput"}, nvml.PCIeTx,
-		func(g nvml.GPUSample) float64 { return g.PCIeTxBytesPerS }},
+	{Metric{Name: "workbench_gpu_utilization_percent", Help: "NVML GPU utilisation: time a kernel was running (not SM occupancy)"}, nvml.GPUUtil},
+	{Metric{Name: "workbench_gpu_sm_activity_percent", Help: "GPM SM activity: share of SMs busy (Hopper or newer)"}, nvml.SMActivity},
+	{Metric{Name: "workbench_gpu_sm_occupancy_percent", Help: "GPM SM occupancy: warps resident over the maximum (Hopper or newer)"}, nvml.SMOccupancy},
+	{Metric{Name: "workbench_gpu_tensor_activity_percent", Help: "GPM tensor activity: time any tensor-core pipe was busy (Hopper or newer)"}, nvml.TensorActivity},
+	{Metric{Name: "workbench_gpu_dram_bandwidth_percent", Help: "GPM DRAM bandwidth used over its maximum (Hopper or newer)"}, nvml.DRAMBandwidth},
+	{Metric{Name: "workbench_gpu_memory_utilization_percent", Help: "NVML memory utilisation: time device memory was read or written"}, nvml.MemUtil},
+	{Metric{Name: "workbench_gpu_memory_used_bytes", Help: "device memory allocated by all processes"}, nvml.MemUsed},
+	{Metric{Name: "workbench_gpu_memory_total_bytes", Help: "installed device memory"}, nvml.MemTotal},
+	{Metric{Name: "workbench_gpu_process_memory_bytes", Help: "device memory this process uses"}, nvml.ProcGPUMem},
+	{Metric{Name: "workbench_gpu_power_watts", Help: "board power draw"}, nvml.Power},
+	{Metric{Name: "workbench_gpu_energy_joules", Help: "energy since the run's sampler started"}, nvml.Energy},
+	{Metric{Name: "workbench_gpu_sm_clock_mhz", Help: "SM clock"}, nvml.SMClock},
+	{Metric{Name: "workbench_gpu_memory_clock_mhz", Help: "device-memory clock"}, nvml.MemClock},
+	{Metric{Name: "workbench_gpu_temperature_celsius", Help: "GPU temperature"}, nvml.Temperature},
+	{Metric{Name: "workbench_gpu_pcie_rx_bytes_per_second", Help: "PCIe receive throughput"}, nvml.PCIeRx},
+	{Metric{Name: "workbench_gpu_pcie_tx_bytes_per_second", Help: "PCIe transmit throughput"}, nvml.PCIeTx},
+	{Metric{Name: "workbench_gpu_nvjpg_utilization_percent", Help: "hardware JPEG decoder (NVJPG) utilisation"}, nvml.NVJPGUtil},
 }
 
 // runInfo carries the run's knobs as labels.
@@ -386,8 +382,8 @@ func (e *Exporter) sample(run Run, s nvml.Sample) {
 	for _, g := range s.GPUs {
 		lv := append(slices.Clone(base), strconv.Itoa(g.Index))
 		for _, m := range gpuMetrics {
-			if !g.Missing.Has(m.m) {
-				e.gauges[m.Name].WithLabelValues(lv...).Set(m.value(g))
+			if v, ok := g.Value(m.m); ok {
+				e.gauges[m.Name].WithLabelValues(lv...).Set(v)
 			}
 		}
 	}

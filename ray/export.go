@@ -139,18 +139,35 @@ const ProvenanceFile = "workbench.json"
 
 // The job metadata keys of ProvenanceFile.
 const (
-	MetaScenario  = "workbench_scenario"
-	MetaTunedFrom = "workbench_tuned_from"
-	MetaDataset   = "workbench_dataset"
+	MetaScenario       = "workbench_scenario"
+	MetaTunedFrom      = "workbench_tuned_from"
+	MetaTunedFromFile  = "workbench_tuned_from_file"
+	MetaTunedFromLabel = "workbench_tuned_from_label"
+	MetaDataset        = "workbench_dataset"
 )
 
 // Meta is the job's provenance as Ray job metadata (string to string).
 func (s JobSpec) Meta() map[string]string {
 	m := map[string]string{MetaScenario: s.Name, MetaDataset: s.DatasetName()}
-	if s.TunedFrom != "" {
-		m[MetaTunedFrom] = s.TunedFrom
+	for k, v := range map[string]string{MetaTunedFrom: s.TunedFrom, MetaTunedFromFile: s.TunedFromFile, MetaTunedFromLabel: s.TunedFromLabel} {
+		if v != "" {
+			m[k] = v
+		}
 	}
 	return m
+}
+
+// TunedFromFile is the local results file a job's metadata says its export
+// was tuned from, and the cell it took: workbench_tuned_from_file, or for
+// an export older than that key the file named at the start of
+// workbench_tuned_from ("sweep.json (batch=64 …)", relative to where it
+// was exported). Both are "" for a job exported without --from.
+func TunedFromFile(meta map[string]string) (path, label string) {
+	if p := meta[MetaTunedFromFile]; p != "" {
+		return p, meta[MetaTunedFromLabel]
+	}
+	before, _, _ := strings.Cut(meta[MetaTunedFrom], " (")
+	return before, ""
 }
 
 // view is what the templates see: the spec plus every derived value, so the

@@ -679,3 +679,26 @@ func TestLargeModelIsReferencedNotBundled(t *testing.T) {
 		t.Errorf("relative ModelURI: err = %v", err)
 	}
 }
+
+// TestTunedFromFile: a watch finds the local results an export was tuned
+// from in the job's metadata, from the keys Meta writes or, for a job
+// exported before them, from the start of workbench_tuned_from.
+func TestTunedFromFile(t *testing.T) {
+	t.Parallel()
+	spec := JobSpec{Name: "optimized", TunedFrom: "sweep.json (batch=64 from sweep sweep.json: 301 img/s ± 1%)",
+		TunedFromFile: "/home/me/sweep.json", TunedFromLabel: "batch=64"}
+	tests := []struct {
+		name              string
+		meta              map[string]string
+		wantPath, wantCel string
+	}{
+		{"written by Meta", spec.Meta(), "/home/me/sweep.json", "batch=64"},
+		{"an older export: the file named in tuned_from", map[string]string{MetaTunedFrom: spec.TunedFrom}, "sweep.json", ""},
+		{"exported without --from", JobSpec{Name: "optimized"}.Meta(), "", ""},
+	}
+	for _, tt := range tests {
+		if p, c := TunedFromFile(tt.meta); p != tt.wantPath || c != tt.wantCel {
+			t.Errorf("%s: %q %q, want %q %q", tt.name, p, c, tt.wantPath, tt.wantCel)
+		}
+	}
+}

@@ -32,8 +32,9 @@ func NewClusterRecord(s Snapshot, address string) (*bench.Record, error) {
 		}
 	}
 	wall := d.Wall(s.At).Seconds()
+	localFile, localLabel := TunedFromFile(meta)
 	ci := &bench.ClusterInfo{Address: address, SubmissionID: s.Job.SubmissionID, JobID: s.Job.JobID, JobStatus: string(s.Job.Status),
-		Dataset: d.Dataset, TunedFrom: meta[MetaTunedFrom],
+		Dataset: d.Dataset, TunedFrom: meta[MetaTunedFrom], TunedFromFile: localFile, TunedFromLabel: localLabel,
 		PeakCPUCores: d.PeakCPU, PeakGPUCores: d.PeakGPU, MeanCPUCores: d.MeanCPU, MeanGPUCores: d.MeanGPU}
 	r := &bench.Record{SchemaVersion: bench.SchemaVersion, Kind: bench.KindCluster, Scenario: meta[MetaScenario], Label: "ray cluster", Repeat: 1,
 		Status: bench.StatusOK, WallSeconds: wall, Bottleneck: d.Usual.String(), Cluster: ci}
@@ -65,13 +66,20 @@ func NewClusterRecord(s Snapshot, address string) (*bench.Record, error) {
 	if !d.CurrentBytes.HasMax {
 		ci.Missing = append(ci.Missing, "object store bytes")
 	}
+	// Peaks over all the polls, where the watch kept them: a finished
+	// operator's gauges may have fallen back by the last poll.
+	seen := map[string]OpView{}
+	for _, o := range d.Ops {
+		seen[o.Operator] = o
+	}
 	for _, o := range d.Operators {
 		if o.Operator == "Input_0" || o.Label() == "Input" {
 			continue // the input buffer does no work
 		}
+		p := seen[o.Operator]
 		co := bench.ClusterOp{Name: o.Label(), State: o.State, Progress: o.Progress, Total: o.Total, Rows: o.OutputRows.Max,
-			PeakCPUCores: max(o.CPUCores.Max, o.CPUCores.Value), PeakGPUCores: max(o.GPUCores.Max, o.GPUCores.Value),
-			PeakBytes: o.CurrentBytes.Max, SpilledBytes: o.SpilledBytes.Max}
+			PeakCPUCores: max(o.CPUCores.Max, o.CPUCores.Value, p.PeakCPU), PeakGPUCores: max(o.GPUCores.Max, o.GPUCores.Value, p.PeakGPU),
+			PeakBytes: max(o.CurrentBytes.Max, p.PeakBytes), SpilledBytes: o.SpilledBytes.Max}
 		ci.Ops = append(ci.Ops, co)
 		r.Ops = append(r.Ops, bench.OpRecord{Name: co.Name, Tasks: co.Progress, RowsOut: int64(co.Rows), WallSeconds: wall,
 			PeakQueuedBytes: int64(co.PeakBytes)})

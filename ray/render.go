@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"workbench/bench"
 )
 
 // Unknown marks a figure the cluster did not supply, so an empty metric
@@ -20,13 +21,14 @@ const NoPrometheusNote = Unknown + " = no data from Prometheus: rows/s, CPU, GPU
 // columns wide, one table per dataset, the way local runs list their
 // operators: state, progress/total blocks, output rows/s, CPU and GPU cores
 // in use, object store bytes held and spilled, then the bottleneck. A
-// snapshot without datasets renders its DataNote. Styling is the caller's.
+// snapshot without datasets renders its DataNote; notes wrap rather than
+// lose their end. Styling is the caller's.
 func DataLines(s Snapshot, width int) []string {
 	if len(s.Datasets) == 0 {
 		if s.DataNote == "" {
 			return nil
 		}
-		return []string{fit(s.DataNote, width)}
+		return bench.WrapText(s.DataNote, width, "  ")
 	}
 	// The columns after the name take 55 cells with their gaps; the name
 	// gets the rest, up to what the longest Ray operator names need.
@@ -82,7 +84,7 @@ func DataLines(s Snapshot, width int) []string {
 		lines = append(lines, fit("  bottleneck: "+b.String(), width))
 	}
 	if unknown {
-		lines = append(lines, fit(NoPrometheusNote, width))
+		lines = append(lines, bench.WrapText(NoPrometheusNote, width, "  ")...)
 	}
 	return trimRight(lines)
 }

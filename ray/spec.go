@@ -104,6 +104,10 @@ type JobSpec struct {
 	// TunedFrom names the local results the tuned values come from (the
 	// --from file and its best cell), carried to the cluster record.
 	TunedFrom string
+	// TunedFromFile is the --from file's absolute path and TunedFromLabel
+	// its best cell's label, by which a watch finds the local run again to
+	// compare the cluster's with.
+	TunedFromFile, TunedFromLabel string
 }
 
 // DatasetName is the name main.py gives its dataset (Dataset.set_name), by

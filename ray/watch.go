@@ -58,6 +58,11 @@ type OpView struct {
 	OperatorInfo
 	RowsPerSec float64
 	HasRate    bool
+	// PeakCPU, PeakGPU and PeakBytes are the most cores and object store
+	// bytes seen over the polls so far (any polled value or Prometheus
+	// max), so a record keeps them after the operator ended and its
+	// gauges fell back.
+	PeakCPU, PeakGPU, PeakBytes float64
 }
 
 // Wall is the dataset's run time: end − start once it ended, else up to at.
@@ -74,7 +79,8 @@ func (d DatasetInfo) Wall(at time.Time) time.Duration {
 
 // watcher keeps what a watch remembers between polls.
 type watcher struct {
-	prev     map[string]float64 // output rows by dataset or dataset/operator tag
+	prev     map[string]float64     // output rows by dataset or dataset/operator tag
+	opPeaks  map[string]*[3]float64 // CPU, GPU, bytes by dataset/operator tag
 	prevAt   time.Time
 	samples  map[string]*coreSamples
 	votes    map[string]map[string]int // dataset → bottleneck op → polls
@@ -90,7 +96,7 @@ type coreSamples struct {
 }
 
 func newWatcher() *watcher {
-	return &watcher{prev: map[string]float64{}, samples: map[string]*coreSamples{},
+	return &watcher{prev: map[string]float64{}, opPeaks: map[string]*[3]float64{}, samples: map[string]*coreSamples{},
 		votes: map[string]map[string]int{}, evidence: map[string]map[string]string{}}
 }
 
@@ -116,6 +122,15 @@ func (w *watcher) observe(ds []DatasetInfo, at time.Time) []DatasetView {
 		for _, o := range d.Operators {
 			ov := OpView{OperatorInfo: o}
 			ov.RowsPerSec, ov.HasRate = rate(d.Dataset+"/"+o.Operator, o.OutputRows)
+			p := w.opPeaks[d.Dataset+"/"+o.Operator]
+			if p == nil {
+				p = &[3]float64{}
+				w.opPeaks[d.Dataset+"/"+o.Operator] = p
+			}
+			for i, g := range []Gauge{o.CPUCores, o.GPUCores, o.CurrentBytes} {
+				p[i] = max(p[i], g.Max, g.Value) // unknown gauges hold 0
+			}
+			ov.PeakCPU, ov.PeakGPU, ov.PeakBytes = p[0], p[1], p[2]
 			v.Ops = append(v.Ops, ov)
 		}
 		s := w.samples[d.Dataset]
@@ -303,5 +318,6 @@ func Note(err error) string {
 	case errors.As(err, &dv):
 		return dv.Error()
 	}
-	return "no Ray Data metrics this poll: " + err.Error()
+	// An auth error carries its advice on a line of its own.
+	return "no Ray Data metrics this poll: " + strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
 }

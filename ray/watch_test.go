@@ -350,3 +350,41 @@ func TestDataLinesGolden(t *testing.T) {
 		}
 	}
 }
+
+// TestDatasetsSendsToken: the Ray Data view is asked with the same auth as
+// the Jobs calls, and a refused token is one line on the watch's status
+// line, naming the token's source and never the token.
+func TestDatasetsSendsToken(t *testing.T) {
+	t.Parallel()
+	const token = "s3cret-t0ken-for-the-dashboard"
+	body := payload(t, "running_1.json")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if got := r.Header.Get("Authorization"); got != "Bearer "+token {
+			http.Error(w, "Unauthorized: got "+got, http.StatusUnauthorized)
+			return
+		}
+		w.Write(body)
+	}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		name, token string
+		wantErr     bool
+	}{{"right token", token, false}, {"wrong token", "wrong-wrong-wrong", true}} {
+		c, err := NewClient(Config{Address: srv.URL, Headers: Headers{BearerHeader(Secret(tc.token))}, Auth: Auth{Source: EnvAuthToken}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds, err := c.Datasets(context.Background(), "02000000")
+		if tc.wantErr {
+			note := Note(err)
+			if err == nil || !strings.Contains(note, "401") || !strings.Contains(note, EnvAuthToken) ||
+				strings.Contains(note, tc.token) || strings.Contains(note, "\n") {
+				t.Errorf("%s: note %q, want one line naming a 401 and %s without the token", tc.name, note, EnvAuthToken)
+			}
+			continue
+		}
+		if err != nil || len(ds) != 1 {
+			t.Errorf("%s: %d datasets, %v", tc.name, len(ds), err)
+		}
+	}
+}

@@ -121,6 +121,11 @@ type Config struct {
 	// machine's arithmetic the model reached.
 	Peak bool
 
+	// Detect sets the engine's straggler and stall detectors (what
+	// counts as a straggler, how long a stall must last); the zero value
+	// is their defaults. What they find is in the record's operators.
+	Detect pipeline.DetectOptions
+
 	// Bus, when set, receives the pipeline's snapshots and telemetry.
 	Bus *pipeline.EventBus
 	// Warnf receives warnings meant for the user (oversubscription, an

@@ -87,34 +87,6 @@ func TestListingStreams(t *testing.T) {
 	}
 }
 
-// TestCycledReadHoldsTheListing: a sweep's cycled read over a folder with
-// fewer images than the protocol needs holds the listing and cycles over
-// it, at a batch whose read-ahead alone would have streamed the folder
-// (batch 4: 16 paths ahead of 48) as at one whose read-ahead holds it.
-// Streamed, the read could not cycle and the run would end with too few
-// windows to judge.
-func TestCycledReadHoldsTheListing(t *testing.T) {
-	t.Parallel()
-	dir, err := testData()
-	if err != nil {
-		t.Skip(err)
-	}
-	for _, batch := range []int{4, 32} {
-		t.Run(strconv.Itoa(batch), func(t *testing.T) {
-			t.Parallel()
-			proto := bench.DefaultProtocol
-			need := proto.RowsNeeded(batch, 1)
-			h := &harness{name: "optimized", images: need, set: map[string]string{"batch_size": strconv.Itoa(batch), "concurrency": "1"}}
-			h.execute(t, Config{Scenario: h.name, Set: settings(h.set), Model: "tiny", Data: dir, Cycle: true, Protocol: &proto}, t.TempDir())
-			h.mustOK(t)
-			if h.plan.Streams || h.rec.Images != need || h.rec.Cycled <= 1 || len(h.rec.Windows) < proto.Windows {
-				t.Errorf("streams %v; read %d images (want %d), cycled %g, %d windows (want %d)",
-					h.plan.Streams, h.rec.Images, need, h.rec.Cycled, len(h.rec.Windows), proto.Windows)
-			}
-		})
-	}
-}
-
 func outputPaths(t *testing.T, path string) []string {
 	t.Helper()
 	f, err := os.Open(path)
@@ -151,5 +123,33 @@ func TestEmptyFolderNamesTheFix(t *testing.T) {
 	_, err = resolve(Config{Scenario: "optimized", Model: "tiny", Data: dir}, s, src, testMachine(0))
 	if de, ok := err.(*DataError); !ok || !strings.Contains(de.Error(), "no images (.jpg, .jpeg, .png) under "+dir) {
 		t.Fatalf("error %v (%T), want a DataError naming the folder and the extensions", err, err)
+	}
+}
+
+// TestCycleReadsAheadWhatTheProtocolNeeds: a folder larger than blocks
+// auto's read-ahead but smaller than the rows the protocol's windows need
+// streams in a plain run, yet is held whole when the protocol may cycle it
+// (Config.Cycle), so the sweep can cycle it rather than measure too few
+// windows.
+func TestCycleReadsAheadWhatTheProtocolNeeds(t *testing.T) {
+	t.Parallel()
+	dir, err := testData()
+	if err != nil {
+		t.Skip(err)
+	}
+	set := settings(map[string]string{"batch_size": "4", "concurrency": "1", "blocks": "auto"})
+	if need := bench.DefaultProtocol.RowsNeeded(4, 2); need <= 48 {
+		t.Fatalf("the protocol needs %d rows at batch 4; the test wants more than the folder's 48", need)
+	}
+	for _, tc := range []struct {
+		cycle, streams bool
+	}{{false, true}, {true, false}} {
+		p := testPlan(t, Config{Model: "tiny", Data: dir, Set: set, Cycle: tc.cycle}, 0)
+		if p.Streams != tc.streams {
+			t.Errorf("Cycle %v: Streams = %v, want %v", tc.cycle, p.Streams, tc.streams)
+		}
+		if !tc.streams && len(p.Files) != 48 {
+			t.Errorf("Cycle %v: %d files held, want the folder's 48", tc.cycle, len(p.Files))
+		}
 	}
 }

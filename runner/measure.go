@@ -105,6 +105,8 @@ func execute(ctx context.Context, p *Plan) (*bench.Record, *classify.Job, error)
 	rec, err := measure(ctx, job, p, out)
 	if cycled > 1 {
 		rec.Cycled = cycled
+		// The read saw the cycled rows; the dataset is the distinct files.
+		rec.Fingerprint.DatasetN = len(p.Job.Files)
 		rec.Warnings = append(rec.Warnings, fmt.Sprintf("cycled: %.1f× over %d images, so that the windows at batch %d fill",
 			cycled, len(p.Job.Files), jc.BatchSize))
 	}
@@ -270,6 +272,7 @@ func fillFromMetrics(rec *bench.Record, job *classify.Job, wall time.Duration, p
 			RowsConverted: mm.RowsConverted,
 			TaskP50:       p50.Seconds(), TaskP95: p95.Seconds(),
 			Restarts: mm.ActorRestarts, Retries: mm.TaskRetries, FailedBatches: mm.FailedBatches,
+			Stragglers: mm.Stragglers, Stalls: mm.Stalls, Detections: bench.OpDetections(mm),
 		})
 		rec.ActorRestarts += mm.ActorRestarts
 		rec.TaskRetries += mm.TaskRetries

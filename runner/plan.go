@@ -261,12 +261,9 @@ func (p *Plan) probeBatch(k scenarios.Knobs, m machine) (*bench.BatchProbe, erro
 // used as it is. A folder is read ahead by 2 × cores × batch paths, the
 // most that blocks auto can use to decide (see effective): a folder that
 // ends within them is held whole, as it was always listed; a larger one
-// streams. A cycled read (Config.Cycle) reads ahead at least the rows the
-// protocol needs, since it can go over the listing again only if it holds
-// it: a folder with fewer images is held whole and cycled, a larger one
-// needs no cycling. A fixed block count (blocks N or default) splits the
-// rows it reads into that many blocks, which needs the count first: it is
-// counted by a walk that holds nothing, then streamed too.
+// streams. A fixed block count (blocks N or default) splits the rows it
+// reads into that many blocks, which needs the count first: it is counted
+// by a walk that holds nothing, then streamed too.
 func (p *Plan) list(cfg Config, k scenarios.Knobs, m machine) error {
 	if usesSource(cfg) {
 		src, err := openSource(cfg, &k)
@@ -290,12 +287,20 @@ func (p *Plan) list(cfg Config, k scenarios.Knobs, m machine) error {
 	}
 	ahead := 2 * max(m.cores, 1) * bs
 	if cfg.Cycle {
+		// The protocol cycles a dataset too small for its windows, which
+		// needs the whole listing in hand: read ahead as far as the
+		// largest batch the probe may pick would need, so a folder that
+		// ends within that is held whole and cycled, and a larger one
+		// needs no cycling and streams.
 		proto := bench.DefaultProtocol
 		if cfg.Protocol != nil {
 			proto = cfg.Protocol.WithDefaults()
 		}
-		// Concurrency auto resolves later, to at most the cores.
-		ahead = max(ahead, proto.RowsNeeded(bs, max(k.Concurrency.Max, m.cores)))
+		most := bs
+		if k.BatchSize <= 0 {
+			most = max(most, slices.Max(bench.AutoBatchSizes))
+		}
+		ahead = max(ahead, proto.RowsNeeded(most, max(k.Concurrency.Max, m.cores)))
 	}
 	if cfg.Images > 0 {
 		ahead = min(ahead, cfg.Images)
@@ -507,6 +512,7 @@ func (p *Plan) job(m machine) error {
 		PreserveOrder:       k.PreserveOrder,
 		Bus:                 cfg.Bus,
 		Warnf:               cfg.Warnf,
+		Detect:              cfg.Detect,
 	}
 	p.Job = classify.JobConfig{
 		Data: cfg.Data, Files: p.Files, Model: mdl, Session: sess,

@@ -452,7 +452,7 @@ var knobDefs = []knobDef{
 	boolKnob("strict", func(k *Knobs) *bool { return &k.Strict },
 		"reject per-row objects as Ray ≥ 2.5 does, instead of converting them"),
 	enumKnob("output_format", func(k *Knobs) *string { return &k.OutputFormat }, []string{"parquet", "json", "csv"},
-		"parquet (zstd, columnar), json (JSON lines) or csv (top5 as a space-separated field)"),
+		"parquet (Snappy, columnar), json (JSON lines) or csv (top5 as a space-separated field)"),
 	boolKnob("take_all", func(k *Knobs) *bool { return &k.TakeAll },
 		"collect every result in memory, then write (ds.take_all())"),
 	boolKnob("backpressure", func(k *Knobs) *bool { return &k.Backpressure },

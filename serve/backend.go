@@ -162,7 +162,7 @@ func (s *Server) writeReport(base string, write func(*os.File) error) (string, e
 	if _, err := s.roots.Check(path); err != nil {
 		return "", err
 	}
-	f, err := os.CreateTemp(dir, ".report-*.tmp")
+	f, err := pipeline.CreateOutputTemp(dir, ".report-*.tmp") // the umask's mode, not 0600
 	if err != nil {
 		return "", err
 	}

@@ -1,6 +1,6 @@
 // Package tui is workbench's terminal UI: a home screen of scenarios with
 // their teaching text, a live side-by-side race, interactive tuning, a sweep
-// heatmap and a guided workshop.
+// heatmap, a guided workshop and an nvitop-style GPU screen.
 //
 // The layout follows soft-serve: package common holds the size, styles and
 // key map every component embeds; each component (components/...) and each
@@ -30,6 +30,7 @@ package tui
 import (
 	"context"
 	"sync"
+	"time"
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
@@ -37,9 +38,11 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"workbench/bench"
+	"workbench/nvml"
 	"workbench/pipeline"
 	"workbench/tui/backend"
 	"workbench/tui/common"
+	"workbench/tui/pages/gpu"
 	"workbench/tui/pages/home"
 	"workbench/tui/pages/jobs"
 	"workbench/tui/pages/race"
@@ -57,9 +60,10 @@ const (
 	stateSweep
 	stateWorkshop
 	stateJobs
+	stateGPU
 )
 
-var stateNames = [...]string{"home", "race", "tune", "sweep", "workshop", "jobs"}
+var stateNames = [...]string{"home", "race", "tune", "sweep", "workshop", "jobs", "gpu"}
 
 // page is what the root needs of every page.
 type page interface {
@@ -79,7 +83,7 @@ type typist interface{ Typing() bool }
 // Options choose where the TUI opens.
 type Options struct {
 	// Start is the first page: common.PageHome (default), PageRace,
-	// PageWorkshop or PageJobs.
+	// PageWorkshop, PageJobs or PageGPU.
 	Start string
 	// Left and Right are the race pair for Start == PageRace; empty means
 	// the backend's default.
@@ -87,6 +91,10 @@ type Options struct {
 	// Repeat is the runs of each side of a race, interleaved A B A B
 	// (--repeat); 0 means race.DefaultRepeat. The home screen can change it.
 	Repeat int
+	// Poll is how often the Jobs screen asks the cluster (--poll, as for
+	// submit --follow and jobs --watch); 0 means ray.DefaultPollInterval.
+	// The screen can change it.
+	Poll time.Duration
 	// NoColor drops all colour (NO_COLOR).
 	NoColor bool
 	// Width and Height are the initial size, before the terminal reports
@@ -142,6 +150,8 @@ func (m *Model) Init() tea.Cmd {
 		return common.Nav(common.NavMsg{Page: common.PageWorkshop})
 	case common.PageJobs:
 		return common.Nav(common.NavMsg{Page: common.PageJobs})
+	case common.PageGPU:
+		return common.Nav(common.NavMsg{Page: common.PageGPU})
 	}
 	return nil
 }
@@ -240,8 +250,13 @@ func (m *Model) open(n common.NavMsg) tea.Cmd {
 			return nil
 		}
 		j := jobs.New(c, jb.Jobs())
+		j.SetPoll(m.opts.Poll)
 		m.pages[stateJobs], m.state = j, stateJobs
 		return j.Start(m.ctx)
+	case common.PageGPU:
+		g := gpu.New(c, b)
+		m.pages[stateGPU], m.state = g, stateGPU
+		return g.Start(m.ctx)
 	}
 	return nil
 }
@@ -355,6 +370,10 @@ func Host(ctx context.Context, b backend.Backend, o Options) (*Model, func()) {
 	tb := &tracked{Backend: b}
 	return New(ctx, tb, o), func() { cancel(); tb.close() }
 }
+
+// Monitor passes the wrapped backend's choice of what the GPU screen
+// watches through, as Jobs does the cluster.
+func (t *tracked) Monitor() (nvml.Sampler, error) { return backend.Monitor(t.Backend) }
 
 // Jobs passes the wrapped backend's Ray cluster through: without it the
 // type assertion in open would see only tracked and never open the Jobs

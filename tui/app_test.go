@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,8 +12,10 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
+	"workbench/nvml"
 	"workbench/tui/backend"
 	"workbench/tui/common"
+	"workbench/tui/pages/jobs"
 	"workbench/tui/pages/race"
 	"workbench/tui/pages/sweep"
 	"workbench/tui/pages/tune"
@@ -279,5 +282,64 @@ func TestJobsScreenNeedsACluster(t *testing.T) {
 				t.Errorf("esc left the Jobs screen for %q, want home", m.Page())
 			}
 		}
+	}
+}
+
+// TestJobsScreenPoll: --poll reaches the Jobs screen (Options.Poll), and
+// without it the screen polls as submit --follow does by default.
+func TestJobsScreenPoll(t *testing.T) {
+	for _, tc := range []struct{ poll, want time.Duration }{{5 * time.Second, 5 * time.Second}, {0, 2 * time.Second}} {
+		f := &backend.Fake{Cluster: backend.NewFakeJobs()}
+		m := New(context.Background(), f, Options{NoColor: true, Width: 120, Height: 30, Start: common.PageJobs, Poll: tc.poll})
+		m.Update(m.Init()())
+		j, ok := m.Active().(*jobs.Model)
+		if !ok {
+			t.Fatalf("opened %q, want the Jobs screen", m.Page())
+		}
+		if j.Poll() != tc.want {
+			t.Errorf("--poll %s: the screen polls every %s, want %s", tc.poll, j.Poll(), tc.want)
+		}
+	}
+}
+
+// TestGPUScreenFromHome: g on the home screen opens the GPU screen, which
+// draws the backend's feed (a machine without a GPU, or two Hoppers), and
+// esc stops its sampler and returns home.
+func TestGPUScreenFromHome(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		feed func() *backend.FakeSampler
+		want string
+	}{
+		{"no GPU", func() *backend.FakeSampler { return backend.FakeNoGPU(10) }, "no NVIDIA GPU visible (libnvidia-ml.so.1 not found"},
+		{"Hopper", func() *backend.FakeSampler { return backend.FakeGPUs("Hopper", 2, 10) }, "SM activity 13.0%"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			var feeds []*backend.FakeSampler
+			f := &backend.Fake{GPU: func() nvml.Sampler {
+				mu.Lock()
+				defer mu.Unlock()
+				feeds = append(feeds, tc.feed())
+				return feeds[len(feeds)-1]
+			}}
+			tm := start(t, f, Options{})
+			waitFor(t, tm, "g GPU")
+			tm.Send(keyPress("g"))
+			waitFor(t, tm, tc.want)
+			tm.Send(keyPress("esc"))
+			waitFor(t, tm, "scenarios")
+			m := final(t, tm)
+			mu.Lock()
+			defer mu.Unlock()
+			if m.Page() != "home" || len(feeds) != 1 {
+				t.Fatalf("page %q after esc, %d samplers made; want home, 1", m.Page(), len(feeds))
+			}
+			if !feeds[0].Stopped() {
+				t.Error("the GPU screen's sampler still runs after esc")
+			}
+		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"workbench/bench"
+	"workbench/nvml"
 	"workbench/tui/backend"
 	"workbench/tui/common"
 	"workbench/tui/pages/race"
@@ -107,6 +108,18 @@ func feedRace(r *race.Model, f *backend.Fake, finished bool) {
 var sweepSpec = backend.SweepSpec{Scenario: "optimized", Batch: []int{8, 32, 128, 256}, Concurrency: []int{1, 2, 4},
 	Blocks: []int{8, 16}, Objective: "steady", Constraints: "latency_p95<2s"}
 
+// openGPU opens the GPU screen on f's fake sampler feed (none: a machine
+// without a GPU) and lets it start: every sample of the feed is drawn.
+func openGPU(t *testing.T, m *Model, f *backend.Fake, feed func() nvml.Sampler) {
+	t.Helper()
+	f.GPU = feed
+	_, cmd := m.Update(common.NavMsg{Page: common.PageGPU})
+	if cmd == nil {
+		t.Fatal("opening the GPU screen starts nothing")
+	}
+	m.Update(cmd()) // the sampler started; its tick is not run
+}
+
 func TestGoldenScreens(t *testing.T) {
 	t.Parallel()
 	type setup func(t *testing.T, m *Model, f *backend.Fake)
@@ -162,6 +175,13 @@ func TestGoldenScreens(t *testing.T) {
 			m.Update(keyPress("x")) // slice batch, at the best's 128: blocks × concurrency
 			m.Update(keyPress("]"))
 			m.Update(keyPress("[")) // back to 128
+		}},
+		{"gpu_nogpu", func(t *testing.T, m *Model, f *backend.Fake) { openGPU(t, m, f, nil) }},
+		{"gpu_hopper", func(t *testing.T, m *Model, f *backend.Fake) {
+			openGPU(t, m, f, func() nvml.Sampler { return backend.FakeGPUs("Hopper", 2, 90) })
+		}},
+		{"gpu_ampere", func(t *testing.T, m *Model, f *backend.Fake) {
+			openGPU(t, m, f, func() nvml.Sampler { return backend.FakeGPUs("Ampere", 1, 90) })
 		}},
 		{"workshop_step2", func(t *testing.T, m *Model, f *backend.Fake) {
 			open(common.NavMsg{Page: common.PageWorkshop})(t, m, f)

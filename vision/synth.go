@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"sync"
 	"time"
+	"workbench/pipeline"
 )
 
 // SynthOptions configures Synthesize. Zero fields take the defaults noted.
@@ -166,7 +167,9 @@ feed:
 
 // writeAtomic writes data to a temporary file beside path and renames it.
 func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	// Through the engine's output temp: the user's umask decides the mode,
+	// as for any new file, not CreateTemp's 0600.
+	f, err := pipeline.CreateOutputTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return err
 	}

@@ -13,11 +13,8 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,6 +23,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"workbench/datasource/servertest"
 )
 
 // Access and Secret are the server's root credentials.
@@ -35,17 +34,7 @@ const (
 )
 
 // Binary is where `make setup` (scripts/setup-s3.sh) puts versitygw.
-func Binary() string {
-	cache := os.Getenv("WORKBENCH_CACHE")
-	if cache == "" {
-		base, err := os.UserCacheDir()
-		if err != nil {
-			return ""
-		}
-		cache = filepath.Join(base, "workbench")
-	}
-	return filepath.Join(cache, "bin", "versitygw")
-}
+func Binary() string { return servertest.Binary("versitygw") }
 
 // Server is a running versitygw.
 type Server struct {
@@ -59,35 +48,19 @@ type Server struct {
 // the AWS chain at it (t.Setenv: such tests cannot run in parallel).
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin := Binary()
-	if _, err := os.Stat(bin); err != nil {
-		t.Skipf("no S3 server: %s is missing; `make setup` builds versitygw there (scripts/setup-s3.sh, a few minutes, once)", bin)
-	}
+	bin := servertest.Need(t, "versitygw", "S3 server", "scripts/setup-s3.sh")
 	dir := t.TempDir()
-	port := freePort(t)
-	ep := fmt.Sprintf("http://127.0.0.1:%d", port)
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "--access", Access, "--secret", Secret,
-		"--port", fmt.Sprintf("127.0.0.1:%d", port), "posix", "--nometa", dir)
-	var logb strings.Builder
-	cmd.Stdout, cmd.Stderr = &syncWriter{b: &logb}, &syncWriter{b: &logb}
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("versitygw: %v", err)
-	}
-	t.Cleanup(func() { cancel(); cmd.Wait() })
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("versitygw did not listen on %d within 15 s: %s", port, logb.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	port := servertest.FreePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	ep := "http://" + addr
+	servertest.Run(t, bin, []string{"--access", Access, "--secret", Secret, "--port", addr, "posix", "--nometa", dir},
+		func() error {
+			c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+			if err == nil {
+				c.Close()
+			}
+			return err
+		})
 	Env(t, ep)
 	return &Server{Endpoint: ep, Dir: dir, Client: NewClient(t, ep)}
 }
@@ -131,20 +104,7 @@ func (s *Server) Bucket(t testing.TB, name string) {
 // its path relative to dir.
 func (s *Server) UploadDir(t testing.TB, dir, bucket, prefix string) int {
 	t.Helper()
-	n := 0
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		s.Put(t, bucket, prefix+filepath.ToSlash(rel), mustRead(t, p))
-		n++
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return servertest.Upload(t, dir, prefix, func(key string, body []byte) { s.Put(t, bucket, key, body) })
 }
 
 // Put writes one object.
@@ -174,37 +134,10 @@ func (s *Server) Keys(t testing.TB, bucket, prefix string) []string {
 	return keys
 }
 
-func mustRead(t testing.TB, p string) []byte {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	b  *strings.Builder
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
 // Proxy sits in front of a server: it delays every request by Delay, and
 // answers 503 SlowDown to every ThrottleEvery-th object GET and to every
-// GET of a key containing FailKey, forwarding the rest untouched.
+// GET of a key containing FailKey, forwarding the rest untouched. It is
+// plain HTTP, so it sits in front of fake-gcs-server (gcstest) as well.
 type Proxy struct {
 	URL           string
 	Delay         time.Duration

@@ -30,7 +30,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"workbench/pipeline"
 	"workbench/runner"
@@ -109,13 +111,28 @@ func parent(sizeList string, runs int, dir, only string) error {
 			}
 		}
 		report(part, sizes, peaks)
+		if part == "job" {
+			var auto []float64
+			for range runs {
+				p, err := measure(self, part, dir, sizes[0], "MEMCHECK_AUTO=1")
+				if err != nil {
+					return fmt.Errorf("auto batch probe at %d: %w", sizes[0], err)
+				}
+				auto = append(auto, p)
+			}
+			med, lo, hi := stats(auto)
+			pin, _, _ := stats(peaks[sizes[0]])
+			fmt.Printf("  auto batch probe (batch_size: auto, %d images): peak RSS %.1f MiB (%.1f–%.1f), %+.1f MiB against batch 32; once per run, before the first row\n\n",
+				sizes[0], med/(1<<20), lo/(1<<20), hi/(1<<20), (med-pin)/(1<<20))
+		}
 	}
 	return nil
 }
 
 // measure runs one child and returns its peak RSS in bytes.
-func measure(self, part, dir string, n int) (float64, error) {
+func measure(self, part, dir string, n int, env ...string) (float64, error) {
 	cmd := exec.Command(self, "-child", part, "-n", strconv.Itoa(n), "-dir", dir)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
 		return 0, err
@@ -129,7 +146,7 @@ func measure(self, part, dir string, n int) (float64, error) {
 
 func report(part string, sizes []int, peaks map[int][]float64) {
 	name := map[string]string{"engine": "engine's share (synthetic datasource, 4 KiB rows)",
-		"job": "whole job (run path, tiny model, hard-linked 96×72 JPEGs)"}[part]
+		"job": "whole job (run path, tiny model, batch 32, hard-linked 96×72 JPEGs)"}[part]
 	fmt.Println(name)
 	for _, n := range sizes {
 		med, lo, hi := stats(peaks[n])
@@ -239,7 +256,12 @@ func engineRun(n int) error {
 }
 
 // jobRun is the whole job: the run path over the first n images, as
-// `workbench run --model tiny --images n` with the default scenario.
+// `workbench run --model tiny --images n --batch 32` with the default
+// scenario. The batch size is pinned because batch_size: auto probes the
+// model at up to batch 128 before the first row, a one-off peak (105–160
+// MiB whole process here, varying with load) that does not grow with the
+// dataset and would mask the growth this check measures; the probe's own
+// peak is the "auto batch probe" line.
 func jobRun(dir string, n int, heap string) error {
 	out, err := os.MkdirTemp("", "memcheck-")
 	if err != nil {
@@ -247,11 +269,19 @@ func jobRun(dir string, n int, heap string) error {
 	}
 	defer os.RemoveAll(out)
 	cfg := runner.Config{Model: "tiny", Data: filepath.Join(dir, "images"), Images: n,
-		Out: filepath.Join(out, "o.parquet"), Log: io.Discard, GPUs: -1}
+		Out: filepath.Join(out, "o.parquet"), Log: io.Discard, GPUs: -1,
+		Set: []runner.Setting{{Knob: "batch_size", Value: "32"}}}
+	if os.Getenv("MEMCHECK_AUTO") != "" {
+		cfg.Set = nil
+	}
 	// MEMCHECK_SET=knob=value,... tries other settings (profiling only).
 	for _, kv := range strings.FieldsFunc(os.Getenv("MEMCHECK_SET"), func(r rune) bool { return r == ',' }) {
 		k, v, _ := strings.Cut(kv, "=")
 		cfg.Set = append(cfg.Set, runner.Setting{Knob: k, Value: v})
+	}
+	if os.Getenv("MEMCHECK_TRACE") != "" {
+		stop := traceRSS(&cfg)
+		defer stop()
 	}
 	if heap != "" {
 		bus := pipeline.NewEventBus()
@@ -318,12 +348,63 @@ func breakdown(w io.Writer, rows int64) {
 }
 
 func writeHeap(path string) error {
-	runtime.GC()
-	runtime.GC()
+	// A spike is what the last GC found live; collecting again would hide it.
+	if os.Getenv("MEMCHECK_SPIKE") == "" {
+		runtime.GC()
+		runtime.GC()
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	return pprof.Lookup("heap").WriteTo(f, 0)
+}
+
+// traceRSS (MEMCHECK_TRACE=1, profiling only) polls VmRSS every 2 ms and,
+// when stopped, prints the highest seen and the rows done at that moment,
+// or "after the run" when it came once the engine had finished.
+func traceRSS(cfg *runner.Config) (stop func()) {
+	bus := pipeline.NewEventBus()
+	cfg.Bus = bus
+	ch := bus.Subscribe(64)
+	var rows, first atomic.Int64
+	rows.Store(-1)
+	start := time.Now()
+	go func() {
+		for ev := range ch {
+			if ev.Snapshot != nil {
+				first.CompareAndSwap(0, int64(time.Since(start)))
+				rows.Store(ev.Snapshot.RowsDone)
+			}
+		}
+	}()
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		var peak, at int64
+		var when time.Duration
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				fmt.Fprintf(os.Stderr, "trace: peak VmRSS %.1f MiB at rows %d, %v in; first snapshot %v in\n",
+					float64(peak)/(1<<20), at, when.Round(time.Millisecond), time.Duration(first.Load()).Round(time.Millisecond))
+				return
+			case <-t.C:
+				status, _ := os.ReadFile("/proc/self/status")
+				for line := range strings.Lines(string(status)) {
+					if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+						v, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+						if v<<10 > peak {
+							peak, at, when = v<<10, rows.Load(), time.Since(start)
+						}
+					}
+				}
+			}
+		}
+	}()
+	return func() { bus.Close(); close(done); <-finished }
 }

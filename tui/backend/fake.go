@@ -29,6 +29,9 @@ type Fake struct {
 	Gate chan struct{}
 	// Cluster, when set, is the Ray cluster the Jobs screen shows.
 	Cluster *FakeJobs
+	// GPU, when set, makes each sampler the GPU screen watches (FakeGPUs);
+	// without it the screen sees a machine without a GPU (FakeNoGPU).
+	GPU func() nvml.Sampler
 
 	mu       sync.Mutex
 	Exported []string // kinds passed to Export, in order

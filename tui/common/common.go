@@ -57,6 +57,7 @@ const (
 	PageSweep    = "sweep"
 	PageWorkshop = "workshop"
 	PageJobs     = "jobs"
+	PageGPU      = "gpu"
 )
 
 // NavMsg asks the root model to open a page. Left and Right name the

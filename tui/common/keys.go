@@ -8,7 +8,7 @@ import "charm.land/bubbles/v2/key"
 type KeyMap struct {
 	Quit, Help, Back, Tab, ShiftTab, Up, Down, Left, Right, Enter key.Binding
 	// Home screen.
-	Race, Tune, Sweep, Workshop, Jobs, Pick key.Binding
+	Race, Tune, Sweep, Workshop, Jobs, GPU, Pick key.Binding
 	// More and Fewer change the race's runs of each side.
 	More, Fewer key.Binding
 	// Running screens.
@@ -41,6 +41,7 @@ func NewKeyMap() *KeyMap {
 		Sweep:    b([]string{"s"}, "s", "sweep"),
 		Workshop: b([]string{"w"}, "w", "workshop"),
 		Jobs:     b([]string{"c"}, "c", "Ray cluster jobs"),
+		GPU:      b([]string{"g"}, "g", "GPU"),
 		Pick:     b([]string{"a", "b"}, "a/b", "pick left/right"),
 		More:     b([]string{"+", "="}, "+", "more runs"),
 		Fewer:    b([]string{"-"}, "-", "fewer runs"),

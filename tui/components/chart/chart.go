@@ -27,7 +27,11 @@ type Model struct {
 	ValueStyle func(v float64) lipgloss.Style
 	// Max, when positive, fixes the vertical scale (100 for percentages)
 	// instead of scaling to the peak.
-	Max  float64
+	Max float64
+	// Keep, when positive, bounds the history to the latest Keep values,
+	// for a chart that runs for as long as a screen stays open; Peak is
+	// then the peak of those.
+	Keep int
 	data []float64
 	// The last drawn sparkline: ntcharts renders cell by cell, so the
 	// chart redraws only when a value arrives or the size changes.
@@ -46,6 +50,10 @@ func (m *Model) Push(v float64) {
 		v = 0
 	}
 	m.data = append(m.data, v)
+	if m.Keep > 0 && len(m.data) >= 2*m.Keep {
+		// Trimming at twice the bound copies once per Keep pushes.
+		m.data = append(m.data[:0], m.data[len(m.data)-m.Keep:]...)
+	}
 	m.cache = ""
 }
 
@@ -60,10 +68,14 @@ func (m *Model) Last() float64 {
 	return m.data[len(m.data)-1]
 }
 
-// Peak is the largest value pushed.
+// Peak is the largest value pushed (of the latest Keep, when set).
 func (m *Model) Peak() float64 {
 	p := 0.0
-	for _, v := range m.data {
+	data := m.data
+	if m.Keep > 0 && len(data) > m.Keep {
+		data = data[len(data)-m.Keep:]
+	}
+	for _, v := range data {
 		p = max(p, v)
 	}
 	return p

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"workbench/bench"
 	"workbench/nvml"
@@ -406,6 +407,7 @@ func (m *Model) opTable(w int, compact bool) string {
 	cols[0].Width = max(8, w-fixed)
 	rows := make([][]string, len(m.snap.Ops))
 	bnRow := -1
+	flagged := make([]bool, len(m.snap.Ops))
 	for i, op := range m.snap.Ops {
 		mm := op.Metrics
 		name, mark := op.Name, "  "
@@ -418,6 +420,9 @@ func (m *Model) opTable(w int, compact bool) string {
 			}
 		}
 		name = mark + name
+		if issue := mm.Issue(); issue != "" {
+			name, flagged[i] = markIssue(name, string(issue), cols[0].Width), true
+		}
 		state := mm.State.String()
 		if mm.State == pipeline.StateBackpressured && mm.BackpressuredBy != "" {
 			state = "backpressured:" + mm.BackpressuredBy
@@ -435,8 +440,23 @@ func (m *Model) opTable(w int, compact bool) string {
 		}
 	}
 	return common.Table(st, cols, rows, func(i int) (lipgloss.Style, bool) {
-		return st.Highlight, i == bnRow
+		if i == bnRow {
+			return st.Highlight, true
+		}
+		return st.Warn, flagged[i]
 	})
+}
+
+// markIssue appends the issue to an operator's name, " !stall", or only
+// " !" when the column cannot hold the word, so the marker is never the
+// part truncated away.
+func markIssue(name, issue string, w int) string {
+	for _, marked := range []string{name + " !" + issue, name + " !"} {
+		if lipgloss.Width(marked) <= w {
+			return marked
+		}
+	}
+	return ansi.Truncate(name, max(w-2, 1), "…") + " !"
 }
 
 // counters says model loads (begun, while running), batches done out of
@@ -571,6 +591,11 @@ func (m *Model) full(w, h int) string {
 		m.counters(w, false),
 		m.result(w, false),
 		m.latency(w, false),
+	}
+	if m.rec != nil && m.rec.BatchProbe != nil {
+		// batch_size: auto's decision: the ceiling it measured per size
+		// and the knee it took, as the record and the report show it.
+		parts = append(parts, common.Fit(st.Label.Render("batch ")+st.Faint.Render(m.rec.BatchProbe.String()), w))
 	}
 	if m.diag != "" {
 		parts = append(parts, lipgloss.NewStyle().Width(w).Render(st.Label.Render("diagnosis ")+st.Teaching.Render(m.diag)))

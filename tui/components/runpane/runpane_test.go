@@ -10,6 +10,7 @@ import (
 
 	"charm.land/lipgloss/v2"
 
+	"workbench/bench"
 	"workbench/pipeline"
 	"workbench/tui/common"
 )
@@ -130,5 +131,69 @@ func TestCountingUntilTotal(t *testing.T) {
 		if got := m.progress(80); !strings.Contains(got, c.want) {
 			t.Errorf("total %d: progress %q, want it to contain %q", c.total, got, c.want)
 		}
+	}
+}
+
+// TestIssueMarker: an operator in which the engine found a stall or a
+// straggler carries a marker on its line, in the full and the compact
+// layouts, and the others none.
+func TestIssueMarker(t *testing.T) {
+	ops := func(m pipeline.OpMetrics) []pipeline.OpSnapshot {
+		return []pipeline.OpSnapshot{{Name: "ReadImages"}, {Name: "MapBatches(Preprocess)", Metrics: m}, {Name: "Write"}}
+	}
+	cases := []struct {
+		name    string
+		metrics pipeline.OpMetrics
+		w, h    int
+		want    string // on Preprocess's line; "" = no marker anywhere
+	}{
+		{"none", pipeline.OpMetrics{}, 160, 48, ""},
+		{"a stall", pipeline.OpMetrics{Stalls: 1}, 160, 48, "MapBatches(Preprocess) !stall"},
+		{"a straggler", pipeline.OpMetrics{Stragglers: 2}, 160, 48, "MapBatches(Preprocess) !straggler"},
+		{"a stall wins over stragglers", pipeline.OpMetrics{Stalls: 1, Stragglers: 2}, 160, 48, "MapBatches(Preprocess) !stall"},
+		{"compact", pipeline.OpMetrics{Stragglers: 1}, 40, 20, "Preprocess !"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := New(common.New(c.w, c.h, true), "A", "optimized", "", lipgloss.NewStyle(), false, 2)
+			m.Start()
+			m.Apply(pipeline.Event{Snapshot: &pipeline.Snapshot{At: time.Second, RowsTotal: 300, Ops: ops(c.metrics)}})
+			v := ansi.Strip(m.View(c.w, c.h, true))
+			var marked []string
+			for _, line := range strings.Split(v, "\n") {
+				if strings.Contains(line, " !") {
+					marked = append(marked, line)
+				}
+			}
+			switch {
+			case c.want == "" && len(marked) > 0:
+				t.Errorf("marker on %q with no detection", marked)
+			case c.want != "" && (len(marked) != 1 || !strings.Contains(marked[0], c.want)):
+				t.Errorf("marked lines %q, want one with %q:\n%s", marked, c.want, v)
+			}
+		})
+	}
+}
+
+// TestShowsTheBatchProbe: a finished run that resolved batch_size: auto
+// shows the probe's decision in the full pane; a fixed batch shows none.
+func TestShowsTheBatchProbe(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		probe *bench.BatchProbe
+		want  bool
+	}{
+		{"auto", &bench.BatchProbe{Picked: 16, Points: []bench.BatchPoint{{Batch: 8, Throughput: 95.1}, {Batch: 16, Throughput: 101}}}, true},
+		{"fixed", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := New(common.New(160, 48, true), "A", "optimized", "", lipgloss.NewStyle(), false, 2)
+			m.Start()
+			m.Finish(&bench.Record{Status: bench.StatusOK, Images: 100, WallSeconds: 1, Throughput: 100, BatchProbe: tc.probe}, nil, "")
+			view := ansi.Strip(m.View(120, 40, true))
+			if got := strings.Contains(view, "auto → 16"); got != tc.want {
+				t.Errorf("probe shown = %v, want %v:\n%s", got, tc.want, view)
+			}
+		})
 	}
 }

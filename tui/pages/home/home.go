@@ -1,5 +1,6 @@
 // Package home is the home screen: the scenarios with their teaching text,
-// the dataset, model and device, and the doors to the other screens. Two
+// the dataset, model and device, and the doors to the other screens (race,
+// tune, sweep, workshop, the GPU screen and, with a cluster, its jobs). Two
 // scenarios are marked A and B for the race (slow against optimized unless
 // the user picks others).
 package home
@@ -120,6 +121,8 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		return common.Nav(common.NavMsg{Page: common.PageWorkshop})
 	case key.Matches(msgk, k.Jobs) && m.hasJobs():
 		return common.Nav(common.NavMsg{Page: common.PageJobs})
+	case key.Matches(msgk, k.GPU):
+		return common.Nav(common.NavMsg{Page: common.PageGPU})
 	}
 	return nil
 }
@@ -128,9 +131,9 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 func (m *Model) Help() common.Help {
 	k := m.common.Keys
 	if m.hasJobs() {
-		return k.PageHelp(k.Up, k.Down, k.Pick, k.Race, k.More, k.Fewer, k.Tune, k.Sweep, k.Workshop, k.Jobs)
+		return k.PageHelp(k.Up, k.Down, k.Pick, k.Race, k.More, k.Fewer, k.Tune, k.Sweep, k.Workshop, k.GPU, k.Jobs)
 	}
-	return k.PageHelp(k.Up, k.Down, k.Pick, k.Race, k.More, k.Fewer, k.Tune, k.Sweep, k.Workshop)
+	return k.PageHelp(k.Up, k.Down, k.Pick, k.Race, k.More, k.Fewer, k.Tune, k.Sweep, k.Workshop, k.GPU)
 }
 
 // hasJobs reports whether a Ray cluster is configured (--address).
