@@ -1,12 +1,16 @@
 // Command sweepstability measures how reliably a sweep picks its best
 // cell (issue 17): it runs the same `workbench sweep` several times, each
-// in a fresh process, and counts the runs whose pick agrees with the
-// reference, the cell picked most often: the run picked it too, or the run
-// found it tied with its own best (intervals overlapping, as the protocol
-// ties cells). It prints each run's pick with its interval and ties, the
-// agreement as "N/10", and the median objective of the picks with its
-// spread. `make sweep-stability` runs it; it needs a quiet machine, since
-// load from elsewhere is noise the sweep is right to see.
+// in a fresh process, and counts the runs whose answer holds the reference
+// cell. A run's answer is its pick (the cell ranked 1) together with the
+// cells it found tied with it (intervals overlapping, as the protocol ties
+// cells); the reference is the cell in the most answers. Within a tie the
+// pick is made by the tie-break (lower p95 latency), which two runs may
+// settle either way, so the pick alone undercounts agreement; the answer's
+// size is printed too, since a wide tie would make agreement cheap. It also
+// prints how often the most frequent pick was picked, and the median
+// objective of the picks with its spread. `make sweep-stability` runs it;
+// it needs a quiet machine, since load from elsewhere is noise the sweep is
+// right to see. -reuse reads the results of an earlier call instead.
 package main
 
 import (
@@ -32,8 +36,9 @@ func main() {
 	runs := flag.Int("runs", 10, "sweeps to run")
 	out := flag.String("out", "sweep-stability", "folder for each sweep's results and log")
 	extra := flag.String("extra", "", "more sweep flags, space-separated (e.g. '--objective wall')")
+	reuse := flag.Bool("reuse", false, "run nothing: read the results an earlier call left in -out")
 	flag.Parse()
-	if err := run(*bin, *data, *images, *model, *batch, *conc, *runs, *out, strings.Fields(*extra)); err != nil {
+	if err := run(*bin, *data, *images, *model, *batch, *conc, *runs, *out, strings.Fields(*extra), *reuse); err != nil {
 		fmt.Fprintln(os.Stderr, "sweep-stability:", err)
 		os.Exit(1)
 	}
@@ -45,14 +50,15 @@ type pick struct {
 	best   string
 	tied   []string
 	median float64
+	cells  int // distinct cells in the sweep's records
 	line   string
 }
 
-func run(bin, data string, images int, model, batch, conc string, runs int, out string, extra []string) error {
+func run(bin, data string, images int, model, batch, conc string, runs int, out string, extra []string, reuse bool) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	if _, err := os.Stat(data); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(data); !reuse && errors.Is(err, os.ErrNotExist) {
 		if b, err := exec.Command(bin, "data", "synth", "-n", fmt.Sprint(images), "-o", data, "--seed", "1").CombinedOutput(); err != nil {
 			return fmt.Errorf("making %s: %v\n%s", data, err, b)
 		}
@@ -63,13 +69,17 @@ func run(bin, data string, images int, model, batch, conc string, runs int, out 
 	var picks []pick
 	for i := 1; i <= runs; i++ {
 		res := filepath.Join(out, fmt.Sprintf("sweep%d.json", i))
-		log, err := os.Create(filepath.Join(out, fmt.Sprintf("sweep%d.log", i)))
+		logPath := filepath.Join(out, fmt.Sprintf("sweep%d.log", i))
+		log, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|map[bool]int{false: os.O_TRUNC, true: os.O_APPEND}[reuse], 0o666)
 		if err != nil {
 			return err
 		}
-		cmd := exec.Command(bin, append(args, "--out", res)...)
-		cmd.Stdout, cmd.Stderr = log, log
-		runErr := cmd.Run()
+		var runErr error
+		if !reuse {
+			cmd := exec.Command(bin, append(args, "--out", res)...)
+			cmd.Stdout, cmd.Stderr = log, log
+			runErr = cmd.Run()
+		}
 		log.Close()
 		p, err := read(res)
 		if err != nil {
@@ -83,28 +93,27 @@ func run(bin, data string, images int, model, batch, conc string, runs int, out 
 		fmt.Printf("run %2d: %s\n", i, p.line)
 		picks = append(picks, p)
 	}
-	ref, times := mode(picks)
+	ref, in := consensus(picks)
 	if ref == "" {
 		return errors.New("no sweep picked a cell")
 	}
-	agree := 0
-	var medians []float64
+	modal, times := mostPicked(picks)
+	var medians, sizes []float64
 	for _, p := range picks {
-		if p.best == ref || slices.Contains(p.tied, ref) {
-			agree++
-		}
 		if p.best != "" {
 			medians = append(medians, p.median)
+			sizes = append(sizes, float64(1+len(p.tied)))
 		}
 	}
-	fmt.Printf("reference: %s, picked in %d of %d runs\n", ref, times, runs)
+	fmt.Printf("reference: %s, in %d answers (the pick or tied with it); most picked: %s, %d of %d runs\n", ref, in, modal, times, runs)
 	if len(medians) > 0 {
 		// At the highest confidence the runs allow, as a sweep's cells.
 		s := bench.SummarizeAtMost(medians, bench.DefaultConfidence)
-		fmt.Printf("the picks' objective: %s [%s, %s] (%.0f%% interval) over %d runs\n", bench.FormatValue(s.Center, ""),
-			bench.FormatValue(s.Lo, ""), bench.FormatValue(s.Hi, ""), 100*s.Confidence, len(medians))
+		fmt.Printf("the picks' objective: %s [%s, %s] (%.0f%% interval) over %d runs; answers of %s cells (median, of %s in the grid)\n",
+			bench.FormatValue(s.Center, ""), bench.FormatValue(s.Lo, ""), bench.FormatValue(s.Hi, ""), 100*s.Confidence, len(medians),
+			bench.FormatValue(bench.Summarize(sizes, bench.DefaultConfidence).Center, ""), gridSize(picks))
 	}
-	fmt.Printf("same best cell or tied with it: %d/%d\n", agree, runs)
+	fmt.Printf("same best cell or tied with it: %d/%d (the same pick: %d/%d)\n", in, runs, times, runs)
 	return nil
 }
 
@@ -121,7 +130,9 @@ func read(path string) (pick, error) {
 	}
 	p := pick{best: b.Label}
 	var lo, hi float64
+	labels := map[string]bool{}
 	for _, r := range recs {
+		labels[r.Label] = true
 		if r.Label == b.Label && r.Rank == 1 {
 			p.median, lo, hi = r.CellMedian, r.CellLo, r.CellHi
 		}
@@ -132,6 +143,7 @@ func read(path string) (pick, error) {
 	if p.median == 0 {
 		return pick{}, fmt.Errorf("%s: no cell ranked (none stable)", path)
 	}
+	p.cells = len(labels)
 	obj := recs[0].Objective
 	p.line = fmt.Sprintf("%s  %s %s [%s, %s]", p.best, obj, bench.FormatValue(p.median, ""), bench.FormatValue(lo, ""), bench.FormatValue(hi, ""))
 	if len(p.tied) > 0 {
@@ -140,9 +152,34 @@ func read(path string) (pick, error) {
 	return p, nil
 }
 
-// mode is the cell picked most often (the first such, in run order) and
-// how often.
-func mode(picks []pick) (string, int) {
+// consensus is the cell in the most runs' answers (the pick or a cell tied
+// with it), the first such in run order, and in how many.
+func consensus(picks []pick) (string, int) {
+	count := map[string]int{}
+	var order []string
+	for _, p := range picks {
+		if p.best == "" {
+			continue
+		}
+		for _, c := range append([]string{p.best}, p.tied...) {
+			if count[c] == 0 {
+				order = append(order, c)
+			}
+			count[c]++
+		}
+	}
+	best, n := "", 0
+	for _, c := range order {
+		if count[c] > n {
+			best, n = c, count[c]
+		}
+	}
+	return best, n
+}
+
+// mostPicked is the cell picked most often, the first such in run order,
+// and how often.
+func mostPicked(picks []pick) (string, int) {
 	count := map[string]int{}
 	best, n := "", 0
 	for _, p := range picks {
@@ -155,4 +192,16 @@ func mode(picks []pick) (string, int) {
 		}
 	}
 	return best, n
+}
+
+// gridSize is the number of cells the runs' records name, "?" if none.
+func gridSize(picks []pick) string {
+	n := 0
+	for _, p := range picks {
+		n = max(n, p.cells)
+	}
+	if n == 0 {
+		return "?"
+	}
+	return fmt.Sprint(n)
 }
