@@ -15,7 +15,7 @@ export CGO_ENABLED := 1
 # NVIDIA's, not ours: silence that one class, keep Go's default -O2 -g.
 export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 
-.PHONY: protocol-check all setup setup-run setup-gpu build run test bench memcheck vet fmt clean tui-smoke sweep-check
+.PHONY: protocol-check all setup setup-run setup-gpu build run test bench memcheck vet fmt clean tui-smoke sweep-check sweep-stability
 
 all: build
 
@@ -77,6 +77,13 @@ bench: setup
 ## data) twice, beside `bench ceiling` at the same batch sizes (minutes on 2 cores)
 sweep-check: setup-run build
 	BIN=$(BIN) DATA=$(DATA) IMAGES=$(IMAGES) scripts/sweep-check.sh
+
+## sweep-stability: the same small sweep (tiny model, synthetic data, batch
+## 8..64 × concurrency 1,2) 10 times, each in a fresh process; prints how often
+## it picks the same best cell or one tied with it ("N/10"). Minutes on 2
+## cores; needs a quiet machine. MODEL=resnet18 for a heavier model
+sweep-stability: setup-run build
+	$(GO) run $(GOFLAGS) ./scripts/sweepstability -bin $(BIN) -data $(DATA) -images $(IMAGES) -model $(or $(MODEL),tiny)
 
 ## memcheck: peak RSS at 2k, 20k and 200k images, 3 runs each in fresh
 ## processes, with the slope in bytes per image and the ratio: the engine's

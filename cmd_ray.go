@@ -86,36 +86,79 @@ func exportCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 		return usageErr("--num-gpus %g: must be 0 or more", *gpus)
 	}
 
-	var best *bestCell
+	j := rayJob{scenario: *scen, model: *modelName, modelURI: *modelURI, data: *data, imageColumn: *imageColumn,
+		output: *output, checkpoint: *checkpoint, rayVersion: *rayVersion, conc: *conc, gpus: *gpus, blocks: *blocks}
+	fs.Visit(func(f *flag.Flag) { j.dataTyped = j.dataTyped || f.Name == "data" })
 	if *from != "" {
-		if best, err = bestOf(*from); err != nil {
+		if j.best, err = bestOf(*from); err != nil {
 			return err
 		}
-		if *scen == "" {
-			*scen = best.scenario
-		}
+		j.tunedFrom, j.tunedFromFile = *from, *from
 	}
-	if *scen == "" {
-		*scen = "optimized"
+	s, spec, notes, err := j.write(*out)
+	if err != nil {
+		return err
+	}
+	for _, n := range notes {
+		fmt.Fprintln(stderr, "note:", n)
+	}
+	if strings.Contains(spec.Data, "://YOUR-BUCKET/") || *output == placeholderOutput {
+		fmt.Fprintln(stderr, "note: --data or --output was not given; edit the YOUR-BUCKET placeholders in main.py or export again with them")
+	}
+	fmt.Fprintf(stdout, "wrote %s: the %s scenario as a Ray Data job (%d mistake(s) marked)\n", *out, s.Name, len(spec.Mistakes))
+	if j.best != nil {
+		fmt.Fprintf(stdout, "tuned values: %s\n", j.best.summary)
+	}
+	fmt.Fprintf(stdout, "submit it:\n  workbench submit --address http://HEAD-NODE:8265 %s --follow\n", *out)
+	return nil
+}
+
+// rayJob is what export ray writes, whichever front end asks (the command,
+// the TUI's sweep screen): a scenario, tuned by a sweep's best cell when
+// best is set, sized for the cluster by the flags' values, with its model
+// and storage.
+type rayJob struct {
+	scenario                              string // "" = best's scenario, else optimized
+	model, modelURI                       string
+	data, imageColumn, output, checkpoint string
+	// dataTyped says data was typed (--data): it then wins over the
+	// scenario's data:, as a flag over a knob; otherwise data gives way.
+	dataTyped     bool
+	rayVersion    string
+	conc          string  // "" = the scenario's
+	gpus          float64 // < 0 = the scenario's
+	blocks        int     // 0 = the scenario's
+	best          *bestCell
+	tunedFrom     string // where best came from, e.g. the --from file
+	tunedFromFile string // the results file best came from, "" when none
+}
+
+// write exports the job into the folder out (replaced only if it is an
+// earlier export) and returns the scenario exported, the job's spec and
+// the notes for the reader.
+func (j rayJob) write(out string) (*scenarios.Scenario, ray.JobSpec, []string, error) {
+	if j.scenario == "" && j.best != nil {
+		j.scenario = j.best.scenario
+	}
+	if j.scenario == "" {
+		j.scenario = "optimized"
 	}
 	// The run path's loader: the same scenario resolution and knob
 	// validation as every local run.
 	lib := runner.Library()
-	cfg := runner.Config{Scenario: *scen, Data: *data}
-	dataTyped := false
-	fs.Visit(func(f *flag.Flag) { dataTyped = dataTyped || f.Name == "data" })
-	if dataTyped {
-		cfg.Flags = []runner.Setting{{Knob: scenarios.DataKey, Value: *data, Flag: "--data"}}
+	cfg := runner.Config{Scenario: j.scenario, Data: j.data}
+	if j.dataTyped {
+		cfg.Flags = []runner.Setting{{Knob: scenarios.DataKey, Value: j.data, Flag: "--data"}}
 	}
 	s, _, err := runner.LoadScenario(cfg)
 	if err != nil {
-		return err
+		return nil, ray.JobSpec{}, nil, err
 	}
 	// The scenario's data: when --data was not typed; the shards beside
 	// it under data_layout: shards (small-files).
-	given, readData, err := runner.Data(cfg, s)
+	given, data, err := runner.Data(cfg, s)
 	if err != nil {
-		return err
+		return nil, ray.JobSpec{}, nil, err
 	}
 	prov := map[string]string{}
 	origin := "from scenario " + s.Name
@@ -125,79 +168,68 @@ func exportCmd(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	for _, k := range []string{"batch_size", "concurrency", "num_gpus", "override_num_blocks", "preserve_order"} {
 		prov[k] = origin
 	}
-	if best != nil {
-		if err := best.apply(s, prov); err != nil {
-			return err
+	if j.best != nil {
+		if err := j.best.apply(s, prov); err != nil {
+			return nil, ray.JobSpec{}, nil, err
 		}
 	}
 	if errs := s.Validate(); len(errs) > 0 {
-		return usageErr("scenario %s: %v", s.Name, scenarios.Errors(errs))
+		return nil, ray.JobSpec{}, nil, usageErr("scenario %s: %v", s.Name, scenarios.Errors(errs))
 	}
 
 	spec, notes, err := ray.SpecFromScenario(lib, s, prov)
 	if err != nil {
-		return err
+		return nil, ray.JobSpec{}, nil, err
 	}
-	if err := overrideSpec(&spec, *conc, *gpus, *blocks, readData, prov); err != nil {
-		return err
+	if err := overrideSpec(&spec, j.conc, j.gpus, j.blocks, data, prov); err != nil {
+		return nil, ray.JobSpec{}, nil, err
 	}
-	spec.Data, spec.Output, spec.RayVersion, spec.Checkpoint = readData, *output, *rayVersion, *checkpoint
-	spec.ImageColumn = *imageColumn
-	spec.Reader = rayReader(readData, *imageColumn)
+	spec.Data, spec.Output, spec.RayVersion, spec.Checkpoint = data, j.output, j.rayVersion, j.checkpoint
+	spec.ImageColumn = j.imageColumn
+	spec.Reader = rayReader(data, j.imageColumn)
 	switch {
 	case given == placeholderData:
 		prov["data"] = "placeholder: pass --data with the images' location"
-	case !dataTyped:
+	case !j.dataTyped && s.Data != "":
 		prov["data"] = origin + " (data:)"
 	default:
 		prov["data"] = "--data"
 	}
-	if readData != given {
+	if data != given {
 		// A prefix names no format; the shards beside the data are tar.
 		spec.Reader = "webdataset"
 		prov["data"] += ", data_layout: shards (the shards beside it)"
 	}
 
-	m, err := resolveExportModel(*modelName)
+	m, err := resolveExportModel(j.model)
 	if err != nil {
-		return err
+		return nil, ray.JobSpec{}, nil, err
 	}
 	spec.Model, spec.ModelPath, spec.InputH, spec.InputW = m.Name, m.Path, m.InputH, m.InputW
-	spec.ModelURI = *modelURI
+	spec.ModelURI = j.modelURI
 	switch {
-	case *modelURI != "":
-		prov["model"] = "--model-uri " + *modelURI + " (input size read from --model " + *modelName + ")"
+	case j.modelURI != "":
+		prov["model"] = "--model-uri " + j.modelURI + " (input size read from --model " + j.model + ")"
 	case m.Zoo:
 		prov["model"] = "zoo model " + m.Name + ", exported by workbench (untrained weights: for measuring speed, not for predictions)"
 	default:
-		prov["model"] = "--model " + *modelName
+		prov["model"] = "--model " + j.model
 	}
 	spec.Provenance = prov
-	if best != nil {
-		spec.TunedFrom = *from + " (" + best.summary + ")"
-		// Absolute, so a watch started elsewhere on this machine (the
-		// TUI, jobs --watch) finds the local run to compare with.
-		if spec.TunedFromFile, err = filepath.Abs(*from); err != nil {
-			return err
+	if j.best != nil {
+		spec.TunedFrom, spec.TunedFromLabel = j.tunedFrom+" ("+j.best.summary+")", j.best.label
+		if j.tunedFromFile != "" {
+			// Absolute, so a watch started elsewhere on this machine (the
+			// TUI, jobs --watch) finds the local run to compare with.
+			if spec.TunedFromFile, err = filepath.Abs(j.tunedFromFile); err != nil {
+				return nil, ray.JobSpec{}, nil, err
+			}
 		}
-		spec.TunedFromLabel = best.label
 	}
-
-	if err := ray.Export(spec, *out); err != nil {
-		return err
+	if err := ray.Export(spec, out); err != nil {
+		return nil, ray.JobSpec{}, nil, err
 	}
-	for _, n := range notes {
-		fmt.Fprintln(stderr, "note:", n)
-	}
-	if given == placeholderData || *output == placeholderOutput {
-		fmt.Fprintln(stderr, "note: --data or --output was not given; edit the YOUR-BUCKET placeholders in main.py or export again with them")
-	}
-	fmt.Fprintf(stdout, "wrote %s: the %s scenario as a Ray Data job (%d mistake(s) marked)\n", *out, s.Name, len(spec.Mistakes))
-	if best != nil {
-		fmt.Fprintf(stdout, "tuned values: %s\n", best.summary)
-	}
-	fmt.Fprintf(stdout, "submit it:\n  workbench submit --address http://HEAD-NODE:8265 %s --follow\n", *out)
-	return nil
+	return s, spec, notes, nil
 }
 
 // resolveExportModel resolves a zoo name or local file; anything else that
@@ -292,9 +324,20 @@ func bestOf(path string) (*bestCell, error) {
 	if err != nil {
 		return nil, usageErr("--from: %v", err)
 	}
-	best, ok := bench.BestCell(recs)
+	b, ok := bestFromRecords(recs, "sweep "+filepath.Base(path))
 	if !ok {
 		return nil, usageErr("--from %s: no completed run in it", path)
+	}
+	return b, nil
+}
+
+// bestFromRecords picks the best cell of a sweep's records by
+// bench.BestCell; source names where they came from in the summary ("sweep
+// results.json", "the TUI's sweep"). ok is false when no run completed.
+func bestFromRecords(recs []*bench.Record, source string) (*bestCell, bool) {
+	best, ok := bench.BestCell(recs)
+	if !ok {
+		return nil, false
 	}
 	label := best.Label
 	if label == "" {
@@ -304,8 +347,8 @@ func bestOf(path string) (*bestCell, error) {
 		scenario: best.Scenario,
 		label:    best.Label,
 		params:   best.Params,
-		summary:  fmt.Sprintf("%s from sweep %s: %s", label, filepath.Base(path), best.Throughput.Format("img/s")),
-	}, nil
+		summary:  fmt.Sprintf("%s from %s: %s", label, source, best.Throughput.Format("img/s")),
+	}, true
 }
 
 // apply sets the cell's parameters on s and records their provenance under

@@ -182,20 +182,53 @@ func (sf *sweepFlags) prepare(stderr io.Writer) (*scenarioSession, *scenarios.Sc
 	if err != nil {
 		return nil, nil, err
 	}
-	// Cells are measured by the protocol, with the read cycled so the
-	// largest batch still fills its windows.
-	proto := sf.protocol()
-	ss.base.Protocol, ss.base.Cycle = &proto, true
-	ss.base.Flags = slices.DeleteFunc(ss.base.Flags, func(st runner.Setting) bool { return sweeps(sf.grid, st.Knob) })
-	base, err := ss.load(sf.job.scenario)
+	ss = ss.forSweep(sf.grid, sf.protocol())
+	base, err := ss.checkGrid(sf.job.scenario, sf.grid)
 	if err != nil {
 		return nil, nil, err
 	}
-	// Every swept value must be a valid knob value before hours are spent.
+	return ss, base, nil
+}
+
+// newSweepFlags are the sweep flags of a front end other than the command
+// line (the TUI): the CLI's defaults (objective, stability, early exit)
+// with the grid and conditions given as --batch, --concurrency, --blocks,
+// --objective and --constraint take them, parsed by the same code. An
+// empty objective keeps the default; empty blocks are the scenario's.
+func newSweepFlags(batch, concurrency, blocks, objective, constraint string) (*sweepFlags, error) {
+	var sf sweepFlags
+	sf.register(flag.NewFlagSet("sweep", flag.ContinueOnError), batch, concurrency, blocks, "")
+	if objective != "" {
+		sf.objective = objective
+	}
+	sf.constraint = constraint
+	return &sf, sf.parse()
+}
+
+// forSweep returns a copy of ss that measures as every sweep does: each
+// cell by proto, with the read cycled so the largest batch still fills its
+// windows, and without the knob flags the grid sweeps (the cells set
+// those). ss is left as it was, so a session that also races (the TUI)
+// keeps its own settings.
+func (ss *scenarioSession) forSweep(g bench.Grid, proto bench.Protocol) *scenarioSession {
+	c := *ss
+	c.base.Protocol, c.base.Cycle = &proto, true
+	c.base.Flags = slices.DeleteFunc(slices.Clone(ss.base.Flags), func(st runner.Setting) bool { return sweeps(g, st.Knob) })
+	return &c
+}
+
+// checkGrid loads scenario name and sets every swept value on it, so a
+// value the knob refuses is reported before hours are spent: every
+// problem at once, exit 104. It returns the scenario as loaded.
+func (ss *scenarioSession) checkGrid(name string, g bench.Grid) (*scenarios.Scenario, error) {
+	base, err := ss.load(name)
+	if err != nil {
+		return nil, err
+	}
 	var errs []error
-	for _, d := range sf.grid.Dims {
+	for _, d := range g.Dims {
 		for _, v := range d.Values {
-			probe, _ := ss.load(sf.job.scenario)
+			probe, _ := ss.load(name)
 			if err := probe.Set(knobOf(d.Name), v); err != nil {
 				fl := "set"
 				if _, own := dimKnobs[d.Name]; own {
@@ -206,9 +239,9 @@ func (sf *sweepFlags) prepare(stderr io.Writer) (*scenarioSession, *scenarios.Sc
 		}
 	}
 	if len(errs) > 0 {
-		return nil, nil, invalidConfig(errors.Join(errs...))
+		return nil, invalidConfig(errors.Join(errs...))
 	}
-	return ss, base, nil
+	return base, nil
 }
 
 // protocol is the measurement protocol the flags ask for.
@@ -218,12 +251,17 @@ func (sf *sweepFlags) protocol() bench.Protocol {
 	return p.WithDefaults()
 }
 
-// options are the sweep options the flags ask for.
+// options are the sweep options the flags ask for: Model Analyzer's early
+// exit unless --no-early-exit (a quick search ignores it).
 func (sf *sweepFlags) options(scenario string, stderr io.Writer) bench.SweepOptions {
 	proto := sf.protocol()
-	return bench.SweepOptions{Grid: sf.grid, Repeat: sf.repeat, Objective: sf.obj, Constraints: sf.cons,
+	o := bench.SweepOptions{Grid: sf.grid, Repeat: sf.repeat, Objective: sf.obj, Constraints: sf.cons,
 		Search: sf.mode, Scenario: scenario, Protocol: &proto, Budget: sf.budget,
 		OnRecord: progressLine(stderr)}
+	if !sf.noEarlyExit {
+		o.EarlyExit = &bench.DefaultEarlyExit
+	}
+	return o
 }
 
 // sweeps reports whether the grid sweeps knob: its cells set it, so a
@@ -488,9 +526,6 @@ func sweepCmd(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 		return err
 	}
 	opts := sf.options(base.Name, stderr)
-	if !sf.noEarlyExit {
-		opts.EarlyExit = &bench.DefaultEarlyExit
-	}
 	fmt.Fprintf(stderr, "sweep %s: %d cells (%s search); protocol: %s\n", base.Name, sf.grid.Len(), sf.mode, opts.Protocol)
 	if sf.budget > 0 {
 		fmt.Fprintf(stderr, "budget %s: about %s per cell\n", sf.budget, (sf.budget / time.Duration(sf.grid.Len())).Round(time.Second))

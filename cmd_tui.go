@@ -285,22 +285,31 @@ func (b *tuiBackend) Run(ctx context.Context, spec backend.RunSpec, bus *pipelin
 	return runner.Run(ctx, cfg)
 }
 
-func (b *tuiBackend) Sweep(ctx context.Context, spec backend.SweepSpec, onRecord func(*bench.Record)) error {
-	var g bench.Grid
-	if err := g.AddInts("batch", spec.Batch); err != nil {
-		return err
+// Sweep runs the grid as workbench sweep does: the spec's axes, objective
+// and constraints parsed by the CLI's own flags code, every cell measured
+// by the protocol through the run path (the session's cell runner, the
+// knobs the grid sweeps left to the cells), failures skipping larger
+// batches, and the early exit. One measurement at a time: the whole sweep
+// holds the lock a run takes.
+func (b *tuiBackend) Sweep(ctx context.Context, spec backend.SweepSpec, onRecord func(*bench.Record)) (*bench.SweepResult, error) {
+	sf, err := newSweepFlags(backend.List(spec.Batch), backend.List(spec.Concurrency), backend.List(spec.Blocks), spec.Objective, spec.Constraints)
+	if err != nil {
+		return nil, err
 	}
-	if err := g.AddInts("concurrency", spec.Concurrency); err != nil {
-		return err
+	if b.dataErr != nil {
+		return nil, b.dataErr
 	}
-	_, err := bench.Sweep(ctx, bench.SweepOptions{Grid: g, Scenario: spec.Scenario, EarlyExit: nil, OnRecord: onRecord},
-		func(ctx context.Context, cell map[string]string, repeat int) (*bench.Record, error) {
-			bc, _ := strconv.Atoi(cell["batch"])
-			cc, _ := strconv.Atoi(cell["concurrency"])
-			return b.Run(ctx, backend.RunSpec{Scenario: spec.Scenario, Label: g.Label(cell),
-				Set: [][2]string{{"batch_size", strconv.Itoa(bc)}, {"concurrency", strconv.Itoa(cc)}}}, pipeline.NewEventBus())
-		})
-	return err
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ss := b.ss.forSweep(sf.grid, sf.protocol())
+	if _, err := ss.checkGrid(spec.Scenario, sf.grid); err != nil {
+		return nil, err
+	}
+	opts := sf.options(spec.Scenario, io.Discard)
+	// The screen reads each record while the sweep goes on to rank it:
+	// hand over a copy, and the ranked originals at the end.
+	opts.OnRecord = func(r *bench.Record) { c := *r; onRecord(&c) }
+	return bench.Sweep(ctx, opts, ss.cellRunner(spec.Scenario, sf.grid))
 }
 
 func (b *tuiBackend) Diagnose(rec *bench.Record) string {
@@ -348,6 +357,29 @@ func (b *tuiBackend) SaveScenario(base string, k backend.Knobs) (string, error) 
 		return "", err
 	}
 	return path, os.WriteFile(path, y, 0o666)
+}
+
+// ExportRay writes the best cell of a sweep's records over scenario as a
+// Ray Data job folder, by the code export ray --from runs, with the
+// session's model and the placeholders for the cluster's storage (a local
+// --data folder is not on the cluster). The folder is named after the
+// scenario and the time, so no export overwrites another.
+func (b *tuiBackend) ExportRay(scenario string, recs []*bench.Record) (string, error) {
+	best, ok := bestFromRecords(recs, "the TUI's sweep")
+	if !ok {
+		return "", errors.New("no completed cell to export")
+	}
+	j := rayJob{scenario: scenario, model: b.f.modelName, data: placeholderData, output: placeholderOutput,
+		rayVersion: currentRay, gpus: -1, best: best, tunedFrom: "the TUI's sweep"}
+	if strings.Contains(b.f.data, "://") {
+		j.data = b.f.data
+	}
+	name := strings.TrimSuffix(filepath.Base(scenario), filepath.Ext(scenario))
+	out := fmt.Sprintf("ray-%s-%s", name, time.Now().Format("20060102-150405"))
+	if _, _, _, err := j.write(out); err != nil {
+		return "", err
+	}
+	return out, nil
 }
 
 // Lesson is the workshop: scenarios.Library.Lesson from the race's left

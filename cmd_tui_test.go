@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"io"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -103,3 +106,61 @@ func TestTUIPaneMatchesRecord(t *testing.T) {
 		})
 	}
 }
+
+// TestTUISweepAsCLI: the TUI's sweep goes the CLI's way. Three axes, an
+// objective and a constraint are parsed as the flags are; every cell is
+// measured by the protocol with the read cycled, its batch and blocks
+// reach the run, and the cells are judged; the best exports as a Ray job
+// by export ray's code. A spec the CLI refuses is refused before any run.
+func TestTUISweepAsCLI(t *testing.T) {
+	t.Chdir(t.TempDir()) // the Ray job folder lands in the working directory
+	b := testTUIBackend(t, 16)
+	if _, err := b.Sweep(context.Background(), backend.SweepSpec{Scenario: "optimized", Batch: []int{4}, Concurrency: []int{1},
+		Objective: "speed", Constraints: "latency_p95<200"}, func(*bench.Record) { t.Error("a refused sweep ran a cell") }); err == nil ||
+		!strings.Contains(err.Error(), "--objective speed") || !strings.Contains(err.Error(), "needs a unit") {
+		t.Errorf("bad objective and constraint: %v, want both named as the CLI names them", err)
+	}
+	spec := backend.SweepSpec{Scenario: "optimized", Batch: []int{4, 8}, Concurrency: []int{1}, Blocks: []int{2, 4},
+		Objective: "wall", Constraints: "peak_rss<64GiB"}
+	seen := 0
+	res, err := b.Sweep(context.Background(), spec, func(*bench.Record) { seen++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen != len(res.Records) || res.GridSize != 4 || res.Objective.String() != bench.MetricThroughput || res.Constraints.String() != "peak_rss<64GiB" {
+		t.Fatalf("saw %d of %d records; grid %d, objective %s, constraints %s", seen, len(res.Records), res.GridSize, res.Objective, res.Constraints)
+	}
+	p := bench.DefaultProtocol
+	for _, r := range res.Records {
+		if r.Status != bench.StatusOK {
+			t.Errorf("%s: %s %s", r.Label, r.Status, r.Reason)
+			continue
+		}
+		batch, blocks := r.Params["batch"], r.Params["blocks"]
+		need := p.RowsNeeded(atoi(batch), 1)
+		if r.Protocol == nil || r.Images != need || strconv.Itoa(r.Config.BatchSize) != batch || strconv.Itoa(r.Config.Blocks) != blocks ||
+			r.Objective != bench.MetricThroughput || r.Constraints != "peak_rss<64GiB" || r.CellStable == nil {
+			t.Errorf("%s: protocol %v, %d images (want %d, cycled), batch %d, blocks %d, objective %q, constraints %q",
+				r.Label, r.Protocol, r.Images, need, r.Config.BatchSize, r.Config.Blocks, r.Objective, r.Constraints)
+		}
+	}
+	// Whether a cell is stable depends on the machine's load; the rule
+	// that picks the best covers either case.
+	best, ok := bench.BestCell(res.Records)
+	if !ok {
+		t.Fatal("no completed cell")
+	}
+	dir, err := b.ExportRay("optimized", res.Records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	main, err := os.ReadFile(filepath.Join(dir, "main.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "batch_size=" + best.Params["batch"]; !strings.Contains(string(main), want) {
+		t.Errorf("the job does not carry the best cell's %s (%s):\n%s", want, best.Label, main)
+	}
+}
+
+func atoi(s string) int { n, _ := strconv.Atoi(s); return n }

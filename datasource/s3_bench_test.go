@@ -58,4 +58,3 @@ func BenchmarkFirstBlock(b *testing.B) {
 	b.ReportMetric(float64(listed.Milliseconds())/float64(b.N), "ms-listed-first")
 	b.ReportMetric(float64(listed)/float64(streamed), "listed/streamed")
 }
-

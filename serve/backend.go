@@ -102,13 +102,13 @@ func (b *sessionBackend) finish(label string, rec *bench.Record, err error, star
 }
 
 // Sweep implements backend.Backend: the whole grid holds one slot, its
-// cells running one after the other, and each record is published for
-// followers.
-func (b *sessionBackend) Sweep(ctx context.Context, spec backend.SweepSpec, onRecord func(*bench.Record)) error {
+// cells running one after the other, and each record, then the ranked
+// result, is published for followers.
+func (b *sessionBackend) Sweep(ctx context.Context, spec backend.SweepSpec, onRecord func(*bench.Record)) (*bench.SweepResult, error) {
 	label := "sweep of " + spec.Scenario
 	t, err := b.admit(ctx, label)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	live := newLive(t.Owner, t.Who, label, "sweep|"+fmt.Sprint(spec), b.srv.class.epochOf(b.s))
 	t.setLive(live)
@@ -117,15 +117,18 @@ func (b *sessionBackend) Sweep(ctx context.Context, spec backend.SweepSpec, onRe
 	}
 	b.srv.logf("run start", "key", b.s.id.Fingerprint, "who", b.s.id.Name, "run", label)
 	start := time.Now()
-	err = b.Backend.Sweep(ctx, spec, func(rec *bench.Record) {
+	res, err := b.Backend.Sweep(ctx, spec, func(rec *bench.Record) {
 		live.Publish(pipeline.Event{Payload: rec})
 		onRecord(rec)
 	})
+	if res != nil {
+		live.Publish(pipeline.Event{Payload: res})
+	}
 	alone := t.Done()
 	live.Finish(nil, err)
 	b.srv.logf("run end", "key", b.s.id.Fingerprint, "who", b.s.id.Name, "run", label, "alone", fmt.Sprint(alone),
 		"seconds", fmt.Sprintf("%.1f", time.Since(start).Seconds()), "error", fmt.Sprint(err))
-	return err
+	return res, err
 }
 
 // Export implements backend.Backend: an HTML report in the server's
@@ -141,6 +144,12 @@ func (b *sessionBackend) Export(kind string, recs []*bench.Record) (string, erro
 // file would land on the host outside any shared folder.
 func (b *sessionBackend) SaveScenario(string, backend.Knobs) (string, error) {
 	return "", errors.New("saving scenarios is off on a shared server: the knobs are on screen; e writes a report")
+}
+
+// ExportRay implements backend.Backend: refused, as SaveScenario is, since
+// the job folder would land on the host outside any shared folder.
+func (b *sessionBackend) ExportRay(string, []*bench.Record) (string, error) {
+	return "", errors.New("exporting Ray jobs is off on a shared server: e writes a report; export ray --from it on your machine")
 }
 
 // writeReport writes one file named after base into the reports folder.
@@ -189,6 +198,9 @@ func (m *mirror) Export(string, []*bench.Record) (string, error) {
 func (m *mirror) SaveScenario(string, backend.Knobs) (string, error) {
 	return "", errors.New("following the instructor: nothing to save")
 }
+func (m *mirror) ExportRay(string, []*bench.Record) (string, error) {
+	return "", errors.New("following the instructor: nothing to export")
+}
 
 func (m *mirror) watch(ctx context.Context, key string, apply func(pipeline.Event)) (*Live, error) {
 	for {
@@ -228,18 +240,23 @@ func (m *mirror) Run(ctx context.Context, spec backend.RunSpec, bus *pipeline.Ev
 	return l.Result()
 }
 
-// Sweep implements backend.Backend by replaying the instructor's sweep.
-func (m *mirror) Sweep(ctx context.Context, spec backend.SweepSpec, onRecord func(*bench.Record)) error {
+// Sweep implements backend.Backend by replaying the instructor's sweep,
+// its records and then its ranked result.
+func (m *mirror) Sweep(ctx context.Context, spec backend.SweepSpec, onRecord func(*bench.Record)) (*bench.SweepResult, error) {
+	var res *bench.SweepResult
 	l, err := m.watch(ctx, "sweep|"+fmt.Sprint(spec), func(ev pipeline.Event) {
-		if r, ok := ev.Payload.(*bench.Record); ok {
-			onRecord(r)
+		switch p := ev.Payload.(type) {
+		case *bench.Record:
+			onRecord(p)
+		case *bench.SweepResult:
+			res = p
 		}
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	_, err = l.Result()
-	return err
+	return res, err
 }
 
 // Jobs passes the session backend's Ray cluster through, if it has one.

@@ -355,16 +355,21 @@ func TestQueueAloneAndCap(t *testing.T) {
 	}
 }
 
-// The instructor's screen reaches a participant: the participant's screen
-// follows into the workshop, read-only, with the instructor's numbers.
-func TestInstructorBroadcastReachesParticipant(t *testing.T) {
-	e := start(t, func(c *Config, e *env) {
+// withInstructor makes the teacher's key the server's instructor.
+func withInstructor(t *testing.T) func(*Config, *env) {
+	return func(c *Config, e *env) {
 		f := filepath.Join(e.dir, "instructors")
 		if err := os.WriteFile(f, []byte(e.teacher.line), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		c.Instructors = f
-	})
+	}
+}
+
+// The instructor's screen reaches a participant: the participant's screen
+// follows into the workshop, read-only, with the instructor's numbers.
+func TestInstructorBroadcastReachesParticipant(t *testing.T) {
+	e := start(t, withInstructor(t))
 	p := e.open(t, e.alice, "")
 	p.waitFor("runs held by the instructor")
 	in := e.open(t, e.teacher, "")
@@ -412,6 +417,29 @@ func TestInstructorBroadcastReachesParticipant(t *testing.T) {
 
 // Paths a participant names must resolve inside the server's folders,
 // including through a symlink planted inside one.
+// TestTypingInAFormIsText: in the sweep form's field, the server's own
+// keys (q quit, v watch, and an instructor's B, R and e) are text, so
+// typing an objective or a constraint neither ends the session nor
+// broadcasts, releases or writes a report.
+func TestTypingInAFormIsText(t *testing.T) {
+	e := start(t, withInstructor(t))
+	in := e.open(t, e.teacher, "")
+	in.waitFor("(instructor)", "B broadcast")
+	held := e.srv.Classroom().Held()
+	in.press("s")
+	in.waitFor("batch sizes")
+	in.press("qvBRe\r") // into the batch field, then enter: the CLI's parser refuses it
+	in.waitFor("--batch 8..128qvBRe:")
+	if e.srv.Classroom().Broadcasting() || e.srv.Classroom().Held() != held {
+		t.Error("keys typed into a field reached the instructor's controls")
+	}
+	select {
+	case <-in.ended:
+		t.Fatal("q typed into a field ended the session")
+	default:
+	}
+}
+
 func TestPathOutsideFoldersRefused(t *testing.T) {
 	e := start(t, nil)
 	outside := t.TempDir()

@@ -239,6 +239,9 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 func (m *model) key(k tea.KeyPressMsg) tea.Cmd {
+	if m.spec == nil && m.follow == nil && m.root.Typing() && k.String() != "ctrl+c" {
+		return m.forward(k) // text in a form's field: q, e, v, B and R too
+	}
 	if key.Matches(k, keyQuit) {
 		m.stopWatching()
 		m.stopFollowing()
@@ -285,6 +288,12 @@ func (m *model) key(k tea.KeyPressMsg) tea.Cmd {
 		m.note = "following the instructor's screen: read-only"
 		return nil
 	}
+	return m.forward(k)
+}
+
+// forward hands a key to the session's own screen and, for a broadcasting
+// instructor, to the followers'.
+func (m *model) forward(k tea.KeyPressMsg) tea.Cmd {
 	m.keys = append(m.keys, k)
 	m.s.srv.class.Key(m.s, k)
 	_, c := m.root.Update(k)

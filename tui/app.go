@@ -6,8 +6,8 @@
 // key map every component embeds; each component (components/...) and each
 // page (pages/...) lives in its own package with a Model and a New. The root
 // model follows glow: a state enum names the active page, global keys are
-// handled first (quit, help), then the window size, then the message goes to
-// the active page.
+// handled first (quit, help; none but ctrl+c while a page's text field has
+// the keys), then the window size, then the message goes to the active page.
 //
 // The TUI never blocks the engine. Every run publishes on its own event bus;
 // a screen subscribes with a buffer (the bus drops events rather than wait)
@@ -17,9 +17,10 @@
 //
 // Charts are ntcharts v2 sparklines. The sweep heatmap is drawn with
 // lipgloss rather than ntcharts' heatmap, which plots a continuous field: a
-// sweep grid is a handful of discrete cells that must carry their value, a
-// failed or skipped mark and the best-cell highlight as text, so the heatmap
-// still reads under NO_COLOR and on a projector.
+// sweep grid is a handful of discrete cells that must carry their value and
+// spread, a failed or skipped mark and the best and tied marks as text, so
+// the heatmap still reads under NO_COLOR and on a projector. The sweep's
+// throughput-vs-batch chart is the same sparkline drawn as bars.
 //
 // Everything the TUI needs from the rest of workbench goes through
 // backend.Backend, so tests drive every screen with backend.Fake and a
@@ -74,6 +75,10 @@ type page interface {
 
 // stopper is a page that may have runs in flight.
 type stopper interface{ Stop() }
+
+// typist is a page whose text field has the keys: the root then leaves
+// every key to it but ctrl+c, so q and ? can be typed.
+type typist interface{ Typing() bool }
 
 // Options choose where the TUI opens.
 type Options struct {
@@ -154,6 +159,14 @@ func (m *Model) Init() tea.Cmd {
 // Page names the active page.
 func (m *Model) Page() string { return stateNames[m.state] }
 
+// Typing reports whether the active page has a text field in focus: every
+// key but ctrl+c is then text, for the root and for a host that adds keys
+// of its own (the SSH server).
+func (m *Model) Typing() bool {
+	t, ok := m.pages[m.state].(typist)
+	return ok && t.Typing()
+}
+
 // Active returns the active page's model, for tests.
 func (m *Model) Active() any { return m.pages[m.state] }
 
@@ -163,6 +176,13 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	k := m.common.Keys
 	switch msg := msg.(type) {
 	case tea.KeyPressMsg:
+		if m.Typing() {
+			if msg.String() == "ctrl+c" {
+				m.stopAll()
+				return m, tea.Quit
+			}
+			break // q and ? are text in a field
+		}
 		switch {
 		case key.Matches(msg, k.Quit):
 			m.stopAll()
@@ -316,9 +336,9 @@ func (t *tracked) Run(ctx context.Context, spec backend.RunSpec, bus *pipeline.E
 	return t.Backend.Run(ctx, spec, bus)
 }
 
-func (t *tracked) Sweep(ctx context.Context, spec backend.SweepSpec, on func(*bench.Record)) error {
+func (t *tracked) Sweep(ctx context.Context, spec backend.SweepSpec, on func(*bench.Record)) (*bench.SweepResult, error) {
 	if !t.enter() {
-		return context.Canceled
+		return nil, context.Canceled
 	}
 	defer t.wg.Done()
 	return t.Backend.Sweep(ctx, spec, on)

@@ -164,20 +164,52 @@ func TestTuneRunAndSave(t *testing.T) {
 	}
 }
 
+// TestSweepFromForm fills the form by keys, q and j included (text in a
+// field, not quit and down), runs the fake's three-axis sweep, and
+// exports the best cell three ways, each key's result said on screen.
 func TestSweepFromForm(t *testing.T) {
 	t.Parallel()
-	tm := start(t, &backend.Fake{}, Options{})
+	f := &backend.Fake{}
+	tm := start(t, f, Options{})
 	tm.Send(keyPress("s"))
 	waitFor(t, tm, "batch sizes")
+	tm.Send(keyPress("tab"))
+	tm.Send(keyPress("tab")) // read blocks
+	for _, k := range "8,16" {
+		tm.Send(keyPress(string(k)))
+	}
+	tm.Send(keyPress("down"))
+	tm.Send(keyPress("down")) // constraints
+	for _, k := range "qj?" { // text here, not quit, down and help
+		tm.Send(keyPress(string(k)))
+	}
+	waitFor(t, tm, "constraints qj?")
+	for range 3 {
+		tm.Send(keyPress("backspace"))
+	}
+	for _, k := range "latency_p95<2s" {
+		tm.Send(keyPress(string(k)))
+	}
+	waitFor(t, tm, "constraints latency_p95<2s")
 	tm.Send(keyPress("enter"))
 	waitFor(t, tm, "finished")
+	waitFor(t, tm, "best: batch 128, concurrency 2, blocks 8")
+	tm.Send(keyPress("S"))
+	waitFor(t, tm, "scenario written to scenarios/slow-tuned.yaml")
+	tm.Send(keyPress("R"))
+	waitFor(t, tm, "Ray job written to ray-slow")
+	tm.Send(keyPress("e"))
+	waitFor(t, tm, "report written to reports/sweep.html")
 	m := final(t, tm)
 	s := m.Active().(*sweep.Model)
 	if s.Phase() != sweep.Finished {
 		t.Fatalf("phase %v, want finished", s.Phase())
 	}
-	if !strings.Contains(ansi.Strip(m.Render()), "best so far: batch 128, concurrency 2") {
-		t.Errorf("best cell missing:\n%s", ansi.Strip(m.Render()))
+	if k := f.Saved[0]; k.Batch != 128 || k.Concurrency != 2 || k.Blocks != 8 {
+		t.Errorf("saved %+v, want the best cell's knobs", k)
+	}
+	if got := s.Result().Constraints.String(); got != "latency_p95<2s" {
+		t.Errorf("the sweep ran with constraints %q, want the typed ones", got)
 	}
 }
 

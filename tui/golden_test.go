@@ -102,6 +102,12 @@ func feedRace(r *race.Model, f *backend.Fake, finished bool) {
 	}
 }
 
+// sweepSpec is the golden screens' sweep: three axes, with cells the
+// fake makes equal (concurrency 2 and 4, blocks 8 and 16) so ties show,
+// and a batch (256) that fails out of memory.
+var sweepSpec = backend.SweepSpec{Scenario: "optimized", Batch: []int{8, 32, 128, 256}, Concurrency: []int{1, 2, 4},
+	Blocks: []int{8, 16}, Objective: "steady", Constraints: "latency_p95<2s"}
+
 // openGPU opens the GPU screen on f's fake sampler feed (none: a machine
 // without a GPU) and lets it start: every sample of the feed is drawn.
 func openGPU(t *testing.T, m *Model, f *backend.Fake, feed func() nvml.Sampler) {
@@ -135,21 +141,40 @@ func TestGoldenScreens(t *testing.T) {
 			open(common.NavMsg{Page: common.PageRace, Left: "slow", Right: "optimized"})(t, m, f)
 			feedRace(m.Active().(*race.Model), f, true)
 		}},
+		{"sweep_form", func(t *testing.T, m *Model, f *backend.Fake) {
+			open(common.NavMsg{Page: common.PageSweep, Scenario: "optimized"})(t, m, f)
+			s := m.Active().(*sweep.Model)
+			s.SetField(2, "8,16")
+			s.SetField(4, "latency_p95<200")
+			m.Update(keyPress("enter")) // refused: the constraint needs a unit
+		}},
 		{"sweep_partial", func(t *testing.T, m *Model, f *backend.Fake) {
 			open(common.NavMsg{Page: common.PageSweep, Scenario: "optimized"})(t, m, f)
 			s := m.Active().(*sweep.Model)
-			batch, conc := []int{1, 8, 128, 256, 512}, []int{1, 2}
-			s.Prepare(batch, conc)
-			_ = f.Sweep(context.Background(), backend.SweepSpec{Scenario: "optimized", Batch: batch, Concurrency: conc}, s.Add)
-			// Partly filled: keep the first seven cells only.
-			s.Prepare(batch, conc)
+			s.Prepare(sweepSpec)
+			// Partly filled: keep the first seven records only.
 			n := 0
-			_ = f.Sweep(context.Background(), backend.SweepSpec{Scenario: "optimized", Batch: batch, Concurrency: conc}, func(r *bench.Record) {
+			_, _ = f.Sweep(context.Background(), sweepSpec, func(r *bench.Record) {
 				if n < 7 {
 					s.Add(r)
 				}
 				n++
 			})
+		}},
+		{"sweep_finished", func(t *testing.T, m *Model, f *backend.Fake) {
+			open(common.NavMsg{Page: common.PageSweep, Scenario: "optimized"})(t, m, f)
+			s := m.Active().(*sweep.Model)
+			s.Prepare(sweepSpec)
+			s.End(f.Sweep(context.Background(), sweepSpec, s.Add))
+		}},
+		{"sweep_sliced", func(t *testing.T, m *Model, f *backend.Fake) {
+			open(common.NavMsg{Page: common.PageSweep, Scenario: "optimized"})(t, m, f)
+			s := m.Active().(*sweep.Model)
+			s.Prepare(sweepSpec)
+			s.End(f.Sweep(context.Background(), sweepSpec, s.Add))
+			m.Update(keyPress("x")) // slice batch, at the best's 128: blocks × concurrency
+			m.Update(keyPress("]"))
+			m.Update(keyPress("[")) // back to 128
 		}},
 		{"gpu_nogpu", func(t *testing.T, m *Model, f *backend.Fake) { openGPU(t, m, f, nil) }},
 		{"gpu_hopper", func(t *testing.T, m *Model, f *backend.Fake) {

@@ -8,6 +8,7 @@ package backend
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"workbench/bench"
@@ -89,11 +90,50 @@ type RunSpec struct {
 	Set [][2]string
 }
 
-// SweepSpec is a grid to sweep over one scenario.
+// SweepSpec is a grid to sweep over one scenario, as `workbench sweep`
+// takes it: the form parses Batch, Concurrency and Blocks with the CLI's
+// range grammar (bench.ParseRange), and the backend parses Objective and
+// Constraints as --objective and --constraint.
 type SweepSpec struct {
 	Scenario    string
 	Batch       []int
 	Concurrency []int
+	// Blocks are the read block counts to sweep; empty keeps the
+	// scenario's (a grid of two axes).
+	Blocks []int
+	// Objective names the metric cells are ranked by (bench.ParseObjective:
+	// steady, wall, latency_p95, images_per_joule…); "" is the CLI's
+	// default, steady.
+	Objective string
+	// Constraints are the conditions a cell must meet to satisfy the
+	// constraints, e.g. "latency_p95<200ms,peak_rss<4GiB"; "" is none.
+	Constraints string
+}
+
+// Axes are the spec's grid dimensions in the order the CLI labels cells,
+// with the values of each: batch, concurrency, then blocks when swept.
+func (s SweepSpec) Axes() []Axis {
+	axes := []Axis{{Name: "batch", Values: s.Batch}, {Name: "concurrency", Values: s.Concurrency}}
+	if len(s.Blocks) > 0 {
+		axes = append(axes, Axis{Name: "blocks", Values: s.Blocks})
+	}
+	return axes
+}
+
+// List writes values as the CLI's literal list, "8,32,128"; the range
+// grammar (bench.ParseRange) reads it back as they are.
+func List(xs []int) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = strconv.Itoa(x)
+	}
+	return strings.Join(parts, ",")
+}
+
+// Axis is one dimension of a sweep's grid.
+type Axis struct {
+	Name   string
+	Values []int
 }
 
 // Step is one step of the workshop: a run with the explanation of what it
@@ -116,9 +156,14 @@ type Backend interface {
 	// telemetry on bus while it runs. It returns when the run ends or ctx
 	// is cancelled, never leaving partial output behind.
 	Run(ctx context.Context, spec RunSpec, bus *pipeline.EventBus) (*bench.Record, error)
-	// Sweep runs the grid, calling onRecord for every record as it is
-	// made (completed, failed or skipped cells alike).
-	Sweep(ctx context.Context, spec SweepSpec, onRecord func(*bench.Record)) error
+	// Sweep runs the grid as `workbench sweep` does (the measurement
+	// protocol, failures skipping larger batches, the early exit), calling
+	// onRecord with a copy of every record as it is made (completed,
+	// failed or skipped cells alike), and returns the ranked result: each
+	// cell's samples and interval, its rank, and the cells tied with the
+	// best. A cancelled sweep returns what it ranked with ctx's error; a
+	// spec the CLI would refuse returns an error before anything runs.
+	Sweep(ctx context.Context, spec SweepSpec, onRecord func(*bench.Record)) (*bench.SweepResult, error)
 	// Diagnose returns the top diagnosis of a record, "" when none.
 	Diagnose(rec *bench.Record) string
 	// Export writes a report of recs and returns its path. kind is
@@ -127,6 +172,10 @@ type Backend interface {
 	// SaveScenario writes knobs as a scenario YAML file based on base and
 	// returns its path.
 	SaveScenario(base string, k Knobs) (string, error)
+	// ExportRay writes the best cell of a sweep's records (bench.BestCell)
+	// over scenario as a Ray Data job folder, as `workbench export ray
+	// --from` does, and returns the folder's path.
+	ExportRay(scenario string, recs []*bench.Record) (string, error)
 	// Lesson returns the workshop's steps.
 	Lesson() []Step
 }

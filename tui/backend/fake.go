@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -191,30 +192,56 @@ func (f *Fake) Run(ctx context.Context, spec RunSpec, bus *pipeline.EventBus) (*
 	return Record(spec.Scenario, k, f.total(), f.steps()), nil
 }
 
-// Sweep implements Backend: cells with batch above 128 fail (out of
-// memory), and after a failure larger batches at the same concurrency are
-// skipped, as bench.Sweep does.
-func (f *Fake) Sweep(ctx context.Context, spec SweepSpec, onRecord func(*bench.Record)) error {
-	for _, c := range spec.Concurrency {
-		failed := false
-		for _, b := range spec.Batch {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			k := f.knobs(RunSpec{Scenario: spec.Scenario})
-			k.Batch, k.Concurrency = b, c
-			rec := Record(spec.Scenario, k, f.total(), f.steps())
-			switch {
-			case failed:
-				rec.Status, rec.Reason, rec.Throughput = bench.StatusSkipped, "a smaller batch failed", 0
-			case b > 128:
-				rec.Status, rec.Reason, rec.Throughput = "oom", "out of memory", 0
-				failed = true
-			}
-			onRecord(rec)
+// Sweep implements Backend through the real bench.Sweep, measured by the
+// default protocol with Model Analyzer's early exit as the CLI's sweep is:
+// each cell is one scripted run whose windows (Record's, ±1.5% about Rate)
+// are its samples, so cells whose Rates lie within a few percent tie;
+// cells with batch above 128 fail out of memory, and larger batches at the
+// same other settings are then skipped.
+func (f *Fake) Sweep(ctx context.Context, spec SweepSpec, onRecord func(*bench.Record)) (*bench.SweepResult, error) {
+	var g bench.Grid
+	for _, a := range spec.Axes() {
+		if err := g.AddInts(a.Name, a.Values); err != nil {
+			return nil, err
 		}
 	}
-	return nil
+	obj, err := bench.ParseObjective(cmp.Or(spec.Objective, "steady"))
+	if err != nil {
+		return nil, err
+	}
+	cons, err := bench.ParseConstraints(spec.Constraints)
+	if err != nil {
+		return nil, err
+	}
+	proto := bench.DefaultProtocol.WithDefaults()
+	opts := bench.SweepOptions{Grid: g, Objective: obj, Constraints: cons, Scenario: spec.Scenario, Protocol: &proto,
+		EarlyExit: &bench.DefaultEarlyExit, OnRecord: func(r *bench.Record) { c := *r; onRecord(&c) }}
+	return bench.Sweep(ctx, opts, func(ctx context.Context, cell map[string]string, repeat int) (*bench.Record, error) {
+		k := f.knobs(RunSpec{Scenario: spec.Scenario})
+		k.Batch, _ = strconv.Atoi(cell["batch"])
+		k.Concurrency, _ = strconv.Atoi(cell["concurrency"])
+		if b, ok := cell["blocks"]; ok {
+			k.Blocks, _ = strconv.Atoi(b)
+		}
+		rec := Record(spec.Scenario, k, f.total(), f.steps())
+		rec.Label, rec.Protocol, rec.Stable, rec.WindowsIndependent = "", &proto, true, true
+		if k.Batch > 128 {
+			return nil, fmt.Errorf("batch %d: CUDA failure 2: out of memory", k.Batch)
+		}
+		return rec, nil
+	})
+}
+
+// ExportRay implements Backend: it records the export and names the folder
+// it would write.
+func (f *Fake) ExportRay(scenario string, recs []*bench.Record) (string, error) {
+	if _, ok := bench.BestCell(recs); !ok {
+		return "", fmt.Errorf("no completed cell to export")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Exported = append(f.Exported, "ray")
+	return "ray-" + scenario, nil
 }
 
 // Diagnose implements Backend.

@@ -13,6 +13,10 @@ type KeyMap struct {
 	More, Fewer key.Binding
 	// Running screens.
 	Export, Rerun, Save, Next, Prev key.Binding
+	// Sweep screen: Axis picks the axis the heatmap slices, SliceNext and
+	// SlicePrev the value of it shown; Report, YAML and Ray export the
+	// sweep (short help, so the bar fits 80 columns).
+	Axis, SliceNext, SlicePrev, Report, YAML, Ray key.Binding
 }
 
 // NewKeyMap returns the default bindings.
@@ -47,6 +51,13 @@ func NewKeyMap() *KeyMap {
 		Save:   b([]string{"S"}, "S", "save best as YAML"),
 		Next:   b([]string{"space"}, "space", "next step"),
 		Prev:   b([]string{"backspace"}, "backspace", "previous step"),
+
+		Axis:      b([]string{"x"}, "x", "axis"),
+		SliceNext: b([]string{"]"}, "[/]", "slice"),
+		SlicePrev: key.NewBinding(key.WithKeys("[")),
+		Report:    b([]string{"e"}, "e", "report"),
+		YAML:      b([]string{"S"}, "S", "YAML"),
+		Ray:       b([]string{"R"}, "R", "Ray job"),
 	}
 }
 

@@ -134,3 +134,42 @@ func (m *Model) ValueStyleOr(def lipgloss.Style) lipgloss.Style {
 	}
 	return def
 }
+
+// Bars draws the pushed values as bars side by side, one per label, across
+// w cells: h-1 lines of bars over a line of their labels (a value against
+// a category, e.g. throughput against batch size). Values beyond the
+// labels are not drawn; h < 2 draws nothing.
+func (m *Model) Bars(labels []string, w, h int) string {
+	n := min(len(labels), len(m.data))
+	if n == 0 || w <= 0 || h < 2 {
+		return ""
+	}
+	slot := min(12, max(2, w/n)) // a bar and the gap after it
+	var series []float64
+	var axis strings.Builder
+	for i, v := range m.data[:n] {
+		for range slot - 1 {
+			series = append(series, v)
+		}
+		series = append(series, 0)
+		axis.WriteString(common.Fit(center(labels[i], slot-1), slot))
+	}
+	sl := sparkline.New(len(series), h-1, sparkline.WithStyle(m.Style))
+	if m.Max > 0 {
+		sl.SetMax(m.Max)
+		sl.AutoMaxValue = false
+	}
+	sl.PushAll(series)
+	sl.Draw()
+	bars := common.Block(strings.TrimRight(sl.View(), "\n"), w, h-1)
+	return bars + "\n" + common.Fit(axis.String(), w)
+}
+
+// center centres s in w cells (truncating when it is wider).
+func center(s string, w int) string {
+	pad := w - lipgloss.Width(s)
+	if pad <= 0 {
+		return common.Fit(s, w)
+	}
+	return strings.Repeat(" ", pad/2) + s + strings.Repeat(" ", pad-pad/2)
+}
