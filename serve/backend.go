@@ -81,12 +81,16 @@ func (b *sessionBackend) Run(ctx context.Context, spec backend.RunSpec, bus *pip
 	rec, err := b.Backend.Run(ctx, spec, own)
 	own.Close()
 	<-relayed
-	alone := t.Done()
+	alone := t.Alone()
 	if rec != nil {
 		rec.RanAlone = &alone
 	}
 	live.Finish(rec, err)
+	// File the run before giving the slot back: the next run in the queue
+	// could otherwise finish and be filed first, and the classroom's
+	// results would not be in the order the runs were served.
 	b.finish(spec.Label, rec, err, start)
+	t.Done()
 	return rec, err
 }
 

@@ -119,6 +119,14 @@ func (t *Ticket) Wait(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// Alone reports whether the run has so far had the machine to itself,
+// without giving its slot back.
+func (t *Ticket) Alone() bool {
+	t.q.mu.Lock()
+	defer t.q.mu.Unlock()
+	return t.alone
+}
+
 // Done releases the run's slot and reports whether the run had the host
 // to itself throughout.
 func (t *Ticket) Done() (alone bool) {

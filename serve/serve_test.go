@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -309,7 +310,17 @@ func TestTwoClientsQueue(t *testing.T) {
 	b.press("v")
 	b.waitFor("watching alice's run")
 	b.press("v")
-	for range 4 { // the four sides, one at a time
+	// The four sides, one at a time. Before each, wait until the next side
+	// has asked for its slot: a participant's screen asks for its second
+	// side only after its first has ended, and the order of arrival the
+	// queue serves is what this test checks, not how fast a screen asks.
+	// (A race makes 3 runs a side by default, so another always waits.)
+	q := e.srv.Queue()
+	for i, who := range []string{"alice", "bob", "alice", "bob"} {
+		waitUntil(t, fmt.Sprintf("side %d running (%s's) and the next waiting", i+1, who), func() bool {
+			r := q.Running()
+			return len(r) == 1 && r[0].Who == who && q.PlaceOf(nil).Waiting == 1
+		})
 		gate <- struct{}{}
 	}
 	waitUntil(t, "four runs filed", func() bool { return len(e.srv.Classroom().Results()) == 4 })
@@ -319,7 +330,7 @@ func TestTwoClientsQueue(t *testing.T) {
 	for i, want := range []string{"alice", "bob", "alice", "bob"} {
 		r := res[i]
 		if r.Participant != want {
-			t.Errorf("run %d by %s, want %s", i, r.Participant, want)
+			t.Errorf("run %d by %s (%s), want %s", i, r.Participant, r.Rec.Label, want)
 		}
 		if r.Rec.RanAlone == nil || !*r.Rec.RanAlone {
 			t.Errorf("run %d: ran_alone %v, want true with one slot", i, r.Rec.RanAlone)
