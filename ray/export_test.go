@@ -246,8 +246,15 @@ func TestScriptsCompile(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		if r, ok := strings.CutPrefix(tc.name, "reader-"); ok && !strings.Contains(string(files["main.py"]), "read_"+strings.TrimSuffix(r, "jpg")+"(") {
-			t.Errorf("%s: main.py does not call read_%s", tc.name, r)
+		if r, ok := strings.CutPrefix(tc.name, "reader-"); ok {
+			r = strings.TrimSuffix(r, "jpg")
+			if !strings.Contains(string(files["main.py"]), "read_"+r+"(") {
+				t.Errorf("%s: main.py does not call read_%s", tc.name, r)
+			}
+			// The job's README says which reader it uses, not read_images.
+			if readme := string(files["README.md"]); !strings.Contains(readme, "ray.data.read_"+r) || strings.Contains(readme, "read_images") {
+				t.Errorf("%s: README.md does not name read_%s alone", tc.name, r)
+			}
 		}
 		p := filepath.Join(dir, tc.name+".py")
 		if err := os.WriteFile(p, files["main.py"], 0o644); err != nil {
