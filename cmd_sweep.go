@@ -425,9 +425,10 @@ func writeSweepSummary(w io.Writer, res *bench.SweepResult) {
 		}
 	}
 	if res.Protocol != nil && unstable > 0 && 2*unstable >= ran {
-		// A ranking over the few cells that happened to settle is a
-		// ranking of the machine's noise, not of the configurations.
-		fmt.Fprintf(w, "warning: %d of %d measured cells never settled (last 3 windows within %.0f%%); the machine is too noisy for this ranking: rerun it with the machine otherwise idle, or give it more --budget\n",
+		// A ranking over the few cells that happened to settle may be a
+		// ranking of the machine's noise; or the unsettled cells oscillate
+		// by themselves (more sessions than cores take turns). Say both.
+		fmt.Fprintf(w, "warning: %d of %d measured cells never settled (last 3 windows within %.0f%%), so the ranking covers only the rest: either the machine is too noisy (rerun it otherwise idle, or with more --budget) or those configurations oscillate by themselves (e.g. more sessions than cores)\n",
 			unstable, ran, 100*res.Protocol.WithDefaults().Threshold)
 	}
 	if len(res.Top) == 0 {

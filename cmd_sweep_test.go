@@ -253,7 +253,7 @@ func TestSweepWarnsWhenMostCellsAreUnstable(t *testing.T) {
 			}
 			var out bytes.Buffer
 			writeSweepSummary(&out, res)
-			if got := strings.Contains(out.String(), "too noisy for this ranking"); got != tc.warn {
+			if got := strings.Contains(out.String(), "never settled"); got != tc.warn {
 				t.Errorf("warning shown = %v, want %v:\n%s", got, tc.warn, out.String())
 			}
 		})
