@@ -232,10 +232,9 @@ func writeAblateVerdict(w io.Writer, scs []*scenarios.Scenario, runs [][]*scenar
 		}
 		v := bench.DefaultProtocol.Judge(bench.MetricSteadyTput, base, rs)
 		switch {
-		case !v.Stable[1]:
-			unstable = append(unstable, scs[i].Name)
-		case v.Best < 0 || !v.Stable[0]:
-			// optimized itself never stabilised: nothing to judge against
+		case v.Best < 0 || !v.Stable[0] || !v.Stable[1]:
+			// this mistake, or optimized itself, never settled: nothing
+			// to judge it against
 			unstable = append(unstable, scs[i].Name)
 		case len(v.Tied) > 0:
 			tied = append(tied, scs[i].Name)
