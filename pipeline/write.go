@@ -59,7 +59,8 @@ const (
 
 // WriteParquet executes the plan and writes one Snappy-compressed Parquet
 // file (pyarrow's default codec, which Ray Data's write_parquet inherits;
-// zstd's 8 MiB window made 16 MiB heap spikes at each flush). path may be a file, or an existing directory, in which case the file
+// zstd's 8 MiB window made 16 MiB heap spikes at each flush). path may be
+// a file, or an existing directory, in which case the file
 // is DIR/part-00000.parquet. The file appears only when the run succeeds: it
 // is written under a temporary name and renamed at the end.
 func (d *Dataset) WriteParquet(ctx context.Context, path string, o WriteOptions) error {

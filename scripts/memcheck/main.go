@@ -34,6 +34,7 @@ import (
 	"syscall"
 	"time"
 
+	"workbench/bench"
 	"workbench/pipeline"
 	"workbench/runner"
 	"workbench/vision"
@@ -394,14 +395,8 @@ func traceRSS(cfg *runner.Config) (stop func()) {
 					float64(peak)/(1<<20), at, when.Round(time.Millisecond), time.Duration(first.Load()).Round(time.Millisecond))
 				return
 			case <-t.C:
-				status, _ := os.ReadFile("/proc/self/status")
-				for line := range strings.Lines(string(status)) {
-					if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-						v, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-						if v<<10 > peak {
-							peak, at, when = v<<10, rows.Load(), time.Since(start)
-						}
-					}
+				if v := bench.CurrentRSS(); v > peak {
+					peak, at, when = v, rows.Load(), time.Since(start)
 				}
 			}
 		}
