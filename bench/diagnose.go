@@ -38,7 +38,23 @@ const (
 	// goal for the whole job; streaming runs measure far less, a take_all
 	// of result rows more.
 	diagGrowth = 64 << 10
+	// diagHeld is the held_bytes_per_1k_images above which a stage is said
+	// to collect results: 1 KB, a byte an image. It is an exact count, so
+	// the bound only has to clear 0; a result row is 100 bytes or more.
+	diagHeld = 1 << 10
 )
+
+// holdingOp returns the operator that kept the most bytes between batches,
+// and false when none kept any.
+func holdingOp(r *Record) (OpRecord, bool) {
+	var worst OpRecord
+	for _, o := range r.Ops {
+		if o.PeakHeldBytes > worst.PeakHeldBytes {
+			worst = o
+		}
+	}
+	return worst, worst.PeakHeldBytes > 0
+}
 
 // opView is an operator's record with its shares of wall time.
 type opView struct {
@@ -239,17 +255,35 @@ var diagRules = []diagRule{
 		}
 		finding := fmt.Sprintf("resident memory grows %s per 1,000 images (± %s): it will not stay flat on a larger dataset",
 			FormatValue(r.RSSGrowthPer1k, UnitBytes), FormatValue(r.RSSGrowthPer1kSpread, UnitBytes))
-		// The stage holding the most queued bytes is where rows pile up.
-		var worst OpRecord
-		for _, o := range r.Ops {
-			if o.PeakQueuedBytes > worst.PeakQueuedBytes {
-				worst = o
+		// A stage that keeps rows between batches is the likely cause;
+		// failing that, the one with the most queued bytes is where rows
+		// pile up.
+		if o, ok := holdingOp(r); ok {
+			finding += fmt.Sprintf("; likely stage: %s (keeps %s between batches)", o.Name, FormatValue(float64(o.PeakHeldBytes), UnitBytes))
+		} else {
+			var worst OpRecord
+			for _, o := range r.Ops {
+				if o.PeakQueuedBytes > worst.PeakQueuedBytes {
+					worst = o
+				}
+			}
+			if worst.Name != "" {
+				finding += fmt.Sprintf("; likely stage: %s (peak queued %s)", worst.Name, FormatValue(float64(worst.PeakQueuedBytes), UnitBytes))
 			}
 		}
-		if worst.Name != "" {
-			finding += fmt.Sprintf("; likely stage: %s (peak queued %s)", worst.Name, FormatValue(float64(worst.PeakQueuedBytes), UnitBytes))
-		}
 		return finding, "stream to the sink instead of collecting results (take_all), keep backpressure on, and check what the UDFs keep per row", true
+	}},
+	{"results-held", "note", func(r *Record) (string, string, bool) {
+		// Counted, not sampled, so it fires at any size: a take_all of
+		// 100 images holds 100 results, which no RSS reading can see.
+		o, ok := holdingOp(r)
+		per1k, _ := HeldPer1k(r)
+		if !ok || per1k < diagHeld {
+			return "", "", false
+		}
+		return fmt.Sprintf("the %s stage kept %s of results in memory until its input ended, %s per 1,000 images: %s at ImageNet's 1.28 M",
+				o.Name, FormatValue(float64(o.PeakHeldBytes), UnitBytes), FormatValue(per1k, UnitBytes), FormatValue(per1k*1280, UnitBytes)),
+			"write as results come instead of collecting them first: take_all: false (ds.write_parquet(out), not ds.take_all())", true
 	}},
 	{"stragglers", "note", func(r *Record) (string, string, bool) {
 		_, finding, ok := detectionFinding(r, pipeline.IssueStraggler, "worst")

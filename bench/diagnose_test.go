@@ -57,6 +57,8 @@ func TestDiagnose(t *testing.T) {
 		{"errors", base(func(r *Record) { r.Errors = 3 }), []string{"errors"}, nil},
 		{"memory grows", base(func(r *Record) { r.RSSGrowthPer1k, r.RSSGrowthPer1kSpread = 1.4e6, 1e5 }), []string{"memory-grows"}, nil},
 		{"memory growth within its spread", base(func(r *Record) { r.RSSGrowthPer1k, r.RSSGrowthPer1kSpread = 70<<10, 20<<10 }), nil, []string{"memory-grows"}},
+		{"results held", base(func(r *Record) { r.Ops[3].PeakHeldBytes = 20 << 10 }), []string{"results-held"}, []string{"memory-grows"}},
+		{"streaming holds none", base(nil), nil, []string{"results-held"}},
 		{"unstable", base(func(r *Record) { r.Stable = false }), []string{"unstable"}, nil},
 		{"GPU underfed", base(func(r *Record) {
 			r.Config.Device = "cuda:0"

@@ -18,6 +18,28 @@ import (
 // take_all, a listing held whole) shows that something's size.
 const MetricRSSGrowth = "rss_growth_per_1k_images"
 
+// MetricHeldPer1k names held_bytes_per_1k_images: the most bytes of rows
+// the pipeline's stages kept in memory between batches (pipeline.Holder,
+// OpRecord.PeakHeldBytes), per 1,000 images. A streaming write keeps none;
+// a take_all keeps every result until the end, so it reads the size of
+// 1,000 results at any dataset size. It is counted, not sampled: where
+// rss_growth_per_1k_images cannot see a few hundred kilobytes in a small
+// run's noise, this can.
+const MetricHeldPer1k = "held_bytes_per_1k_images"
+
+// HeldPer1k returns held_bytes_per_1k_images for r, and false when r has
+// no operators or no rows.
+func HeldPer1k(r *Record) (float64, bool) {
+	if len(r.Ops) == 0 || r.Images <= 0 {
+		return 0, false
+	}
+	var held int64
+	for _, o := range r.Ops {
+		held += o.PeakHeldBytes
+	}
+	return float64(held) / float64(r.Images) * 1000, true
+}
+
 // GrowthPoint is one observation of resident memory against progress.
 type GrowthPoint struct {
 	Rows int64 // rows completed

@@ -212,6 +212,9 @@ type OpRecord struct {
 	Utilization      float64 `json:"utilization"`
 	ConstructorCalls int64   `json:"constructor_calls"`
 	PeakQueuedBytes  int64   `json:"peak_queued_bytes"`
+	// PeakHeldBytes is the most its UDFs kept in memory between batches
+	// (pipeline.OpMetrics' peak_held_bytes): a take_all sink's results.
+	PeakHeldBytes int64 `json:"peak_held_bytes,omitempty"`
 	// Read is the read operator's storage stats (object stores, Parquet,
 	// shards); nil elsewhere.
 	Read *ReadStats `json:"read,omitempty"`

@@ -58,6 +58,7 @@ func WriteSummary(w io.Writer, r *Record) {
 		FormatValue(r.LatencyP50, UnitSeconds), FormatValue(r.LatencyP95, UnitSeconds), FormatValue(r.LatencyP99, UnitSeconds))
 	fmt.Fprintf(w, "  resources  CPU %.0f%% (100%% = one core), peak RSS %s, model loads %d, forward passes %d\n",
 		r.CPUPercent, FormatValue(float64(r.PeakRSS), UnitBytes), r.ModelLoads, r.ForwardPasses)
+	writeMemorySummary(w, r)
 	if r.ActorRestarts+r.TaskRetries+r.FailedBatches > 0 {
 		fmt.Fprintf(w, "  recovery   %d actor restarts, %d batches retried, %d batches failed every retry\n",
 			r.ActorRestarts, r.TaskRetries, r.FailedBatches)
@@ -77,6 +78,34 @@ func WriteSummary(w io.Writer, r *Record) {
 	fmt.Fprintf(w, "\n  bottleneck %s\n", r.Bottleneck)
 	for _, wn := range r.Warnings {
 		fmt.Fprintf(w, "  note: %s\n", wn)
+	}
+}
+
+// writeMemorySummary prints whether the run's memory stays flat: the
+// sampled RSS slope (when the run was long enough to measure one) and the
+// counted bytes a stage kept between batches.
+func writeMemorySummary(w io.Writer, r *Record) {
+	var parts []string
+	switch g, s := r.RSSGrowthPer1k, r.RSSGrowthPer1kSpread; {
+	case g == 0 && s == 0:
+	case g-s > 0:
+		parts = append(parts, fmt.Sprintf("RSS grows %s ± %s per 1,000 images in the steady state",
+			FormatValue(g, UnitBytes), FormatValue(s, UnitBytes)))
+	default:
+		// A short run's slope is mostly its start settling: say so
+		// rather than print a growth its own spread contradicts.
+		parts = append(parts, fmt.Sprintf("RSS growth not distinguishable from its noise (%s ± %s per 1,000 images)",
+			FormatValue(g, UnitBytes), FormatValue(s, UnitBytes)))
+	}
+	if o, ok := holdingOp(r); ok {
+		per1k, _ := HeldPer1k(r)
+		parts = append(parts, fmt.Sprintf("%s kept %s of results until the end (%s per 1,000 images)",
+			o.Name, FormatValue(float64(o.PeakHeldBytes), UnitBytes), FormatValue(per1k, UnitBytes)))
+	} else if len(r.Ops) > 0 {
+		parts = append(parts, "no stage kept results between batches")
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(w, "  memory     %s\n", strings.Join(parts, "; "))
 	}
 }
 

@@ -68,6 +68,9 @@ type opState struct {
 	nextSeq      int64
 	nextRelease  int64
 	held         map[int64]RefBundle
+	// udfHeld is what each actor's UDF keeps between calls (Holder); a
+	// task pool's UDF ends with its task and keeps nothing.
+	udfHeld map[*actor]int64
 	// retryQ holds tasks whose actor failed, to run again on another one
 	// before any new input.
 	retryQ []task
@@ -547,6 +550,18 @@ func (e *StreamingExecutor) onResult(r taskResult) {
 		s.outRatio += (float64(r.out.Bytes)/float64(r.in.Bytes) - s.outRatio) / float64(s.outSamples)
 	}
 	s.pool.finished(r)
+	if r.holds && r.actor != nil {
+		if s.udfHeld == nil {
+			s.udfHeld = map[*actor]int64{}
+		}
+		s.udfHeld[r.actor] = r.held
+		var sum int64
+		for _, h := range s.udfHeld {
+			sum += h
+		}
+		s.metrics.HeldBytes = sum
+		s.metrics.PeakHeldBytes = max(s.metrics.PeakHeldBytes, sum)
+	}
 	e.taskDone(s, r, now.Sub(e.start))
 	if s.op.sink {
 		r.out.Rows = r.in.Rows

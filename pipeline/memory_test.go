@@ -67,3 +67,46 @@ func BenchmarkRangeRSS(b *testing.B) {
 	b.ReportMetric((peak[200_000]-peak[2_000])/198_000, "B/row")
 	b.ReportMetric(peak[200_000]/peak[2_000], "ratio")
 }
+
+// TestHeldBytes: a Materialize sink (take_all) reports every block it
+// collected as held, exactly, and a streaming sink none: the count that
+// makes the take-all mistake visible at a few hundred rows.
+func TestHeldBytes(t *testing.T) {
+	const rows, rowBytes = 600, 1 << 10
+	cases := []struct {
+		name        string
+		materialize bool
+		min, max    int64
+	}{
+		{"streaming", false, 0, 0},
+		// The blocks' Arrow buffers: rows × rowBytes, plus the id column
+		// and buffer padding.
+		{"take_all", true, rows * rowBytes, rows * (rowBytes + 128)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ds := ReadRange(rows, rowBytes, ReadOptions{RowsPerBlock: 50})
+			out := filepath.Join(t.TempDir(), "o.parquet")
+			if err := ds.WriteParquet(context.Background(), out, WriteOptions{Materialize: c.materialize}); err != nil {
+				t.Fatal(err)
+			}
+			var held, peak int64 = -1, -1
+			for _, s := range ds.Metrics() {
+				if s.Name == "Write" {
+					held, peak = s.Metrics.HeldBytes, s.Metrics.PeakHeldBytes
+				} else if s.Metrics.PeakHeldBytes != 0 {
+					t.Errorf("%s holds %d bytes; only the sink keeps rows", s.Name, s.Metrics.PeakHeldBytes)
+				}
+			}
+			if peak < c.min || peak > c.max {
+				t.Errorf("peak held %d bytes, want %d..%d", peak, c.min, c.max)
+			}
+			// The last task's reading: everything collected for take_all
+			// (the sink writes it after its last task), none streaming.
+			if held != peak {
+				t.Errorf("held %d at the end, peak %d: the sink's count went down before its input ended", held, peak)
+			}
+		})
+	}
+}

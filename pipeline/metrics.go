@@ -54,6 +54,8 @@ type OpMetrics struct {
 	QueuedRows      int64 `metric:"queued_rows" group:"queues" desc:"rows waiting in the input queue"`
 	QueuedBytes     int64 `metric:"queued_bytes" group:"queues" unit:"bytes" desc:"bytes waiting in the input and output queues"`
 	PeakQueuedBytes int64 `metric:"peak_queued_bytes" group:"queues" unit:"bytes" desc:"peak bytes in queues"`
+	HeldBytes       int64 `metric:"held_bytes" group:"queues" unit:"bytes" desc:"bytes the UDFs keep in memory between batches (a take_all sink)"`
+	PeakHeldBytes   int64 `metric:"peak_held_bytes" group:"queues" unit:"bytes" desc:"peak bytes the UDFs kept between batches"`
 	RowsCopied      int64 `metric:"rows_copied" group:"queues" desc:"rows copied to build batches that straddle blocks"`
 	RowsConverted   int64 `metric:"rows_converted" group:"outputs" desc:"rows converted one by one from per-row objects to columns"`
 

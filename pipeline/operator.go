@@ -210,11 +210,15 @@ type taskResult struct {
 	failed     bool  // a UDF batch failed; its rows carry the error
 	// actorErr is a batch that failed its actor (FaultTolerance): the
 	// actor is replaced and the task retried.
-	actorErr         error
-	attempt          int // retries before this run of the task
-	batches          int
-	rowsCopied       int
-	rowsConverted    int
+	actorErr      error
+	attempt       int // retries before this run of the task
+	batches       int
+	rowsCopied    int
+	rowsConverted int
+	// held is what the UDF keeps between calls once the task is done,
+	// when it is a Holder (holds).
+	held             int64
+	holds            bool
 	constructorCalls int
 	constructorTime  time.Duration
 	duration         time.Duration
@@ -328,6 +332,9 @@ func (op *MapOperator) process(ctx context.Context, udf UDF, in RefBundle, res *
 	}
 	// Failed runs after the last good row, or a task with no good rows.
 	place(nil, done, 0)
+	if h, ok := udf.(Holder); ok {
+		res.held, res.holds = h.HeldBytes(), true
+	}
 	for _, r := range runs {
 		out = append(out, r.blk)
 	}

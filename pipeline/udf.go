@@ -47,6 +47,17 @@ type Finisher interface {
 	Finish(ctx context.Context, ok bool) error
 }
 
+// Holder is implemented by a UDF that keeps rows in memory between calls:
+// a sink collecting every result before it writes (ds.take_all()), an
+// aggregation. HeldBytes reports the bytes it keeps now. The executor reads
+// it after every task into the operator's held_bytes and peak_held_bytes,
+// so a stage that accumulates shows at any dataset size, where resident
+// memory would hide a few hundred kilobytes in its noise. What a stage
+// holds only while a call runs is not held.
+type Holder interface {
+	HeldBytes() int64
+}
+
 // Columns is a batch in column form.
 type Columns map[string]any
 

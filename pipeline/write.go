@@ -119,7 +119,19 @@ type fileSink struct {
 	f       *os.File
 	w       blockWriter
 	held    []Block
-	err     error
+	// heldBytes is the bytes of held: Materialize's collected blocks.
+	heldBytes int64
+	err       error
+}
+
+// HeldBytes implements Holder: the results a Materialize sink has collected
+// and not yet written. A streaming sink hands every block to the file's
+// writer as it comes and holds none; the writer's open row group, bounded
+// by RowGroupBytes and RowGroupRows, is the file's buffer, not rows held.
+func (s *fileSink) HeldBytes() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.heldBytes
 }
 
 func (s *fileSink) Call(_ context.Context, b Block) (any, error) {
@@ -141,6 +153,7 @@ func (s *fileSink) Call(_ context.Context, b Block) (any, error) {
 		}
 		b.Retain()
 		s.held = append(s.held, b)
+		s.heldBytes += BlockBytes(b)
 		return nil, nil
 	}
 	return nil, s.writeLocked(b, true)
@@ -220,7 +233,7 @@ func (s *fileSink) Finish(_ context.Context, ok bool) error {
 	for _, b := range s.held {
 		b.Release()
 	}
-	s.held = nil
+	s.held, s.heldBytes = nil, 0
 	if s.w != nil {
 		if cerr := s.w.close(); err == nil {
 			err = cerr

@@ -272,6 +272,7 @@ func fillFromMetrics(rec *bench.Record, job *classify.Job, wall time.Duration, p
 			StarvedSeconds: mm.StarvedTime.Seconds(), BackpressSeconds: mm.BlockedTime.Seconds(),
 			PendingSeconds: mm.PendingTime.Seconds(), Utilization: s.Utilization,
 			ConstructorCalls: mm.ConstructorCalls, PeakQueuedBytes: mm.PeakQueuedBytes,
+			PeakHeldBytes: mm.PeakHeldBytes,
 			RowsConverted: mm.RowsConverted,
 			TaskP50:       p50.Seconds(), TaskP95: p95.Seconds(),
 			Restarts: mm.ActorRestarts, Retries: mm.TaskRetries, FailedBatches: mm.FailedBatches,
