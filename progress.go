@@ -53,6 +53,15 @@ func issueMark(m pipeline.OpMetrics) string {
 	return ""
 }
 
+// rowsOf renders "48/64 rows", or "48 rows (counting…)" while a listing
+// that streams has not ended, so its total is not known yet.
+func rowsOf(s *pipeline.Snapshot) string {
+	if s.RowsTotal <= 0 && !s.Done {
+		return fmt.Sprintf("%d rows (counting…)", s.RowsDone)
+	}
+	return fmt.Sprintf("%d/%d rows", s.RowsDone, max(s.RowsTotal, s.RowsDone))
+}
+
 // formatRows renders "48/64 ▕████░░░░▏ 75%", or "48 rows" before the total
 // is known.
 func formatRows(done, total int64) string {
@@ -76,8 +85,8 @@ func formatHeader(label string, s *pipeline.Snapshot) string {
 	if s.At > 0 {
 		rate = float64(s.RowsDone) / s.At.Seconds()
 	}
-	return fmt.Sprintf("%s %s: %d/%d rows in %s (%.1f row/s); %s CPU, %s GPU, %s in flight",
-		mark, label, s.RowsDone, s.RowsTotal, s.At.Round(100*time.Millisecond), rate,
+	return fmt.Sprintf("%s %s: %s in %s (%.1f row/s); %s CPU, %s GPU, %s in flight",
+		mark, label, rowsOf(s), s.At.Round(100*time.Millisecond), rate,
 		trimNum(s.Resources.CPU)+"/"+trimNum(s.Limits.CPU), trimNum(s.Resources.GPU)+"/"+trimNum(s.Limits.GPU),
 		pipeline.FormatBytes(s.InFlightBytes))
 }
@@ -86,7 +95,7 @@ func formatHeader(label string, s *pipeline.Snapshot) string {
 // terminal: "[optimized 3.2s] 48/64 rows · Preprocess running 1 · Inference backpressured".
 func formatCompact(label string, s *pipeline.Snapshot) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "[%s %s] %d/%d rows", label, s.At.Round(100*time.Millisecond), s.RowsDone, s.RowsTotal)
+	fmt.Fprintf(&b, "[%s %s] %s", label, s.At.Round(100*time.Millisecond), rowsOf(s))
 	for _, o := range s.Ops {
 		m := o.Metrics
 		fmt.Fprintf(&b, " · %s%s %s", o.Name, issueMark(m), m.State)

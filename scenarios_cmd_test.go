@@ -220,6 +220,10 @@ func TestProgressFormat(t *testing.T) {
 		},
 	}
 	got := strings.Join(formatSnapshot("optimized", s), "\n") + "\n" + formatCompact("optimized", s) + "\n"
+	// A listing that streams: its total is not known until it ends.
+	streaming := *s
+	streaming.RowsTotal = 0
+	got += strings.Join(formatSnapshot("optimized", &streaming), "\n") + "\n" + formatCompact("optimized", &streaming) + "\n"
 	scenGolden(t, "progress.golden", []byte(got))
 }
 

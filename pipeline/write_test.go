@@ -15,6 +15,15 @@ import (
 func TestRowGroupsBounded(t *testing.T) {
 	t.Parallel()
 	files := makeFiles(t, 3000)
+	// The output's Arrow bytes, for a byte bound between one row cap's
+	// worth and the whole file's.
+	var total int64
+	err := ReadBinaryFiles(files, ReadOptions{OverrideNumBlocks: 30}).
+		MapBatches(MapOptions{Name: "Len", Fn: lengths, BatchSize: 50}).
+		IterBatches(context.Background(), func(b Block) error { total += BlockBytes(b); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name      string
 		o         WriteOptions
@@ -24,6 +33,9 @@ func TestRowGroupsBounded(t *testing.T) {
 		{"defaults: one group", WriteOptions{}, 1, 1},
 		{"row cap", WriteOptions{RowGroupRows: 1000}, 3, 3},
 		{"byte bound", WriteOptions{RowGroupBytes: 4 << 10}, 3, 3000},
+		// Each row-cap cut starts the byte count again: a bound of 2.5k
+		// rows' bytes never fires under a cap of 1,000 rows.
+		{"row cap under the byte bound", WriteOptions{RowGroupRows: 1000, RowGroupBytes: total * 5 / 6}, 3, 3},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -289,6 +289,16 @@ func jobRun(dir string, n int, heap string) error {
 		cfg.Bus = bus
 		ch := bus.Subscribe(64)
 		done := make(chan error, 1)
+		// MEMCHECK_SPIKE=N (MiB; 1 means 15) profiles the first moment the
+		// live heap passes N MiB instead of 90% of the run.
+		var spike uint64
+		if v := os.Getenv("MEMCHECK_SPIKE"); v != "" {
+			mib, _ := strconv.Atoi(v)
+			if mib <= 1 {
+				mib = 15
+			}
+			spike = uint64(mib) << 20
+		}
 		go func() {
 			var werr error
 			written := false
@@ -304,7 +314,7 @@ func jobRun(dir string, n int, heap string) error {
 				}
 				live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 				metrics.Read(live)
-				if !written && (s.RowsDone >= int64(n)*9/10 || os.Getenv("MEMCHECK_SPIKE") != "" && live[0].Value.Uint64() > 15<<20) {
+				if !written && (s.RowsDone >= int64(n)*9/10 || spike > 0 && live[0].Value.Uint64() > spike) {
 					written = true
 					werr = writeHeap(heap)
 				}
