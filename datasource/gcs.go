@@ -150,14 +150,45 @@ func (g *gcsStore) Put(ctx context.Context, key string, body []byte) error {
 	return resp.Body.Close()
 }
 
+// Copy rewrites src to dst. GCS may answer a large or cross-location
+// rewrite with done: false and a token, each call copying part of the
+// object; the copy is finished only when a call says done, so Copy calls
+// again with the token until then.
 func (g *gcsStore) Copy(ctx context.Context, src, dst string) error {
-	u := g.object(src) + "/rewriteTo/b/" + url.PathEscape(g.bucket) + "/o/" + url.PathEscape(dst)
-	resp, err := g.do(ctx, http.MethodPost, u, []byte("{}"))
-	if err != nil {
-		return err
+	base := g.object(src) + "/rewriteTo/b/" + url.PathEscape(g.bucket) + "/o/" + url.PathEscape(dst)
+	token := ""
+	for range maxRewriteCalls {
+		u := base
+		if token != "" {
+			u += "?rewriteToken=" + url.QueryEscape(token)
+		}
+		resp, err := g.do(ctx, http.MethodPost, u, []byte("{}"))
+		if err != nil {
+			return err
+		}
+		var r struct {
+			Done         bool   `json:"done"`
+			RewriteToken string `json:"rewriteToken"`
+		}
+		err = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&r)
+		resp.Body.Close()
+		switch {
+		case err != nil:
+			return fmt.Errorf("gs rewrite %s → %s: unreadable reply: %w", src, dst, err)
+		case r.Done:
+			return nil
+		case r.RewriteToken == "":
+			return fmt.Errorf("gs rewrite %s → %s: not done and no rewriteToken to continue with", src, dst)
+		}
+		token = r.RewriteToken
 	}
-	return resp.Body.Close()
+	return fmt.Errorf("gs rewrite %s → %s: still not done after %d calls", src, dst, maxRewriteCalls)
 }
+
+// maxRewriteCalls bounds Copy's calls: GCS copies at least 1 GiB a call
+// (maxBytesRewrittenPerCall's floor), so a result file never needs more
+// than a few.
+const maxRewriteCalls = 1000
 
 func (g *gcsStore) Delete(ctx context.Context, key string) error {
 	resp, err := g.do(ctx, http.MethodDelete, g.object(key), nil)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -177,5 +179,49 @@ func TestGCSListingStreams(t *testing.T) {
 		if pages := src.Stats().Requests.Load() - int64(len(paths)); pages != int64((len(w)+4)/5) {
 			t.Errorf("--images %d: %d listing pages, want %d", limit, pages, (len(w)+4)/5)
 		}
+	}
+}
+
+// TestGCSCopyFollowsRewriteToken: GCS may finish a rewrite over several
+// calls, each answering done: false with a token for the next. The
+// emulator always finishes in one, so this unit test of Copy's loop
+// answers from an in-process handler: the token is passed back, and a
+// reply that is neither done nor continuable is an error, not a copy.
+func TestGCSCopyFollowsRewriteToken(t *testing.T) {
+	cases := []struct {
+		name    string
+		replies []string
+		wantErr string
+	}{
+		{"done at once", []string{`{"done":true}`}, ""},
+		{"three calls", []string{`{"done":false,"rewriteToken":"t1"}`, `{"done":false,"rewriteToken":"t2"}`, `{"done":true}`}, ""},
+		{"no token", []string{`{"done":false}`}, "no rewriteToken"},
+		{"not JSON", []string{`<html>`}, "unreadable reply"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var tokens []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !strings.HasSuffix(r.URL.Path, "/o/a/rewriteTo/b/bkt/o/b") {
+					http.Error(w, "wrong path "+r.URL.Path, http.StatusBadRequest)
+					return
+				}
+				tokens = append(tokens, r.URL.Query().Get("rewriteToken"))
+				fmt.Fprint(w, c.replies[len(tokens)-1])
+			}))
+			defer srv.Close()
+			g := &gcsStore{bucket: "bkt", endpoint: srv.URL, hc: srv.Client()}
+			err := g.Copy(context.Background(), "a", "b")
+			if (err == nil) != (c.wantErr == "") || (err != nil && !strings.Contains(err.Error(), c.wantErr)) {
+				t.Fatalf("Copy: %v, want error %q", err, c.wantErr)
+			}
+			want := []string{""}
+			for i := 1; i < len(c.replies); i++ {
+				want = append(want, fmt.Sprintf("t%d", i))
+			}
+			if !slices.Equal(tokens, want) {
+				t.Errorf("tokens sent %q, want %q", tokens, want)
+			}
+		})
 	}
 }

@@ -17,6 +17,12 @@ const Unknown = "–"
 const NoPrometheusNote = Unknown + " = no data from Prometheus: rows/s, CPU, GPU, memory and spill are Prometheus queries " +
 	"(the dashboard's RAY_PROMETHEUS_HOST); state and progress come from Ray itself"
 
+// NotYetNote explains Unknown when Prometheus answered for other figures:
+// the empty ones have no series (not yet, or never: a CPU operator has no
+// GPU series), not a missing Prometheus.
+const NotYetNote = Unknown + " = Prometheus has no series for that operator and figure: none recorded yet, " +
+	"or none at all (an operator without a GPU has no GPU series)"
+
 // DataLines renders a snapshot's datasets as plain text at most width
 // columns wide, one table per dataset, the way local runs list their
 // operators: state, progress/total blocks, output rows/s, CPU and GPU cores
@@ -38,7 +44,9 @@ func DataLines(s Snapshot, width int) []string {
 			fit(state, 8), prog, rate, cpu, gpu, cur, spill), width)
 	}
 	var lines []string
-	unknown := false
+	// unknown: some cell is empty; gauged: Prometheus answered for some
+	// gauge, so the empty ones are not yet measured rather than missing.
+	unknown, gauged := false, false
 	cell := func(g Gauge, useMax bool, f func(float64) string) string {
 		v, ok := g.Value, g.HasValue
 		if useMax {
@@ -48,6 +56,7 @@ func DataLines(s Snapshot, width int) []string {
 			unknown = true
 			return Unknown
 		}
+		gauged = true
 		return f(v)
 	}
 	rateCell := func(r float64, ok bool) string {
@@ -83,7 +92,10 @@ func DataLines(s Snapshot, width int) []string {
 		}
 		lines = append(lines, fit("  bottleneck: "+b.String(), width))
 	}
-	if unknown {
+	switch {
+	case unknown && gauged:
+		lines = append(lines, bench.WrapText(NotYetNote, width, "  ")...)
+	case unknown:
 		lines = append(lines, bench.WrapText(NoPrometheusNote, width, "  ")...)
 	}
 	return trimRight(lines)

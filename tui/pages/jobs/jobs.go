@@ -36,6 +36,9 @@ type keyMap struct {
 	Slower, Faster, Poll key.Binding // Poll is the pair's help entry
 	Pick                 key.Binding
 	PageUp, PageDown     key.Binding
+	// Ops switches an ended job between its comparison and its Ray Data
+	// operators.
+	Ops key.Binding
 }
 
 func newKeyMap() keyMap {
@@ -49,6 +52,7 @@ func newKeyMap() keyMap {
 		Pick:     b([]string{"o"}, "o", "compare with a local run"),
 		PageUp:   b([]string{"pgup", "ctrl+u"}, "pgup", "scroll up"),
 		PageDown: b([]string{"pgdown", "ctrl+d"}, "pgdn", "scroll down"),
+		Ops:      b([]string{"v"}, "v", "operators"),
 	}
 }
 
@@ -85,6 +89,9 @@ type Model struct {
 	// scroll is the first comparison line shown; maxScroll is the last
 	// useful value, from the latest View.
 	scroll, maxScroll int
+	// ops shows an ended job's Ray Data operators instead of its
+	// comparison with the local run (v switches).
+	ops bool
 }
 
 // comparison is what the screen knows of the local run a finished job is
@@ -287,6 +294,10 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.scroll = min(m.scroll+m.page(), m.maxScroll)
 	case key.Matches(msg, m.keys.PageUp):
 		m.scroll = max(0, min(m.scroll, m.maxScroll)-m.page())
+	case key.Matches(msg, m.keys.Ops):
+		if j, ok := m.selected(); ok && j.Status.Terminal() {
+			m.ops, m.scroll = !m.ops, 0
+		}
 	case key.Matches(msg, m.keys.Pick):
 		j, ok := m.selected()
 		lr, can := m.jobs.(backend.LocalResults)
@@ -453,7 +464,14 @@ func (m *Model) Help() common.Help {
 		if _, can := m.jobs.(backend.LocalResults); can {
 			keys = append(keys, m.keys.Pick)
 		}
-		if m.maxScroll > 0 {
+		if m.cmp.local != nil {
+			ops := m.keys.Ops
+			if m.ops {
+				ops.SetHelp("v", "comparison")
+			}
+			keys = append(keys, ops)
+		}
+		if m.maxScroll > 0 && !m.ops {
 			keys = append(keys, m.keys.PageDown, m.keys.PageUp)
 		}
 	}
@@ -504,7 +522,7 @@ func (m *Model) View(width, height int) string {
 		switch {
 		case m.pick != nil:
 			m.viewPicker(&b, width, room)
-		case j.Status.Terminal():
+		case j.Status.Terminal() && !m.ops:
 			m.viewEnded(&b, j, width, room)
 		default:
 			m.viewData(&b, j, width, room)

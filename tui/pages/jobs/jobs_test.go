@@ -449,6 +449,35 @@ func TestJobsScreenScroll(t *testing.T) {
 	})
 }
 
+// TestJobsScreenOpsToggle: v switches an ended job from its comparison to
+// its Ray Data operators and back, and the help names where v goes.
+func TestJobsScreenOpsToggle(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		m, _ := screen(t, 160, 48, tunedMeta(), toSucceeded)
+		help := func() string {
+			var keys []string
+			for _, b := range m.Help().Short {
+				keys = append(keys, b.Help().Key+" "+b.Help().Desc)
+			}
+			return strings.Join(keys, ", ")
+		}
+		comparison := ansi.Strip(m.View(160, 48))
+		if !strings.Contains(comparison, "vs the local run") || !strings.Contains(help(), "v operators") {
+			t.Fatalf("want the comparison and 'v operators' in the help (%s):\n%s", help(), comparison)
+		}
+		press(m, "v")
+		ops := ansi.Strip(m.View(160, 48))
+		if strings.Contains(ops, "vs the local run") || !strings.Contains(ops, "Ray Data of") || !strings.Contains(help(), "v comparison") {
+			t.Fatalf("after v, want the operators and 'v comparison' in the help (%s):\n%s", help(), ops)
+		}
+		press(m, "v")
+		if back := ansi.Strip(m.View(160, 48)); back != comparison {
+			t.Errorf("a second v did not bring the comparison back:\n%s", back)
+		}
+	})
+}
+
 // TestJobsScreenPollInterval: --poll sets the interval, + and - step it
 // along PollSteps, the header says it, and a tick at the old interval is
 // ignored once it changed.
