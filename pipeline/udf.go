@@ -50,7 +50,8 @@ type Finisher interface {
 // Holder is implemented by a UDF that keeps rows in memory between calls:
 // a sink collecting every result before it writes (ds.take_all()), an
 // aggregation. HeldBytes reports the bytes it keeps now. The executor reads
-// it after every task into the operator's held_bytes and peak_held_bytes,
+// it after every task of an actor pool (a task pool's UDF ends with its
+// task) into the operator's held_bytes and peak_held_bytes,
 // so a stage that accumulates shows at any dataset size, where resident
 // memory would hide a few hundred kilobytes in its noise. What a stage
 // holds only while a call runs is not held.
