@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
@@ -422,29 +424,40 @@ func (d *Dataset) execute(ctx context.Context, sink MapOptions) error {
 // within maxBytes before reading it: one open and one fstat, as
 // os.ReadFile does, and no window between the check and the read.
 func readFile(path string, maxBytes int64) ([]byte, error) {
+	return appendFile(nil, path, maxBytes)
+}
+
+// appendFile appends the file's bytes to dst, as os.ReadFile reads them:
+// one read of the size fstat gave, into dst's spare capacity when it has
+// enough. A file that shrank meanwhile reads short and its decoder calls it
+// truncated. On error dst is returned as it was.
+func appendFile(dst []byte, path string, maxBytes int64) ([]byte, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, fmt.Errorf("read: %w", err)
+		return dst, fmt.Errorf("read: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("read: %w", err)
+		return dst, fmt.Errorf("read: %w", err)
 	case !fi.Mode().IsRegular():
-		return nil, fmt.Errorf("read: %s is not a regular file (%s)", path, fileKind(fi.Mode()))
+		return dst, fmt.Errorf("read: %s is not a regular file (%s)", path, fileKind(fi.Mode()))
 	case fi.Size() > maxBytes:
-		return nil, fmt.Errorf("%w: the file is %s, more than the %s allowed (ReadOptions.MaxFileBytes)",
+		return dst, fmt.Errorf("%w: the file is %s, more than the %s allowed (ReadOptions.MaxFileBytes)",
 			ErrFileTooLarge, FormatBytes(fi.Size()), FormatBytes(maxBytes))
 	}
-	// As os.ReadFile: one buffer of the size fstat gave. A file that
-	// shrank meanwhile reads short and its decoder calls it truncated.
-	b := make([]byte, fi.Size())
-	n, err := io.ReadFull(f, b)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return nil, fmt.Errorf("read: %w", err)
+	size := int(fi.Size())
+	at := len(dst)
+	if dst == nil {
+		dst = make([]byte, 0, size)
 	}
-	return b[:n], nil
+	dst = slices.Grow(dst, size)[:at+size]
+	n, err := io.ReadFull(f, dst[at:])
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return dst[:at], fmt.Errorf("read: %w", err)
+	}
+	return dst[:at+n], nil
 }
 
 func fileKind(m os.FileMode) string {
@@ -468,41 +481,48 @@ func fileKind(m os.FileMode) string {
 func readFiles(_ context.Context, batch Block, maxBytes int64, totals *readTotals) (any, error) {
 	paths := Column(batch, PathColumn).(*array.String)
 	n := paths.Len()
-	data := array.NewBinaryBuilder(memory.DefaultAllocator, arrow.BinaryTypes.Binary)
-	defer data.Release()
 	errs := array.NewStringBuilder(memory.DefaultAllocator)
 	defer errs.Release()
-	// Read every file first and size the column's one value buffer
-	// exactly: appending into a growing builder reallocated it by doubling,
-	// which made three times the garbage of the bytes themselves.
-	bufs := make([][]byte, n)
-	failed := make([]bool, n)
-	var total int
+	// Size the column's one value buffer from a stat of every path, then
+	// read each file straight into its place: one copy of the bytes. A
+	// slice per file copied into a builder made twice the garbage, and a
+	// builder grown by appending, three times.
+	var total int64
 	for i := range n {
-		b, err := readFile(paths.Value(i), maxBytes)
+		if fi, err := os.Stat(paths.Value(i)); err == nil && fi.Mode().IsRegular() && fi.Size() <= maxBytes {
+			total += fi.Size()
+		}
+	}
+	values := make([]byte, 0, total)
+	offsets := make([]int32, n+1)
+	valid := make([]byte, bitutil.BytesForBits(int64(n)))
+	nulls := 0
+	for i := range n {
+		before := len(values)
+		var err error
+		if values, err = appendFile(values, paths.Value(i), maxBytes); err == nil && len(values) > math.MaxInt32 {
+			values, err = values[:before], fmt.Errorf("read: the block's files pass 2 GiB, a binary column's limit; use more read blocks (override_num_blocks)")
+		}
+		offsets[i+1] = int32(len(values))
 		if err != nil {
 			errs.Append(err.Error())
-			failed[i] = true
+			nulls++
 			continue
 		}
-		bufs[i] = b
-		total += len(b)
+		bitutil.SetBit(valid, i)
 		errs.AppendNull()
 		totals.files.Add(1)
-		totals.bytes.Add(int64(len(b)))
+		totals.bytes.Add(int64(len(values) - before))
 	}
-	data.Reserve(n)
-	data.ReserveData(total)
-	for i, b := range bufs {
-		if failed[i] {
-			data.AppendNull()
-			continue
-		}
-		data.Append(b)
-	}
-	// Arrays in Columns are borrowed by the engine, which retains what it
-	// keeps; these two are then reclaimed by the Go allocator's GC.
-	return Columns{PathColumn: paths, DataColumn: data.NewArray(), ErrorColumn: errs.NewArray()}, nil
+	// The buffers are Go memory, which the Go allocator's GC reclaims
+	// like the builders' was. Arrays in Columns are borrowed by the
+	// engine, which retains what it keeps.
+	d := array.NewData(arrow.BinaryTypes.Binary, n,
+		[]*memory.Buffer{memory.NewBufferBytes(valid), memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(offsets)), memory.NewBufferBytes(values)},
+		nil, nulls, 0)
+	data := array.NewBinaryData(d)
+	d.Release()
+	return Columns{PathColumn: paths, DataColumn: data, ErrorColumn: errs.NewArray()}, nil
 }
 
 // DataColumn holds each file's raw bytes after ReadBinaryFiles.
