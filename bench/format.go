@@ -91,6 +91,9 @@ func formatSI(x float64) string {
 }
 
 func formatBytes(x float64) string {
+	if x == 0 {
+		return "0B" // a measured nothing, not "0.00B"
+	}
 	s, p := scaleBands(x, 1024, []string{"", "Ki", "Mi", "Gi", "Ti"})
 	return sig3(s) + p + "B"
 }
