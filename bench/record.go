@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"workbench/pipeline"
+	"workbench/pipeline/outfile"
 )
 
 // SchemaVersion is the version of the Record JSON schema. It changes only
@@ -333,7 +334,7 @@ func writeAtomic(path string, fill func(io.Writer) error) error {
 	dir := filepath.Dir(path)
 	// Like any output, the file gets 0666 masked by the umask, not the
 	// 0600 of a temporary file.
-	f, err := pipeline.CreateOutputTemp(dir, "."+filepath.Base(path)+".*.partial")
+	f, err := outfile.CreateTemp(dir, "."+filepath.Base(path)+".*.partial")
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"workbench/model/onnxpb"
-	"workbench/pipeline"
+	"workbench/pipeline/outfile"
 	"workbench/vision"
 )
 
@@ -199,7 +199,7 @@ func exportFile(name, path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("zoo %s: %w", name, err)
 	}
-	f, err := pipeline.CreateOutputTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp") // the umask's mode, not 0600
+	f, err := outfile.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp") // the umask's mode, not 0600
 	if err != nil {
 		return fmt.Errorf("zoo %s: %w", name, err)
 	}

@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -16,6 +14,8 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"workbench/pipeline/outfile"
 )
 
 // WriteOptions configure WriteParquet and WriteJSON.
@@ -176,7 +176,7 @@ func (s *fileSink) open() error {
 			os.Remove(p)
 		}
 	}
-	f, err := CreateOutputTemp(filepath.Dir(s.path), pattern)
+	f, err := outfile.CreateTemp(filepath.Dir(s.path), pattern)
 	if err != nil {
 		return err
 	}
@@ -257,42 +257,6 @@ func (s *fileSink) Finish(_ context.Context, ok bool) error {
 	}
 	s.err = err
 	return err
-}
-
-// CreateOutputTemp is os.CreateTemp for a file that will be renamed into
-// place as a user's output: os.CreateTemp makes it 0600, private as a
-// temporary file should be, but a result, record or report must end up with
-// the mode any tool gives a new file, 0666 masked by the umask. The caller
-// removes or renames the file, as with os.CreateTemp.
-func CreateOutputTemp(dir, pattern string) (*os.File, error) {
-	f, err := os.CreateTemp(dir, pattern)
-	if err != nil {
-		return nil, err
-	}
-	if err := f.Chmod(0o666 &^ umask()); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return nil, err
-	}
-	return f, nil
-}
-
-// umask returns the process's file mode creation mask. It reads it from
-// /proc/self/status (Linux 4.7+), because the only other way, setting it
-// and setting it back, would briefly change it for every goroutine.
-func umask() os.FileMode {
-	if data, err := os.ReadFile("/proc/self/status"); err == nil {
-		for line := range strings.Lines(string(data)) {
-			if rest, ok := strings.CutPrefix(line, "Umask:"); ok {
-				if m, err := strconv.ParseUint(strings.TrimSpace(rest), 8, 32); err == nil {
-					return os.FileMode(m)
-				}
-			}
-		}
-	}
-	m := syscall.Umask(0o022)
-	syscall.Umask(m)
-	return os.FileMode(m)
 }
 
 // conform returns b with exactly schema's columns, in order: missing ones are

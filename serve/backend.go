@@ -10,6 +10,7 @@ import (
 
 	"workbench/bench"
 	"workbench/pipeline"
+	"workbench/pipeline/outfile"
 	"workbench/tui/backend"
 )
 
@@ -166,7 +167,7 @@ func (s *Server) writeReport(base string, write func(*os.File) error) (string, e
 	if _, err := s.roots.Check(path); err != nil {
 		return "", err
 	}
-	f, err := pipeline.CreateOutputTemp(dir, ".report-*.tmp") // the umask's mode, not 0600
+	f, err := outfile.CreateTemp(dir, ".report-*.tmp") // the umask's mode, not 0600
 	if err != nil {
 		return "", err
 	}

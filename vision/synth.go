@@ -12,7 +12,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
-	"workbench/pipeline"
+
+	"workbench/pipeline/outfile"
 )
 
 // SynthOptions configures Synthesize. Zero fields take the defaults noted.
@@ -169,7 +170,7 @@ feed:
 func writeAtomic(path string, data []byte) error {
 	// Through the engine's output temp: the user's umask decides the mode,
 	// as for any new file, not CreateTemp's 0600.
-	f, err := pipeline.CreateOutputTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	f, err := outfile.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return err
 	}
