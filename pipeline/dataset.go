@@ -449,9 +449,6 @@ func appendFile(dst []byte, path string, maxBytes int64) ([]byte, error) {
 	}
 	size := int(fi.Size())
 	at := len(dst)
-	if dst == nil {
-		dst = make([]byte, 0, size)
-	}
 	dst = slices.Grow(dst, size)[:at+size]
 	n, err := io.ReadFull(f, dst[at:])
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {

@@ -352,11 +352,11 @@ func (p *parquetWriter) write(b Block) error {
 	if err := p.fw.WriteBuffered(b); err != nil {
 		return err
 	}
-	// The writer's own byte counts see only finished pages (1 MiB each), so
+	// The writer's own byte counts see only finished pages, so
 	// the row group is measured by the Arrow bytes that went into it: an
 	// upper bound on what its encoded, compressed pages hold.
 	bytes := BlockBytes(b)
-	if after, _ := p.fw.RowGroupNumRows(); after < before+int(b.NumRows()) && b.NumRows() > 0 {
+	if after, _ := p.fw.RowGroupNumRows(); after < before+int(b.NumRows()) {
 		// WriteBuffered cut a row group at the row cap: only the rows
 		// after the cut are in the new one.
 		p.buffered = bytes * int64(after) / b.NumRows()
