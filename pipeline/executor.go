@@ -551,16 +551,7 @@ func (e *StreamingExecutor) onResult(r taskResult) {
 	}
 	s.pool.finished(r)
 	if r.holds && r.actor != nil {
-		if s.udfHeld == nil {
-			s.udfHeld = map[*actor]int64{}
-		}
-		s.udfHeld[r.actor] = r.held
-		var sum int64
-		for _, h := range s.udfHeld {
-			sum += h
-		}
-		s.metrics.HeldBytes = sum
-		s.metrics.PeakHeldBytes = max(s.metrics.PeakHeldBytes, sum)
+		s.setHeld(r.actor, r.held)
 	}
 	e.taskDone(s, r, now.Sub(e.start))
 	if s.op.sink {
@@ -603,6 +594,24 @@ func (e *StreamingExecutor) onResult(r taskResult) {
 	}
 }
 
+// setHeld records what actor a's UDF keeps between calls (Holder), or, with
+// held < 0, that a is gone, and sums the operator's held_bytes.
+func (s *opState) setHeld(a *actor, held int64) {
+	if held < 0 {
+		delete(s.udfHeld, a)
+	} else {
+		if s.udfHeld == nil {
+			s.udfHeld = map[*actor]int64{}
+		}
+		s.udfHeld[a] = held
+	}
+	s.metrics.HeldBytes = 0
+	for _, h := range s.udfHeld {
+		s.metrics.HeldBytes += h
+	}
+	s.metrics.PeakHeldBytes = max(s.metrics.PeakHeldBytes, s.metrics.HeldBytes)
+}
+
 // recoverTask handles a task whose actor failed (FaultTolerance): the actor
 // is replaced, once, and the task queued to run again, or, past
 // MaxTaskRetries, its rows become error rows naming the cause (r.out, for
@@ -612,6 +621,10 @@ func (e *StreamingExecutor) recoverTask(s *opState, r *taskResult) bool {
 	ft := s.op.opts.FaultTolerance
 	if p, ok := s.pool.(*actorPool); ok && r.actor != nil && !r.actor.dead {
 		p.replace(r.actor, r.actorErr)
+		// What the failed actor's UDF kept went with it.
+		if _, held := s.udfHeld[r.actor]; held {
+			s.setHeld(r.actor, -1)
+		}
 	}
 	if e.fatal != nil {
 		// The run is ending; shutdown releases the queued input.

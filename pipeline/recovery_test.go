@@ -146,3 +146,50 @@ func TestPanicWithoutRecoveryFailsItsBatch(t *testing.T) {
 		t.Errorf("error rows = %d, want the panicking batch's 4", n)
 	}
 }
+
+// holdingUDF keeps a count of the bytes it has seen, as a collecting UDF
+// would keep the rows themselves.
+type holdingUDF struct{ held int64 }
+
+func (h *holdingUDF) Call(ctx context.Context, b Block) (any, error) {
+	h.held += BlockBytes(b)
+	return lengths(ctx, b)
+}
+
+func (h *holdingUDF) HeldBytes() int64 { return h.held }
+
+// TestHeldBytesLeaveWithTheActor: what a replaced actor's UDF held is gone
+// with it, so held_bytes counts only the live actor's, while the peak keeps
+// the most any one held.
+func TestHeldBytesLeaveWithTheActor(t *testing.T) {
+	t.Parallel()
+	files := makeFiles(t, 80)
+	var udfs []*holdingUDF
+	ft := FaultTolerance{MaxRestarts: -1, MaxTaskRetries: 3, InjectFailureEvery: 3}
+	ds := ReadBinaryFiles(files, ReadOptions{OverrideNumBlocks: 10}).MapBatches(MapOptions{
+		Name: "Hold", BatchSize: 8, FaultTolerance: &ft,
+		Compute: ActorPool{MinSize: 1, MaxSize: 1, MaxTasksInFlightPerActor: 1},
+		FnConstructor: func(context.Context) (UDF, error) {
+			u := &holdingUDF{}
+			udfs = append(udfs, u) // constructors run one at a time
+			return u, nil
+		},
+	})
+	if err := ds.WriteParquet(context.Background(), filepath.Join(t.TempDir(), "o.parquet"), WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	m := ds.Metrics()[1].Metrics
+	if m.ActorRestarts == 0 || len(udfs) < 2 {
+		t.Fatalf("%d restarts, %d actors: the test needs a replaced actor", m.ActorRestarts, len(udfs))
+	}
+	var most int64
+	for _, u := range udfs {
+		most = max(most, u.held)
+	}
+	if last := udfs[len(udfs)-1].held; m.HeldBytes != last {
+		t.Errorf("held_bytes %d at the end, want the live actor's %d (the most any actor held: %d)", m.HeldBytes, last, most)
+	}
+	if m.PeakHeldBytes != most {
+		t.Errorf("peak_held_bytes %d, want %d", m.PeakHeldBytes, most)
+	}
+}
